@@ -1,0 +1,49 @@
+"""The ``gridgis`` command line.
+
+Every command takes the database from ``DATABASE_URL`` (or the project-local
+cluster). Domain errors print their user message and exit with status 1;
+nothing else is printed to the user on failure but a one-line reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from gridgis.errors import GridgisError
+
+
+class GridgisGroup(click.Group):
+    """Turns domain errors into a clear message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except GridgisError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=GridgisGroup)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def main(verbose: bool) -> None:
+    """gridgis: community grid governance on PostGIS."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _register() -> None:
+    from gridgis.cli import db, demo, serve, shapes
+
+    main.add_command(db.db)
+    main.add_command(demo.demo)
+    main.add_command(serve.serve)
+    main.add_command(shapes.import_command)
+    main.add_command(shapes.export_command)
+
+
+_register()

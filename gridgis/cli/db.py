@@ -1,0 +1,37 @@
+"""``gridgis db``: schema migrations."""
+
+from __future__ import annotations
+
+import click
+
+from gridgis import migrate
+from gridgis.db import check_connection, make_engine
+
+
+@click.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    engine = make_engine()
+    check_connection(engine)
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine, revision)
+    after = migrate.current_revision(engine)
+    if before == after:
+        click.echo(f"Database schema is up to date (revision {after}).")
+    else:
+        click.echo(f"Database schema upgraded from {before or 'empty'} to {after}.")
+
+
+@db.command()
+def current() -> None:
+    """Print the schema revision of the database and of the code."""
+    engine = make_engine()
+    check_connection(engine)
+    click.echo(f"database: {migrate.current_revision(engine) or 'empty'}")
+    click.echo(f"code:     {migrate.head_revision(engine)}")

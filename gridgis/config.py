@@ -1,0 +1,62 @@
+"""Settings, read from the environment (and nothing at import time).
+
+``DATABASE_URL`` names the database. When it is unset, gridgis uses the
+project-local PostGIS cluster that ``make run`` starts under ``var/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Port of the project-local cluster (see scripts/pgcluster.sh).
+LOCAL_PG_PORT = int(os.environ.get("GRIDGIS_PGPORT", "55432"))
+LOCAL_DATABASE_URL = f"postgresql+psycopg://gridgis@127.0.0.1:{LOCAL_PG_PORT}/gridgis"
+
+TILE_MODES = ("none", "xyz", "tianditu")
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver whatever scheme the user wrote."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL") or LOCAL_DATABASE_URL
+    return normalise_database_url(url)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Application settings. ``from_env`` is the only place env vars are read."""
+
+    database_url: str = LOCAL_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 5000
+    #: Base layer: ``none`` (default; intranets and tests), ``xyz`` or ``tianditu``.
+    tiles: str = "none"
+    tile_url: str = ""
+    tile_attribution: str = ""
+    tianditu_key: str = ""
+    default_language: str = "zh"
+    secret_key: str = field(default="dev-only-not-secret", repr=False)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ
+        return cls(
+            database_url=database_url(),
+            host=env.get("GRIDGIS_HOST", "127.0.0.1"),
+            port=int(env.get("GRIDGIS_PORT", "5000")),
+            tiles=env.get("GRIDGIS_TILES", "none"),
+            tile_url=env.get("GRIDGIS_TILE_URL", ""),
+            tile_attribution=env.get("GRIDGIS_TILE_ATTRIBUTION", ""),
+            tianditu_key=env.get("GRIDGIS_TIANDITU_KEY", ""),
+            default_language=env.get("GRIDGIS_LANGUAGE", "zh"),
+            secret_key=env.get("GRIDGIS_SECRET_KEY", "dev-only-not-secret"),
+        )

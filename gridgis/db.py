@@ -1,0 +1,48 @@
+"""Engines and sessions.
+
+One engine per process (the web app makes it in ``create_app``), one session
+per request or command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridgis.config import database_url, normalise_database_url
+from gridgis.errors import DatabaseUnavailable
+
+
+def make_engine(url: str | None = None, **kwargs: object) -> Engine:
+    url = normalise_database_url(url) if url else database_url()
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)  # type: ignore[arg-type]
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def check_connection(engine: Engine) -> None:
+    """Raise DatabaseUnavailable with a message that says what to do."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        raise DatabaseUnavailable(
+            "Cannot reach the database "
+            f"({engine.url.render_as_string(hide_password=True)}). "
+            "Start it with `make db`, or set DATABASE_URL to a running PostGIS."
+        ) from exc
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session whose work is committed on success and rolled back on error."""
+    with make_sessionmaker(engine)() as session:
+        with session.begin():
+            yield session

@@ -1,0 +1,57 @@
+"""One error hierarchy for the whole domain.
+
+Every error carries an HTTP status and a message that is safe to show a user
+(no SQL, no stack, no personal data). The web layer renders them as JSON or
+HTML; the CLI prints the message and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class GridgisError(Exception):
+    """Base error: ``user_msg`` is safe to show, ``http_status`` says how bad."""
+
+    http_status = 500
+
+    def __init__(self, user_msg: str, *, details: list[str] | None = None) -> None:
+        super().__init__(user_msg)
+        self.user_msg = user_msg
+        #: Further lines a user can act on (e.g. one per bad feature).
+        self.details: list[str] = list(details or [])
+
+    def __str__(self) -> str:
+        if not self.details:
+            return self.user_msg
+        return self.user_msg + "\n" + "\n".join(f"  - {d}" for d in self.details)
+
+
+class InvalidInput(GridgisError):
+    """A value given by the user is malformed or out of range."""
+
+    http_status = 400
+
+
+class InvalidFile(InvalidInput):
+    """A file cannot be read, or its contents are not what the layer needs."""
+
+
+class InvalidGeometry(InvalidInput):
+    """One or more geometries are invalid (self-intersecting, empty, ...)."""
+
+
+class NotFound(GridgisError):
+    http_status = 404
+
+
+class Conflict(GridgisError):
+    http_status = 409
+
+
+class OutsideCoverage(GridgisError):
+    """A location lies outside every community gridgis covers."""
+
+    http_status = 422
+
+
+class DatabaseUnavailable(GridgisError):
+    http_status = 503

@@ -1,0 +1,136 @@
+"""Fixtures that give every test a real PostGIS.
+
+The server is the one DATABASE_URL names or, when it is unset, the
+project-local cluster (started here if `make test` has not already). Tests
+never touch the database that `make run` serves: a throwaway database
+``gridgis_test_<random>`` is created and migrated once per run, and dropped at
+the end. ``db_session`` wraps each test in a transaction that is rolled back;
+tests that need committed data in a database of their own (command-line runs,
+a live server) take ``scratch_database_url``, a fresh copy of a migrated
+template.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import Session
+
+from gridgis import migrate
+from gridgis import config as gridgis_config
+from gridgis.config import PROJECT_ROOT
+
+TESTS_DIR = Path(__file__).resolve().parent
+DATA_DIR = TESTS_DIR / "data"
+#: Real datasets beside the checkout (read-only; may be absent outside CI).
+SHARED_REAL = PROJECT_ROOT.parent / "shared" / "data" / "real"
+
+
+def shared_real(relative: str) -> Path:
+    """A file from ../shared/data/real, or skip saying that it is absent."""
+    path = SHARED_REAL / relative
+    if not path.exists():
+        pytest.skip(f"real dataset {path} is absent (../shared is not beside this checkout)")
+    return path
+
+
+def _server_url() -> URL:
+    url = make_url(gridgis_config.database_url())
+    if "DATABASE_URL" not in os.environ:
+        # The local cluster: start it if needed (idempotent and quick).
+        subprocess.run(
+            [str(PROJECT_ROOT / "scripts" / "pgcluster.sh"), "start"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return url
+
+
+def _admin_engine(server: URL) -> Engine:
+    return sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def _create_database(admin: Engine, name: str, template: str | None = None) -> None:
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
+
+
+def _drop_database(admin: Engine, name: str) -> None:
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[tuple[URL, Engine]]:
+    server = _server_url()
+    admin = _admin_engine(server)
+    yield server, admin
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server: tuple[URL, Engine]) -> Iterator[str]:
+    """A migrated database that is only ever copied, never connected to by tests."""
+    server, admin = pg_server
+    name = f"gridgis_test_{uuid.uuid4().hex[:10]}_tpl"
+    _create_database(admin, name)
+    engine = sa.create_engine(server.set(database=name), poolclass=sa.pool.NullPool)
+    try:
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield name
+    finally:
+        engine.dispose()
+        _drop_database(admin, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: tuple[URL, Engine], template_database: str) -> Iterator[str]:
+    """The run's throwaway database, migrated to head."""
+    server, admin = pg_server
+    name = template_database.removesuffix("_tpl")
+    _create_database(admin, name, template=template_database)
+    yield server.set(database=name).render_as_string(hide_password=False)
+    _drop_database(admin, name)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = sa.create_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session whose work, commits included, is rolled back after the test."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@pytest.fixture
+def scratch_database_url(
+    pg_server: tuple[URL, Engine], template_database: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A fresh migrated database of the test's own, also set as DATABASE_URL."""
+    server, admin = pg_server
+    name = f"gridgis_test_{uuid.uuid4().hex[:10]}"
+    _create_database(admin, name, template=template_database)
+    url = server.set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    _drop_database(admin, name)
