@@ -1,0 +1,49 @@
+"""``gridgis demo``: the demo community (data/shapes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+
+from gridgis.db import check_connection, make_engine, transaction
+from gridgis.models import Community
+
+
+@click.group()
+def demo() -> None:
+    """The demo community: a generated, realistic 社区 in Wuhan."""
+
+
+@demo.command()
+@click.option("--if-empty", is_flag=True,
+              help="Load only when the database holds no community yet (what `make run` does).")
+@click.option("--shapes", "shapes_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder of demo files (default data/shapes).")
+def load(if_empty: bool, shapes_dir: Path | None) -> None:
+    """Load the demo community into the database."""
+    from gridgis.demo_loader import SHAPES_DIR, load_demo
+
+    engine = make_engine()
+    check_connection(engine)
+    with transaction(engine) as session:
+        if if_empty and session.scalar(sa.select(sa.func.count()).select_from(Community)):
+            click.echo("The database already holds a community; demo not loaded.")
+            return
+        counts = load_demo(session, shapes_dir or SHAPES_DIR)
+    click.echo("Demo community loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+@demo.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the files (default data/shapes).")
+@click.option("--seed", type=int, default=20261129, show_default=True)
+def generate(out_dir: Path | None, seed: int) -> None:
+    """Regenerate the demo community files (deterministic for a seed)."""
+    from gridgis import demo as demo_module
+
+    out = out_dir or demo_module.SHAPES_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    counts = demo_module.generate(out, seed=seed)
+    click.echo(f"Demo files written to {out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))

@@ -1,0 +1,82 @@
+# gridgis — `make help` lists the targets.
+#
+# Two commands matter: `make run` (set everything up, serve the app) and
+# `make test` (set everything up, run the whole suite on a throwaway database).
+# When DATABASE_URL is set, that database is used and no cluster is started.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GRIDGIS := $(BIN)/gridgis
+export GRIDGIS_HOST ?= 127.0.0.1
+export GRIDGIS_PORT ?= 5000
+export GRIDGIS_PGPORT ?= 55432
+PIDFILE := $(CURDIR)/var/run/gunicorn.pid
+PYTEST_ARGS ?=
+
+.PHONY: help system system-test venv db migrate demo run serve stop test lint bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+system: ## Install missing system packages (PostgreSQL, PostGIS, python3-venv)
+	@scripts/system-deps.sh
+
+system-test: ## Install missing system packages for the tests (adds Chromium)
+	@scripts/system-deps.sh --browser
+
+venv: $(VENV)/.installed ## Create .venv and install gridgis with its dev tools
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+db: ## Start the project-local PostGIS under var/ (unless DATABASE_URL is set)
+	@if [ -n "$$DATABASE_URL" ]; then echo "Using DATABASE_URL; no local cluster started."; \
+	else scripts/pgcluster.sh start; fi
+
+migrate: venv db ## Apply database migrations
+	@$(GRIDGIS) db upgrade
+
+demo: migrate ## Load the demo community if the database has no community yet
+	@$(GRIDGIS) demo load --if-empty
+
+run: system venv demo ## Set up everything and serve the app at http://$GRIDGIS_HOST:$GRIDGIS_PORT
+	@mkdir -p var/run var/log
+	@if [ -f $(PIDFILE) ] && kill -0 $$(cat $(PIDFILE)) 2>/dev/null; then \
+	  kill -HUP $$(cat $(PIDFILE)); \
+	  echo "gridgis was already serving; reloaded it at http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)"; \
+	else \
+	  $(GRIDGIS) serve --daemon --pidfile $(PIDFILE) --log-file $(CURDIR)/var/log/gridgis.log; \
+	  $(BIN)/python scripts/wait_http.py http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/api/v1/communities \
+	    || { echo "The server did not start; see var/log/gridgis.log" >&2; tail -n 20 var/log/gridgis.log >&2; exit 1; }; \
+	fi
+	@echo "Open http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/ — stop with 'make stop'."
+
+serve: venv db ## Serve in the foreground (Ctrl-C stops it)
+	@$(GRIDGIS) serve
+
+stop: ## Stop what `make run` started (the server and the local cluster)
+	@if [ -f $(PIDFILE) ] && kill -0 $$(cat $(PIDFILE)) 2>/dev/null; then \
+	  kill -TERM $$(cat $(PIDFILE)); echo "gridgis server stopped"; \
+	  for i in $$(seq 50); do [ -f $(PIDFILE) ] || break; sleep 0.1; done; \
+	else echo "gridgis server is not running"; fi
+	@if [ -z "$$DATABASE_URL" ] && [ -d var/pg ]; then scripts/pgcluster.sh stop; fi
+
+test: system-test venv db ## Run the whole test suite on a throwaway database
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv ## Run ruff on everything and mypy on gridgis/
+	@$(BIN)/ruff check gridgis web tests bench migrations
+	@$(BIN)/mypy gridgis
+
+bench: venv db ## Run the benchmarks (they print ratios against baselines)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: stop ## Stop everything and remove .venv and var/ (the local database!)
+	rm -rf $(VENV) var

@@ -1,0 +1,63 @@
+"""Loading the demo community (``data/shapes``) through the ordinary import path.
+
+The demo goes in exactly as an administrator's files would (``import_layer``),
+so loading it exercises the same validation; only the catalogue (departments,
+categories) has its own loader. ``gridgis.demo`` generates the files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gridgis.catalogue import load_categories, load_departments
+from gridgis.errors import Conflict, InvalidFile
+from gridgis.importing import import_layer
+from gridgis.models import Community
+
+SHAPES_DIR = Path(__file__).resolve().parent.parent / "data" / "shapes"
+#: The layers in dependency order, each with its file.
+LAYER_FILES = (
+    ("community", "community.geojson"),
+    ("grids", "grids.geojson"),
+    ("compounds", "compounds.geojson"),
+    ("buildings", "buildings.geojson"),
+    ("units", "units.geojson"),
+    ("staff", "staff.csv"),
+)
+DEMO_LAYOUT = "2026 初始网格方案"
+
+
+def demo_community_code(shapes_dir: Path = SHAPES_DIR) -> str:
+    path = shapes_dir / "community.geojson"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return str(doc["features"][0]["properties"]["code"])
+    except (OSError, KeyError, IndexError, ValueError) as exc:
+        raise InvalidFile(
+            f"{path}: the demo community file is missing or broken; "
+            "regenerate it with `python -m gridgis.demo`."
+        ) from exc
+
+
+def load_demo(session: Session, shapes_dir: Path = SHAPES_DIR) -> dict[str, int]:
+    """Load the demo community into the session's transaction; return counts per layer."""
+    code = demo_community_code(shapes_dir)
+    if session.scalar(sa.select(Community.id).where(Community.code == code)) is not None:
+        raise Conflict(f"The demo community {code} is already loaded.")
+    counts = {"departments": load_departments(session, shapes_dir / "departments.geojson")}
+    for layer, filename in LAYER_FILES:
+        report = import_layer(
+            session,
+            layer,
+            shapes_dir / filename,
+            community_code=code,
+            layout_name=DEMO_LAYOUT,
+            publish=(layer == "grids"),
+        )
+        counts[layer] = report.count
+    counts["categories"] = load_categories(session, shapes_dir / "categories.json")
+    return counts
