@@ -1,0 +1,437 @@
+"""Routing: where does an incident belong, and who must act on it?
+
+The rules are DESIGN.md's "Routing" section:
+
+1. The point is normalised to WGS-84 (``gridgis.crs``).
+2. The unit whose polygon covers it (ST_Covers: the boundary counts), else the
+   building, else the grid of the layout in force at the incident's time.
+   **Tie rule**: where several polygons of one kind cover the point (a point
+   on a shared edge or vertex), the one with the smallest area wins, then the
+   lowest id. The same rule picks the community.
+3. In no grid: the nearest grid within the community's tolerance (metres, on
+   the geography), candidates found through the GiST index with a bounding
+   box that is provably wide enough; ties again by area, then id. Farther:
+   ``unrouted`` to the community's dispatcher queue. A point outside every
+   community but within a community's tolerance of its boundary is treated as
+   in that community (a report from the kerb outside the boundary line);
+   beyond that: ``outside_coverage``, never a guess.
+4. The team (grid worker leads); off-duty staff are skipped and their duty
+   passes to the next role, which the result states (``team_notes``).
+5. Departments: the category's, limited by their jurisdiction polygons, plus
+   the property company of the compound covering the point for property issues.
+
+A single point costs exactly one database round trip: the statement below
+returns the place, the team and the departments in one row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gridgis.crs import normalise_crs_name, to_wgs84
+from gridgis.errors import InvalidInput
+
+#: Rules a result can carry, most specific first.
+RULES = ("unit", "building", "grid", "nearest_grid", "unrouted", "outside_coverage")
+#: Order in which duty passes when someone is off duty.
+ROLE_ORDER = ("grid_worker", "part_time_worker", "building_head", "unit_head", "volunteer")
+ROLE_NAMES = {
+    "grid_worker": ("专职网格员", "full-time grid worker"),
+    "part_time_worker": ("兼职网格员", "part-time grid worker"),
+    "building_head": ("楼栋长", "building head"),
+    "unit_head": ("单元长", "unit head"),
+    "volunteer": ("志愿者", "volunteer"),
+}
+#: Who takes over a role's duty when its holder is off duty.
+FALLBACK = {
+    "unit_head": "building_head",
+    "building_head": "grid_worker",
+    "grid_worker": "part_time_worker",
+    "part_time_worker": "volunteer",
+}
+
+# Metres per degree of latitude is at least 110,574 (at the equator); a degree
+# of longitude is 111,320·cos(lat) at most. Dividing the tolerance by the
+# smaller of the two, with 1% to spare, gives a box around the point that
+# holds every polygon within the tolerance, so the index prefilter never
+# drops a true candidate. The tolerance test itself compares ST_Distance (the
+# distance the result reports) rather than ST_DWithin, whose spheroid shortcut
+# can disagree with it in the last millimetre: a point "exactly at the
+# tolerance" must be in, whatever the distance printed says.
+_ROUTE_SQL = sa.text(
+    """
+WITH pt AS (
+    SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g,
+           GREATEST(LEAST(110574.0, 111320.0 * cos(radians(:lat))), 1.0) * 0.99 AS m_per_deg
+),
+cat AS (
+    SELECT id, is_property, volunteer_team FROM category WHERE code = :category
+),
+comm_cover AS (
+    SELECT c.id, c.code, c.name, c.gap_tolerance_m, 0.0::float8 AS dist
+    FROM community c, pt
+    WHERE ST_Covers(c.boundary, pt.g)
+    ORDER BY ST_Area(c.boundary), c.id
+    LIMIT 1
+),
+comm AS (
+    SELECT * FROM comm_cover
+    UNION ALL
+    (SELECT c.id, c.code, c.name, c.gap_tolerance_m,
+            ST_Distance(c.boundary::geography, pt.g::geography) AS dist
+     FROM community c, pt
+     WHERE NOT EXISTS (SELECT 1 FROM comm_cover)
+       AND c.boundary && ST_Expand(pt.g, c.gap_tolerance_m / pt.m_per_deg)
+       AND ST_Distance(c.boundary::geography, pt.g::geography) <= c.gap_tolerance_m
+     ORDER BY 5, ST_Area(c.boundary), c.id
+     LIMIT 1)
+),
+lay AS (
+    SELECT l.id, l.name FROM layout l JOIN comm ON l.community_id = comm.id
+    WHERE l.status = 'published' AND l.valid_from <= :at
+      AND (l.valid_to IS NULL OR l.valid_to > :at)
+),
+unit_hit AS (
+    SELECT u.id, u.number, u.building_id
+    FROM unit u JOIN building b ON b.id = u.building_id JOIN comm ON b.community_id = comm.id, pt
+    WHERE ST_Covers(u.geom, pt.g)
+    ORDER BY ST_Area(u.geom), u.id
+    LIMIT 1
+),
+bldg_hit AS (
+    SELECT b.id, b.code, b.name, b.address, b.compound_id
+    FROM building b JOIN comm ON b.community_id = comm.id, pt
+    WHERE b.id = (SELECT building_id FROM unit_hit)
+       OR (NOT EXISTS (SELECT 1 FROM unit_hit) AND ST_Covers(b.geom, pt.g))
+    ORDER BY ST_Area(b.geom), b.id
+    LIMIT 1
+),
+grid_cover AS (
+    SELECT g.id, g.code, g.name, 0.0::float8 AS dist
+    FROM grid g JOIN lay ON g.layout_id = lay.id, pt
+    WHERE ST_Covers(g.geom, pt.g)
+    ORDER BY ST_Area(g.geom), g.id
+    LIMIT 1
+),
+grid_pick AS (
+    SELECT * FROM grid_cover
+    UNION ALL
+    (SELECT g.id, g.code, g.name, ST_Distance(g.geom::geography, pt.g::geography) AS dist
+     FROM grid g JOIN lay ON g.layout_id = lay.id, pt, comm
+     WHERE NOT EXISTS (SELECT 1 FROM grid_cover)
+       AND g.geom && ST_Expand(pt.g, comm.gap_tolerance_m / pt.m_per_deg)
+       AND ST_Distance(g.geom::geography, pt.g::geography) <= comm.gap_tolerance_m
+     ORDER BY 4, ST_Area(g.geom), g.id
+     LIMIT 1)
+),
+compound_hit AS (
+    SELECT co.id, co.code, co.name, co.property_company_id
+    FROM compound co JOIN comm ON co.community_id = comm.id, pt
+    WHERE co.id = (SELECT compound_id FROM bldg_hit)
+       OR (NOT EXISTS (SELECT 1 FROM bldg_hit WHERE compound_id IS NOT NULL)
+           AND ST_Covers(co.geom, pt.g))
+    ORDER BY ST_Area(co.geom), co.id
+    LIMIT 1
+),
+team AS (
+    SELECT a.role, a.volunteer_team, a.on_duty, s.id AS staff_id, s.code, s.name, s.phone
+    FROM assignment a JOIN staff s ON s.id = a.staff_id
+    WHERE a.grid_id = (SELECT id FROM grid_pick)
+       OR a.building_id = (SELECT id FROM bldg_hit)
+       OR a.unit_id = (SELECT id FROM unit_hit)
+),
+deps AS (
+    SELECT d.id, d.code, d.name, d.kind, 'category' AS reason
+    FROM category_department cd JOIN department d ON d.id = cd.department_id, pt
+    WHERE cd.category_id = (SELECT id FROM cat)
+      AND (d.jurisdiction IS NULL OR ST_Covers(d.jurisdiction, pt.g))
+    UNION
+    SELECT d.id, d.code, d.name, d.kind, 'property' AS reason
+    FROM compound_hit co JOIN department d ON d.id = co.property_company_id
+    WHERE (SELECT is_property FROM cat)
+)
+SELECT
+    (SELECT count(*) FROM cat) AS category_found,
+    (SELECT volunteer_team FROM cat) AS category_team,
+    comm.id AS community_id, comm.code AS community_code, comm.name AS community_name,
+    comm.gap_tolerance_m, comm.dist AS community_dist,
+    (SELECT id FROM lay) AS layout_id, (SELECT name FROM lay) AS layout_name,
+    (SELECT id FROM grid_pick) AS grid_id, (SELECT code FROM grid_pick) AS grid_code,
+    (SELECT name FROM grid_pick) AS grid_name, (SELECT dist FROM grid_pick) AS grid_dist,
+    (SELECT id FROM bldg_hit) AS building_id, (SELECT code FROM bldg_hit) AS building_code,
+    (SELECT name FROM bldg_hit) AS building_name, (SELECT address FROM bldg_hit) AS address,
+    (SELECT id FROM unit_hit) AS unit_id, (SELECT number FROM unit_hit) AS unit_number,
+    (SELECT id FROM compound_hit) AS compound_id, (SELECT name FROM compound_hit) AS compound_name,
+    (SELECT coalesce(json_agg(team ORDER BY team.role, team.code), '[]') FROM team) AS team,
+    (SELECT coalesce(json_agg(deps ORDER BY deps.code), '[]') FROM deps) AS departments
+FROM (SELECT 1) AS one LEFT JOIN comm ON true
+"""
+)
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    """One person on the routed team. ``name``/``phone`` are personal data."""
+
+    role: str
+    staff_id: int
+    staff_code: str
+    name: str
+    phone: str | None
+    volunteer_team: str | None = None
+    #: The role whose duty this person covers because its holder is off duty.
+    covers_for: str | None = None
+
+
+@dataclass(frozen=True)
+class DepartmentRef:
+    id: int
+    code: str
+    name: str
+    kind: str
+    #: ``category`` (the category asks for it) or ``property`` (the compound's company).
+    reason: str
+
+
+@dataclass(frozen=True)
+class RoutingResult:
+    """What matched, why, and who acts. Stored with an incident as a snapshot."""
+
+    rule: str
+    lon: float | None
+    lat: float | None
+    crs: str = "EPSG:4326"
+    community_id: int | None = None
+    community_code: str | None = None
+    layout_id: int | None = None
+    layout_name: str | None = None
+    grid_id: int | None = None
+    grid_code: str | None = None
+    grid_name: str | None = None
+    building_id: int | None = None
+    building_code: str | None = None
+    building_name: str | None = None
+    address: str | None = None
+    unit_id: int | None = None
+    unit_number: str | None = None
+    compound_id: int | None = None
+    compound_name: str | None = None
+    #: Metres from the point to the routed grid (0 inside it).
+    distance_m: float | None = None
+    lead: TeamMember | None = None
+    team: tuple[TeamMember, ...] = ()
+    departments: tuple[DepartmentRef, ...] = ()
+    #: Why the team differs from the roster (off-duty staff and who covers).
+    team_notes: tuple[str, ...] = ()
+    reason: str | None = None
+    explanation_zh: str = ""
+    explanation_en: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, personal: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; ``personal=False`` masks names and phones."""
+        from dataclasses import asdict
+
+        data = asdict(self)
+        data.pop("extra")
+        if not personal:
+            for member in [data["lead"], *data["team"]]:
+                if member:
+                    member["name"] = mask_name(member["name"])
+                    member["phone"] = mask_phone(member["phone"])
+        return data
+
+
+def mask_name(name: str | None) -> str | None:
+    """张三 → 张*, 欧阳娜娜 → 欧***: the surname stays so a dispatcher can address them."""
+    if not name:
+        return name
+    return name[0] + "*" * max(len(name) - 1, 1)
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """13812341234 → 138****1234."""
+    if not phone:
+        return phone
+    digits = phone.strip()
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def route_point(
+    session: Session,
+    lon: float,
+    lat: float,
+    *,
+    crs: str | int | None = "EPSG:4326",
+    category: str | None = None,
+    at: dt.datetime | None = None,
+) -> RoutingResult:
+    """Route one point (one database round trip)."""
+    crs_name = normalise_crs_name(crs)
+    wlon, wlat = to_wgs84(float(lon), float(lat), crs_name)
+    at = at or _now()
+    if at.tzinfo is None:
+        raise InvalidInput("The incident time needs a time zone, e.g. 2026-11-29T08:00:00+08:00.")
+    row = session.execute(
+        _ROUTE_SQL, {"lon": wlon, "lat": wlat, "at": at, "category": category}
+    ).mappings().one()
+    if category and not row["category_found"]:
+        _raise_unknown_category(session, category)
+    return build_result(row, wlon, wlat, crs_name)
+
+
+def _raise_unknown_category(session: Session, category: str) -> None:
+    codes = session.scalars(sa.text("SELECT code FROM category ORDER BY code")).all()
+    raise InvalidInput(
+        f"Unknown category {category!r}; known categories: {', '.join(codes) or 'none loaded'}."
+    )
+
+
+def _json(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return json.loads(value)
+    return list(value or [])
+
+
+def build_result(row: Any, lon: float, lat: float, crs: str) -> RoutingResult:
+    """Turn the statement's row into a result: rule, team, departments, explanation."""
+    if row["community_id"] is None:
+        return _explained(RoutingResult(rule="outside_coverage", lon=lon, lat=lat, crs=crs,
+                                        reason="outside every community"))
+    base: dict[str, Any] = {
+        "lon": lon, "lat": lat, "crs": crs,
+        "community_id": row["community_id"], "community_code": row["community_code"],
+        "layout_id": row["layout_id"], "layout_name": row["layout_name"],
+        "building_id": row["building_id"], "building_code": row["building_code"],
+        "building_name": row["building_name"], "address": row["address"],
+        "unit_id": row["unit_id"], "unit_number": row["unit_number"],
+        "compound_id": row["compound_id"], "compound_name": row["compound_name"],
+    }
+    departments = tuple(
+        DepartmentRef(d["id"], d["code"], d["name"], d["kind"], d["reason"])
+        for d in _json(row["departments"])
+    )
+    if row["layout_id"] is None:
+        return _explained(RoutingResult(rule="unrouted", departments=departments,
+                                        reason="no layout in force", **base))
+    if row["grid_id"] is None:
+        return _explained(RoutingResult(
+            rule="unrouted", departments=departments,
+            reason=f"no grid within {row['gap_tolerance_m']:g} m", **base))
+    dist = float(row["grid_dist"])
+    if dist > 0:
+        rule = "nearest_grid"
+    elif row["unit_id"] is not None:
+        rule = "unit"
+    elif row["building_id"] is not None:
+        rule = "building"
+    else:
+        rule = "grid"
+    lead, team, notes = assemble_team(_json(row["team"]), row["category_team"])
+    return _explained(RoutingResult(
+        rule=rule, grid_id=row["grid_id"], grid_code=row["grid_code"],
+        grid_name=row["grid_name"], distance_m=round(dist, 2), lead=lead, team=team,
+        team_notes=notes, departments=departments, **base))
+
+
+def assemble_team(
+    roster: list[dict[str, Any]], volunteer_team: str | None = None
+) -> tuple[TeamMember | None, tuple[TeamMember, ...], tuple[str, ...]]:
+    """Pick the on-duty team; pass each off-duty holder's duty to the next role.
+
+    Returns the lead (the grid worker, or whoever covers for them), the team in
+    role order, and one note per off-duty person naming who covers.
+    """
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    for member in roster:
+        if member["role"] == "volunteer" and volunteer_team and member["volunteer_team"] != volunteer_team:
+            continue
+        by_role.setdefault(member["role"], []).append(member)
+
+    def on_duty(role: str) -> list[dict[str, Any]]:
+        return [m for m in by_role.get(role, []) if m["on_duty"]]
+
+    team: list[TeamMember] = []
+    covers: dict[int, str] = {}
+    notes: list[str] = []
+    for role in ROLE_ORDER:
+        for member in by_role.get(role, []):
+            if member["on_duty"]:
+                continue
+            # Walk down the fallback chain to the first role with someone on duty.
+            substitute_role = FALLBACK.get(role)
+            while substitute_role and not on_duty(substitute_role):
+                substitute_role = FALLBACK.get(substitute_role)
+            zh, en = ROLE_NAMES[role]
+            if substitute_role:
+                sub = on_duty(substitute_role)[0]
+                covers.setdefault(sub["staff_id"], role)
+                szh, sen = ROLE_NAMES[substitute_role]
+                notes.append(f"{zh} {member['code']} 不在岗，由{szh} {sub['code']} 代为处理 / "
+                             f"{en} {member['code']} is off duty; {sen} {sub['code']} covers")
+            else:
+                notes.append(f"{zh} {member['code']} 不在岗，无人可代 / "
+                             f"{en} {member['code']} is off duty and nobody can cover")
+    seen: set[int] = set()
+    for role in ROLE_ORDER:
+        for member in on_duty(role):
+            if member["staff_id"] in seen and role != "volunteer":
+                continue
+            seen.add(member["staff_id"])
+            team.append(TeamMember(
+                role=role, staff_id=member["staff_id"], staff_code=member["code"],
+                name=member["name"], phone=member["phone"],
+                volunteer_team=member["volunteer_team"],
+                covers_for=covers.get(member["staff_id"]) if role != "grid_worker" else None,
+            ))
+    lead = next((m for m in team if m.role == "grid_worker"), None)
+    if lead is None:
+        lead = next((m for m in team if m.role == "part_time_worker"), None)
+    if lead is None:
+        lead = next((m for m in team if m.role == "volunteer"), None)
+    return lead, tuple(team), tuple(notes)
+
+
+def _explained(result: RoutingResult) -> RoutingResult:
+    """Add the one-sentence explanations in Chinese and English."""
+    from dataclasses import replace
+
+    r = result
+    if r.rule == "outside_coverage":
+        zh = "该位置不在任何社区范围内，无法派遣。"
+        en = "The location is outside every community gridgis covers; it cannot be routed."
+    elif r.rule == "unrouted":
+        if r.reason == "no layout in force":
+            zh = f"该位置属于社区 {r.community_code}，但该时刻没有生效的网格方案，转社区受理员处理。"
+            en = (f"The location is in community {r.community_code}, but no grid layout was in "
+                  "force at that time; it goes to the community's dispatcher queue.")
+        else:
+            zh = f"该位置在社区 {r.community_code} 内，但不在任何网格容差范围内，转社区受理员处理。"
+            en = (f"The location is in community {r.community_code} but {r.reason}; "
+                  "it goes to the community's dispatcher queue.")
+    elif r.rule == "nearest_grid":
+        zh = f"该位置不在任何网格内，距最近的网格 {r.grid_code}（{r.grid_name}）{r.distance_m:.1f} 米，归该网格处理。"
+        en = (f"The location is in no grid; the nearest grid, {r.grid_code} ({r.grid_name}), "
+              f"is {r.distance_m:.1f} m away and takes it.")
+    else:
+        place_zh = {"unit": f"{r.building_name or r.building_code} {r.unit_number} 单元",
+                    "building": f"楼栋 {r.building_name or r.building_code}",
+                    "grid": f"网格 {r.grid_code}"}[r.rule]
+        place_en = {"unit": f"unit {r.unit_number} of building {r.building_code}",
+                    "building": f"building {r.building_code}",
+                    "grid": f"grid {r.grid_code}"}[r.rule]
+        zh = f"该位置位于{place_zh}，属网格 {r.grid_code}（{r.grid_name}）。"
+        en = f"The location is in {place_en}, which belongs to grid {r.grid_code} ({r.grid_name})."
+    return replace(r, explanation_zh=zh, explanation_en=en)

@@ -1,0 +1,278 @@
+"""Routing rules on hand-made geometry, edge by edge (DESIGN.md "Routing")."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, Polygon, box
+from sqlalchemy.orm import Session
+
+from gridgis.crs import wgs84_to_bd09, wgs84_to_gcj02
+from gridgis.errors import InvalidInput
+from gridgis.layouts import publish_layout
+from gridgis.models import (
+    SRID,
+    Assignment,
+    Building,
+    Category,
+    Community,
+    Compound,
+    Department,
+    Grid,
+    Layout,
+    Staff,
+    Unit,
+)
+from gridgis.routing import route_point
+
+UTC = dt.timezone.utc
+PUBLISHED = dt.datetime(2026, 1, 1, tzinfo=UTC)
+AFTER = dt.datetime(2026, 6, 1, tzinfo=UTC)
+
+# West half A, south-east quarter B (with a 96 m × 111 m hole), north-east C.
+# Between A and C runs a 0.0003° (≈ 28.8 m) gap: a road between grids.
+COMMUNITY = box(114.300, 30.500, 114.310, 30.510)
+HOLE = box(114.307, 30.502, 114.308, 30.503)
+GRID_A = box(114.300, 30.500, 114.305, 30.510)
+GRID_B = Polygon(box(114.305, 30.500, 114.310, 30.505).exterior.coords, [HOLE.exterior.coords])
+GRID_C = box(114.3053, 30.505, 114.310, 30.510)
+BUILDING_X = box(114.301, 30.501, 114.3012, 30.5011)
+UNIT_1 = box(114.301, 30.501, 114.3011, 30.5011)
+UNIT_2 = box(114.3011, 30.501, 114.3012, 30.5011)
+
+
+def geom(polygon: Polygon) -> object:
+    return from_shape(MultiPolygon([polygon]), srid=SRID)
+
+
+@pytest.fixture
+def city(db_session: Session) -> dict[str, object]:
+    s = db_session
+    community = Community(code="C1", name="测试社区", boundary=geom(COMMUNITY), gap_tolerance_m=30)
+    s.add(community)
+    s.flush()
+    layout = Layout(community_id=community.id, name="L1")
+    s.add(layout)
+    s.flush()
+    grids = {
+        code: Grid(layout_id=layout.id, code=code, name=f"网格{code}", geom=geom(poly))
+        for code, poly in (("A", GRID_A), ("B", GRID_B), ("C", GRID_C))
+    }
+    s.add_all(grids.values())
+    s.flush()
+    publish_layout(s, layout, PUBLISHED)
+    police = Department(code="JJ", name="交警队", kind="traffic_police",
+                        jurisdiction=geom(box(114.300, 30.500, 114.302, 30.510)))
+    urban = Department(code="CG", name="城管执法局", kind="urban_management")
+    wuye = Department(code="WY", name="国泰物业", kind="property_company")
+    s.add_all([police, urban, wuye])
+    s.flush()
+    compound = Compound(community_id=community.id, code="Q1", name="丽景小区",
+                        property_company_id=wuye.id, geom=geom(box(114.3005, 30.5005, 114.302, 30.502)))
+    s.add(compound)
+    s.flush()
+    building = Building(community_id=community.id, compound_id=compound.id, code="X",
+                        name="丽景小区1栋", geom=geom(BUILDING_X), households=24)
+    s.add(building)
+    s.flush()
+    u1 = Unit(building_id=building.id, number="1", geom=geom(UNIT_1), households=12)
+    u2 = Unit(building_id=building.id, number="2", geom=geom(UNIT_2), households=12)
+    s.add_all([u1, u2])
+    s.flush()
+    people = {code: Staff(community_id=community.id, code=code, name=name, phone=phone)
+              for code, name, phone in (
+                  ("GW", "王网格", "13800000001"), ("PT", "李兼职", "13800000002"),
+                  ("BH", "赵楼长", "13800000003"), ("UH1", "钱单元", "13800000004"),
+                  ("UH2", "孙单元", "13800000005"), ("VR", "周红", "13800000006"),
+                  ("VW", "吴白", "13800000007"))}
+    s.add_all(people.values())
+    s.flush()
+    a = grids["A"].id
+    s.add_all([
+        Assignment(staff_id=people["GW"].id, role="grid_worker", grid_id=a),
+        Assignment(staff_id=people["PT"].id, role="part_time_worker", grid_id=a),
+        Assignment(staff_id=people["BH"].id, role="building_head", building_id=building.id),
+        Assignment(staff_id=people["UH1"].id, role="unit_head", unit_id=u1.id, on_duty=False),
+        Assignment(staff_id=people["UH2"].id, role="unit_head", unit_id=u2.id),
+        Assignment(staff_id=people["VR"].id, role="volunteer", grid_id=a, volunteer_team="red"),
+        Assignment(staff_id=people["VW"].id, role="volunteer", grid_id=a, volunteer_team="white"),
+    ])
+    parking = Category(code="parking", name_zh="违停", name_en="Parking", response_hours=1,
+                       resolution_hours=8)
+    parking.departments = [police, urban]
+    s.add_all([
+        parking,
+        Category(code="property", name_zh="物业纠纷", name_en="Property", response_hours=4,
+                 resolution_hours=72, is_property=True),
+        Category(code="medical", name_zh="医疗救助", name_en="Medical help", response_hours=0.5,
+                 resolution_hours=4, volunteer_team="white"),
+    ])
+    s.flush()
+    return {"community": community, "grids": grids, "building": building, "u1": u1, "u2": u2}
+
+
+def test_point_in_a_unit_routes_to_its_unit_building_and_grid(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.30105, 30.50105, at=AFTER)
+    assert (r.rule, r.grid_code, r.building_code, r.unit_number) == ("unit", "A", "X", "1")
+    assert r.distance_m == 0
+    assert r.lead is not None and r.lead.staff_code == "GW"
+    assert "丽景小区1栋 1 单元" in r.explanation_zh and "unit 1 of building X" in r.explanation_en
+
+
+def test_off_duty_unit_head_is_covered_by_the_building_head(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.30105, 30.50105, at=AFTER)
+    codes = [m.staff_code for m in r.team]
+    assert "UH1" not in codes
+    head = next(m for m in r.team if m.staff_code == "BH")
+    assert head.covers_for == "unit_head"
+    assert any("UH1" in note and "BH" in note for note in r.team_notes)
+
+
+def test_off_duty_grid_worker_passes_the_lead(db_session: Session, city) -> None:
+    db_session.execute(sa.text("UPDATE assignment SET on_duty = false WHERE role = 'grid_worker'"))
+    r = route_point(db_session, 114.3003, 30.5080, at=AFTER)
+    assert r.rule == "grid" and r.lead is not None and r.lead.staff_code == "PT"
+    assert r.lead.covers_for == "grid_worker"
+    assert any("GW" in note for note in r.team_notes)
+
+
+def test_point_on_the_wall_between_two_units_gets_exactly_one_owner(db_session: Session, city) -> None:
+    # Both units cover the shared wall: the smaller area wins, then the lower id.
+    # (Their areas differ in the last bits of a double; the rule decides anyway.)
+    expected = db_session.execute(sa.text(
+        "SELECT number FROM unit ORDER BY ST_Area(geom), id LIMIT 1")).scalar_one()
+    owners = {route_point(db_session, 114.3011, 30.50105, at=AFTER).unit_number for _ in range(3)}
+    assert owners == {expected}
+
+
+def test_shared_grid_vertex_goes_to_the_smaller_grid(db_session: Session, city) -> None:
+    # (114.305, 30.505) is a corner of A and of B; B is smaller.
+    r = route_point(db_session, 114.305, 30.505, at=AFTER)
+    assert (r.rule, r.grid_code) == ("grid", "B")
+
+
+def test_shared_grid_edge_goes_to_the_smaller_grid(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.305, 30.502, at=AFTER)
+    assert r.grid_code == "B"
+
+
+def test_gap_between_grids_goes_to_the_nearest_within_tolerance(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.30505, 30.508, at=AFTER)  # ≈ 4.8 m from A, 24 m from C
+    assert (r.rule, r.grid_code) == ("nearest_grid", "A")
+    assert 4 < (r.distance_m or 0) < 6
+    assert "4." in r.explanation_en or "5." in r.explanation_en
+
+
+def test_equidistant_gap_point_goes_to_the_smaller_grid(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.30515, 30.508, at=AFTER)
+    assert (r.rule, r.grid_code) == ("nearest_grid", "C")
+
+
+def test_hole_far_from_every_grid_is_unrouted(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.3075, 30.5025, at=AFTER)  # ≈ 48 m from B's inner ring
+    assert r.rule == "unrouted" and r.grid_code is None and r.community_code == "C1"
+    assert "dispatcher queue" in r.explanation_en
+
+
+def test_exactly_at_the_tolerance(db_session: Session, city) -> None:
+    lon, lat = 114.3075, 30.5025
+    dist = db_session.scalar(sa.text(
+        "SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography)"
+        " FROM grid WHERE code = 'B'"), {"x": lon, "y": lat})
+    community = city["community"]
+    community.gap_tolerance_m = dist
+    db_session.flush()
+    assert route_point(db_session, lon, lat, at=AFTER).rule == "nearest_grid"
+    community.gap_tolerance_m = dist - 0.01
+    db_session.flush()
+    assert route_point(db_session, lon, lat, at=AFTER).rule == "unrouted"
+
+
+def test_outside_every_community(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.40, 30.60, at=AFTER)
+    assert r.rule == "outside_coverage" and r.grid_code is None
+    assert "outside every community" in r.explanation_en
+
+
+def test_just_outside_the_boundary_counts_as_inside_within_tolerance(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.29995, 30.505, at=AFTER)  # ≈ 4.8 m west of the boundary
+    assert (r.rule, r.grid_code) == ("nearest_grid", "A")
+
+
+def test_before_any_layout_is_in_force_the_point_is_unrouted(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.3003, 30.508, at=PUBLISHED - dt.timedelta(days=1))
+    assert r.rule == "unrouted" and "no grid layout" in r.explanation_en
+
+
+def test_department_jurisdiction_edge(db_session: Session, city) -> None:
+    inside = route_point(db_session, 114.3015, 30.508, category="parking", at=AFTER)
+    on_edge = route_point(db_session, 114.302, 30.508, category="parking", at=AFTER)
+    outside = route_point(db_session, 114.3025, 30.508, category="parking", at=AFTER)
+    assert {d.code for d in inside.departments} == {"JJ", "CG"}
+    assert {d.code for d in on_edge.departments} == {"JJ", "CG"}  # the boundary counts
+    assert {d.code for d in outside.departments} == {"CG"}
+
+
+def test_property_issue_goes_to_the_compounds_property_company(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.30105, 30.50105, category="property", at=AFTER)
+    assert [(d.code, d.reason) for d in r.departments] == [("WY", "property")]
+    outside = route_point(db_session, 114.3040, 30.508, category="property", at=AFTER)
+    assert outside.departments == ()
+
+
+def test_category_asks_for_a_volunteer_team(db_session: Session, city) -> None:
+    r = route_point(db_session, 114.3003, 30.508, category="medical", at=AFTER)
+    volunteers = [m.staff_code for m in r.team if m.role == "volunteer"]
+    assert volunteers == ["VW"]
+
+
+def test_unknown_category_lists_the_known_ones(db_session: Session, city) -> None:
+    with pytest.raises(InvalidInput, match="known categories: medical, parking, property"):
+        route_point(db_session, 114.3003, 30.508, category="nope", at=AFTER)
+
+
+@pytest.mark.parametrize("convert, crs", [(wgs84_to_gcj02, "gcj02"), (wgs84_to_bd09, "bd09")])
+def test_chinese_web_map_points_near_a_boundary(db_session: Session, city, convert, crs) -> None:
+    # 0.5 m either side of the A|B edge at x = 114.305: the offset (hundreds of
+    # metres) must be undone to well under half a metre to land on the right side.
+    for lon, expected in ((114.305 - 0.000005, "A"), (114.305 + 0.000005, "B")):
+        x, y = convert(lon, 30.502)
+        assert route_point(db_session, x, y, crs=crs, at=AFTER).grid_code == expected
+
+
+def test_projected_crs_input(db_session: Session, city) -> None:
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(114.3003, 30.508)
+    assert route_point(db_session, x, y, crs="EPSG:3857", at=AFTER).grid_code == "A"
+
+
+@pytest.mark.parametrize(
+    "lon, lat, crs, message",
+    [
+        (float("nan"), 30.5, "EPSG:4326", "finite"),
+        (200.0, 30.5, "EPSG:4326", "not a place on Earth"),
+        (114.3, 30.5, "EPSG:999999", "Unknown CRS"),
+    ],
+)
+def test_bad_coordinates_are_refused(db_session: Session, city, lon, lat, crs, message) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        route_point(db_session, lon, lat, crs=crs, at=AFTER)
+
+
+def test_a_single_point_is_one_round_trip(db_session: Session, city) -> None:
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = db_session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        route_point(db_session, 114.30105, 30.50105, category="parking", at=AFTER)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1
