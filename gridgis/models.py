@@ -328,6 +328,9 @@ class Assignment(Base):
             unique=True,
             postgresql_where=text("role IN ('grid_worker', 'part_time_worker')"),
         ),
+        # Routing looks teams up by grid (volunteers included, so not only the
+        # partial unique index above).
+        Index("ix_assignment_grid_id", "grid_id"),
         Index("uq_assignment_building_head", "building_id", unique=True),
         Index("uq_assignment_unit_head", "unit_id", unique=True),
         UniqueConstraint("staff_id", "role", "grid_id"),

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,7 +39,9 @@ from gridgis.crs import normalise_crs_name, to_wgs84
 from gridgis.errors import InvalidInput
 
 #: Rules a result can carry, most specific first.
-RULES = ("unit", "building", "grid", "nearest_grid", "unrouted", "outside_coverage")
+RULES = (
+    "unit", "building", "grid", "nearest_grid", "unrouted", "outside_coverage", "invalid_location",
+)
 #: Order in which duty passes when someone is off duty.
 ROLE_ORDER = ("grid_worker", "part_time_worker", "building_head", "unit_head", "volunteer")
 ROLE_NAMES = {
@@ -64,113 +67,127 @@ FALLBACK = {
 # distance the result reports) rather than ST_DWithin, whose spheroid shortcut
 # can disagree with it in the last millimetre: a point "exactly at the
 # tolerance" must be in, whatever the distance printed says.
-_ROUTE_SQL = sa.text(
+#
+# The statement routes an array of points: one point is a one-element array
+# (one round trip, team included); a batch sends thousands per statement and
+# fetches the teams of the distinct grids, buildings and units afterwards
+# (``with_team`` false). "(A) UNION ALL (B) LIMIT 1" runs B only when A finds
+# nothing: the fallback costs nothing when the point is covered.
+ROUTE_SQL = sa.text(
     """
-WITH pt AS (
-    SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g,
-           GREATEST(LEAST(110574.0, 111320.0 * cos(radians(:lat))), 1.0) * 0.99 AS m_per_deg
-),
-cat AS (
-    SELECT id, is_property, volunteer_team FROM category WHERE code = :category
-),
-comm_cover AS (
-    SELECT c.id, c.code, c.name, c.gap_tolerance_m, 0.0::float8 AS dist
-    FROM community c, pt
-    WHERE ST_Covers(c.boundary, pt.g)
-    ORDER BY ST_Area(c.boundary), c.id
-    LIMIT 1
-),
-comm AS (
-    SELECT * FROM comm_cover
-    UNION ALL
-    (SELECT c.id, c.code, c.name, c.gap_tolerance_m,
-            ST_Distance(c.boundary::geography, pt.g::geography) AS dist
-     FROM community c, pt
-     WHERE NOT EXISTS (SELECT 1 FROM comm_cover)
-       AND c.boundary && ST_Expand(pt.g, c.gap_tolerance_m / pt.m_per_deg)
-       AND ST_Distance(c.boundary::geography, pt.g::geography) <= c.gap_tolerance_m
-     ORDER BY 5, ST_Area(c.boundary), c.id
-     LIMIT 1)
-),
-lay AS (
-    SELECT l.id, l.name FROM layout l JOIN comm ON l.community_id = comm.id
-    WHERE l.status = 'published' AND l.valid_from <= :at
-      AND (l.valid_to IS NULL OR l.valid_to > :at)
-),
-unit_hit AS (
-    SELECT u.id, u.number, u.building_id
-    FROM unit u JOIN building b ON b.id = u.building_id JOIN comm ON b.community_id = comm.id, pt
-    WHERE ST_Covers(u.geom, pt.g)
-    ORDER BY ST_Area(u.geom), u.id
-    LIMIT 1
-),
-bldg_hit AS (
-    SELECT b.id, b.code, b.name, b.address, b.compound_id
-    FROM building b JOIN comm ON b.community_id = comm.id, pt
-    WHERE b.id = (SELECT building_id FROM unit_hit)
-       OR (NOT EXISTS (SELECT 1 FROM unit_hit) AND ST_Covers(b.geom, pt.g))
-    ORDER BY ST_Area(b.geom), b.id
-    LIMIT 1
-),
-grid_cover AS (
-    SELECT g.id, g.code, g.name, 0.0::float8 AS dist
-    FROM grid g JOIN lay ON g.layout_id = lay.id, pt
-    WHERE ST_Covers(g.geom, pt.g)
-    ORDER BY ST_Area(g.geom), g.id
-    LIMIT 1
-),
-grid_pick AS (
-    SELECT * FROM grid_cover
-    UNION ALL
-    (SELECT g.id, g.code, g.name, ST_Distance(g.geom::geography, pt.g::geography) AS dist
-     FROM grid g JOIN lay ON g.layout_id = lay.id, pt, comm
-     WHERE NOT EXISTS (SELECT 1 FROM grid_cover)
-       AND g.geom && ST_Expand(pt.g, comm.gap_tolerance_m / pt.m_per_deg)
-       AND ST_Distance(g.geom::geography, pt.g::geography) <= comm.gap_tolerance_m
-     ORDER BY 4, ST_Area(g.geom), g.id
-     LIMIT 1)
-),
-compound_hit AS (
-    SELECT co.id, co.code, co.name, co.property_company_id
-    FROM compound co JOIN comm ON co.community_id = comm.id, pt
-    WHERE co.id = (SELECT compound_id FROM bldg_hit)
-       OR (NOT EXISTS (SELECT 1 FROM bldg_hit WHERE compound_id IS NOT NULL)
-           AND ST_Covers(co.geom, pt.g))
-    ORDER BY ST_Area(co.geom), co.id
-    LIMIT 1
-),
-team AS (
-    SELECT a.role, a.volunteer_team, a.on_duty, s.id AS staff_id, s.code, s.name, s.phone
-    FROM assignment a JOIN staff s ON s.id = a.staff_id
-    WHERE a.grid_id = (SELECT id FROM grid_pick)
-       OR a.building_id = (SELECT id FROM bldg_hit)
-       OR a.unit_id = (SELECT id FROM unit_hit)
-),
-deps AS (
-    SELECT d.id, d.code, d.name, d.kind, 'category' AS reason
-    FROM category_department cd JOIN department d ON d.id = cd.department_id, pt
-    WHERE cd.category_id = (SELECT id FROM cat)
-      AND (d.jurisdiction IS NULL OR ST_Covers(d.jurisdiction, pt.g))
-    UNION
-    SELECT d.id, d.code, d.name, d.kind, 'property' AS reason
-    FROM compound_hit co JOIN department d ON d.id = co.property_company_id
-    WHERE (SELECT is_property FROM cat)
-)
 SELECT
-    (SELECT count(*) FROM cat) AS category_found,
-    (SELECT volunteer_team FROM cat) AS category_team,
+    i.idx,
+    cat.id IS NOT NULL AS category_found,
+    cat.volunteer_team AS category_team,
     comm.id AS community_id, comm.code AS community_code, comm.name AS community_name,
     comm.gap_tolerance_m, comm.dist AS community_dist,
-    (SELECT id FROM lay) AS layout_id, (SELECT name FROM lay) AS layout_name,
-    (SELECT id FROM grid_pick) AS grid_id, (SELECT code FROM grid_pick) AS grid_code,
-    (SELECT name FROM grid_pick) AS grid_name, (SELECT dist FROM grid_pick) AS grid_dist,
-    (SELECT id FROM bldg_hit) AS building_id, (SELECT code FROM bldg_hit) AS building_code,
-    (SELECT name FROM bldg_hit) AS building_name, (SELECT address FROM bldg_hit) AS address,
-    (SELECT id FROM unit_hit) AS unit_id, (SELECT number FROM unit_hit) AS unit_number,
-    (SELECT id FROM compound_hit) AS compound_id, (SELECT name FROM compound_hit) AS compound_name,
-    (SELECT coalesce(json_agg(team ORDER BY team.role, team.code), '[]') FROM team) AS team,
-    (SELECT coalesce(json_agg(deps ORDER BY deps.code), '[]') FROM deps) AS departments
-FROM (SELECT 1) AS one LEFT JOIN comm ON true
+    lay.id AS layout_id, lay.name AS layout_name,
+    gp.id AS grid_id, gp.code AS grid_code, gp.name AS grid_name, gp.dist AS grid_dist,
+    bl.id AS building_id, bl.code AS building_code, bl.name AS building_name,
+    bl.address AS address,
+    un.id AS unit_id, un.number AS unit_number,
+    cp.id AS compound_id, cp.name AS compound_name,
+    deps.items AS departments,
+    team.members AS team
+FROM unnest(CAST(:idx AS int[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
+            CAST(:at AS timestamptz[]), CAST(:category AS text[]))
+     AS i(idx, lon, lat, at, category)
+CROSS JOIN LATERAL (
+    SELECT ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326) AS g,
+           GREATEST(LEAST(110574.0, 111320.0 * cos(radians(i.lat))), 1.0) * 0.99 AS m_per_deg
+) pt
+LEFT JOIN category cat ON cat.code = i.category
+LEFT JOIN LATERAL (
+    (SELECT c.id, c.code, c.name, c.gap_tolerance_m, 0.0::float8 AS dist
+     FROM community c
+     WHERE ST_Covers(c.boundary, pt.g)
+     ORDER BY ST_Area(c.boundary), c.id
+     LIMIT 1)
+    UNION ALL
+    (SELECT c.id, c.code, c.name, c.gap_tolerance_m, d.dist
+     FROM community c
+     CROSS JOIN LATERAL (SELECT ST_Distance(c.boundary::geography, pt.g::geography) AS dist) d
+     WHERE c.boundary && ST_Expand(pt.g, c.gap_tolerance_m / pt.m_per_deg)
+       AND d.dist <= c.gap_tolerance_m
+     ORDER BY d.dist, ST_Area(c.boundary), c.id
+     LIMIT 1)
+    LIMIT 1
+) comm ON true
+LEFT JOIN LATERAL (
+    SELECT l.id, l.name FROM layout l
+    WHERE l.community_id = comm.id AND l.status = 'published' AND l.valid_from <= i.at
+      AND (l.valid_to IS NULL OR l.valid_to > i.at)
+) lay ON true
+LEFT JOIN LATERAL (
+    SELECT u.id, u.number, u.building_id
+    FROM unit u JOIN building b ON b.id = u.building_id
+    WHERE b.community_id = comm.id AND ST_Covers(u.geom, pt.g)
+    ORDER BY ST_Area(u.geom), u.id
+    LIMIT 1
+) un ON true
+LEFT JOIN LATERAL (
+    (SELECT b.id, b.code, b.name, b.address, b.compound_id
+     FROM building b WHERE b.id = un.building_id)
+    UNION ALL
+    (SELECT b.id, b.code, b.name, b.address, b.compound_id
+     FROM building b
+     WHERE un.id IS NULL AND b.community_id = comm.id AND ST_Covers(b.geom, pt.g)
+     ORDER BY ST_Area(b.geom), b.id
+     LIMIT 1)
+    LIMIT 1
+) bl ON true
+LEFT JOIN LATERAL (
+    (SELECT g.id, g.code, g.name, 0.0::float8 AS dist
+     FROM grid g
+     WHERE g.layout_id = lay.id AND ST_Covers(g.geom, pt.g)
+     ORDER BY ST_Area(g.geom), g.id
+     LIMIT 1)
+    UNION ALL
+    (SELECT g.id, g.code, g.name, d.dist
+     FROM grid g
+     CROSS JOIN LATERAL (SELECT ST_Distance(g.geom::geography, pt.g::geography) AS dist) d
+     WHERE g.layout_id = lay.id
+       AND g.geom && ST_Expand(pt.g, comm.gap_tolerance_m / pt.m_per_deg)
+       AND d.dist <= comm.gap_tolerance_m
+     ORDER BY d.dist, ST_Area(g.geom), g.id
+     LIMIT 1)
+    LIMIT 1
+) gp ON true
+LEFT JOIN LATERAL (
+    (SELECT co.id, co.name, co.property_company_id FROM compound co WHERE co.id = bl.compound_id)
+    UNION ALL
+    (SELECT co.id, co.name, co.property_company_id
+     FROM compound co
+     WHERE bl.compound_id IS NULL AND co.community_id = comm.id AND ST_Covers(co.geom, pt.g)
+     ORDER BY ST_Area(co.geom), co.id
+     LIMIT 1)
+    LIMIT 1
+) cp ON true
+LEFT JOIN LATERAL (
+    SELECT json_agg(json_build_object('id', x.id, 'code', x.code, 'name', x.name,
+                                      'kind', x.kind, 'reason', x.reason)
+                    ORDER BY x.code, x.reason) AS items
+    FROM (
+        SELECT d.id, d.code, d.name, d.kind, 'category' AS reason
+        FROM category_department cd JOIN department d ON d.id = cd.department_id
+        WHERE cd.category_id = cat.id
+          AND (d.jurisdiction IS NULL OR ST_Covers(d.jurisdiction, pt.g))
+        UNION
+        SELECT d.id, d.code, d.name, d.kind, 'property' AS reason
+        FROM department d
+        WHERE cat.is_property AND d.id = cp.property_company_id
+    ) x
+) deps ON true
+LEFT JOIN LATERAL (
+    SELECT json_agg(json_build_object(
+               'role', a.role, 'volunteer_team', a.volunteer_team, 'on_duty', a.on_duty,
+               'staff_id', s.id, 'code', s.code, 'name', s.name, 'phone', s.phone)
+           ORDER BY a.role, s.code) AS members
+    FROM assignment a JOIN staff s ON s.id = a.staff_id
+    WHERE CAST(:with_team AS boolean)
+      AND (a.grid_id = gp.id OR a.building_id = bl.id OR a.unit_id = un.id)
+) team ON true
+ORDER BY i.idx
 """
 )
 
@@ -230,14 +247,14 @@ class RoutingResult:
     #: Why the team differs from the roster (off-duty staff and who covers).
     team_notes: tuple[str, ...] = ()
     reason: str | None = None
+    #: Problems with the input that did not stop routing (e.g. an unknown category).
+    warnings: tuple[str, ...] = ()
     explanation_zh: str = ""
     explanation_en: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, *, personal: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; ``personal=False`` masks names and phones."""
-        from dataclasses import asdict
-
         data = asdict(self)
         data.pop("extra")
         if not personal:
@@ -285,7 +302,9 @@ def route_point(
     if at.tzinfo is None:
         raise InvalidInput("The incident time needs a time zone, e.g. 2026-11-29T08:00:00+08:00.")
     row = session.execute(
-        _ROUTE_SQL, {"lon": wlon, "lat": wlat, "at": at, "category": category}
+        ROUTE_SQL,
+        {"idx": [0], "lon": [wlon], "lat": [wlat], "at": [at],
+         "category": [category], "with_team": True},
     ).mappings().one()
     if category and not row["category_found"]:
         _raise_unknown_category(session, category)
@@ -406,10 +425,11 @@ def assemble_team(
 
 def _explained(result: RoutingResult) -> RoutingResult:
     """Add the one-sentence explanations in Chinese and English."""
-    from dataclasses import replace
-
     r = result
-    if r.rule == "outside_coverage":
+    if r.rule == "invalid_location":
+        zh = f"位置无效：{r.reason}。"
+        en = f"Invalid location: {r.reason}."
+    elif r.rule == "outside_coverage":
         zh = "该位置不在任何社区范围内，无法派遣。"
         en = "The location is outside every community gridgis covers; it cannot be routed."
     elif r.rule == "unrouted":
@@ -435,3 +455,105 @@ def _explained(result: RoutingResult) -> RoutingResult:
         zh = f"该位置位于{place_zh}，属网格 {r.grid_code}（{r.grid_name}）。"
         en = f"The location is in {place_en}, which belongs to grid {r.grid_code} ({r.grid_name})."
     return replace(r, explanation_zh=zh, explanation_en=en)
+
+
+@dataclass(frozen=True)
+class PointInput:
+    """One point to route in a batch; bad values become ``invalid_location`` rows."""
+
+    lon: float | None
+    lat: float | None
+    crs: str | int | None = "EPSG:4326"
+    category: str | None = None
+    at: dt.datetime | None = None
+
+
+def route_points(
+    session: Session, points: Sequence[PointInput], *, chunk_size: int = 5000
+) -> list[RoutingResult]:
+    """Route many points set-based: a constant number of statements per chunk.
+
+    Each chunk is one routing statement over arrays of points; the teams of all
+    the distinct grids, buildings and units met are then read with one more
+    statement. Results come back in input order; a point that cannot be
+    located (missing, unparsable, out of range, unknown CRS) gets
+    ``rule="invalid_location"`` and a reason instead of stopping the batch.
+    """
+    default_at = _now()
+    results: list[RoutingResult | None] = [None] * len(points)
+    valid: list[tuple[int, float, float, str, str | None, dt.datetime]] = []
+    for idx, (wlon, wlat, crs_name, error) in enumerate(_normalise_all(points)):
+        p = points[idx]
+        at = p.at or default_at
+        if error is None and at.tzinfo is None:
+            error = "the time has no time zone"
+        if error is not None:
+            results[idx] = _explained(RoutingResult(
+                rule="invalid_location", lon=p.lon, lat=p.lat, crs=crs_name, reason=error))
+            continue
+        valid.append((idx, wlon, wlat, crs_name, p.category, at))
+    known_categories = set(session.scalars(sa.text("SELECT code FROM category")))
+    for start in range(0, len(valid), chunk_size):
+        chunk = valid[start:start + chunk_size]
+        rows = session.execute(ROUTE_SQL, {
+            "idx": [v[0] for v in chunk], "lon": [v[1] for v in chunk],
+            "lat": [v[2] for v in chunk], "at": [v[5] for v in chunk],
+            "category": [v[4] for v in chunk], "with_team": False,
+        }).mappings().all()
+        rosters = _rosters(session, rows)
+        by_idx = {v[0]: v for v in chunk}
+        for row in rows:
+            idx, wlon, wlat, crs_name, category, _ = by_idx[row["idx"]]
+            roster = [m for key in (("grid", row["grid_id"]), ("building", row["building_id"]),
+                                    ("unit", row["unit_id"]))
+                      for m in rosters.get(key, [])]
+            result = build_result({**row, "team": roster}, wlon, wlat, crs_name)
+            if category and category not in known_categories:
+                result = replace(result, warnings=(f"unknown category {category!r}",))
+            results[idx] = result
+    return [r for r in results if r is not None]
+
+
+def _rosters(session: Session, rows: Sequence[Any]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """The staff of every grid, building and unit in ``rows``, in one statement."""
+    grids = sorted({r["grid_id"] for r in rows if r["grid_id"] is not None})
+    buildings = sorted({r["building_id"] for r in rows if r["building_id"] is not None})
+    units = sorted({r["unit_id"] for r in rows if r["unit_id"] is not None})
+    if not (grids or buildings or units):
+        return {}
+    found = session.execute(sa.text(
+        """
+        SELECT a.role, a.volunteer_team, a.on_duty, a.grid_id, a.building_id, a.unit_id,
+               s.id AS staff_id, s.code, s.name, s.phone
+        FROM assignment a JOIN staff s ON s.id = a.staff_id
+        WHERE a.grid_id = ANY(CAST(:grids AS int[]))
+           OR a.building_id = ANY(CAST(:buildings AS int[]))
+           OR a.unit_id = ANY(CAST(:units AS int[]))
+        ORDER BY a.role, s.code
+        """), {"grids": grids, "buildings": buildings, "units": units}).mappings()
+    rosters: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for m in found:
+        key = (("grid", m["grid_id"]) if m["grid_id"] is not None
+               else ("building", m["building_id"]) if m["building_id"] is not None
+               else ("unit", m["unit_id"]))
+        rosters.setdefault(key, []).append(dict(m))
+    return rosters
+
+
+def _normalise_all(
+    points: Sequence[PointInput],
+) -> list[tuple[float, float, str, str | None]]:
+    """WGS-84 lon/lat per point, or the reason it cannot be located."""
+    out: list[tuple[float, float, str, str | None]] = []
+    for p in points:
+        crs_name = normalise_crs_name(p.crs)
+        try:
+            if p.lon is None or p.lat is None:
+                raise InvalidInput("no coordinates")
+            lon, lat = to_wgs84(float(p.lon), float(p.lat), crs_name)
+        except (InvalidInput, TypeError, ValueError) as exc:
+            reason = exc.user_msg if isinstance(exc, InvalidInput) else f"unparsable coordinates ({exc})"
+            out.append((0.0, 0.0, crs_name, reason))
+            continue
+        out.append((lon, lat, crs_name, None))
+    return out

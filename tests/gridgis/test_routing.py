@@ -276,3 +276,53 @@ def test_a_single_point_is_one_round_trip(db_session: Session, city) -> None:
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == 1
+
+
+def test_batch_gives_the_same_answers_as_single_points(db_session: Session, city) -> None:
+    from gridgis.routing import PointInput, route_points
+
+    probes = [
+        (114.30105, 30.50105, "parking"), (114.3011, 30.50105, None), (114.305, 30.505, None),
+        (114.30505, 30.508, "medical"), (114.3075, 30.5025, None), (114.40, 30.60, None),
+        (114.29995, 30.505, "property"), (114.30105, 30.50105, "property"),
+    ]
+    batch = route_points(db_session, [PointInput(x, y, category=c, at=AFTER) for x, y, c in probes],
+                         chunk_size=3)
+    singles = [route_point(db_session, x, y, category=c, at=AFTER) for x, y, c in probes]
+    assert [r.to_dict() for r in batch] == [r.to_dict() for r in singles]
+
+
+def test_batch_keeps_bad_rows_as_invalid_locations(db_session: Session, city) -> None:
+    from gridgis.routing import PointInput, route_points
+
+    results = route_points(db_session, [
+        PointInput(None, 30.5), PointInput(114.3003, 30.508, at=AFTER),
+        PointInput(500.0, 30.5), PointInput(114.3, 30.5, crs="EPSG:0"),
+        PointInput(114.3003, 30.508, category="nope", at=AFTER),
+    ])
+    assert [r.rule for r in results] == [
+        "invalid_location", "grid", "invalid_location", "invalid_location", "grid"]
+    assert results[0].reason == "no coordinates"
+    assert "not a place on Earth" in (results[2].reason or "")
+    assert results[4].warnings == ("unknown category 'nope'",)
+
+
+def test_batch_statement_count_does_not_grow_with_points(db_session: Session, city) -> None:
+    from gridgis.routing import PointInput, route_points
+
+    def statements_for(n: int) -> int:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+            seen.append(statement)
+
+        engine = db_session.get_bind()
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            route_points(db_session, [PointInput(114.30105 + i * 1e-6, 30.50105, at=AFTER)
+                                      for i in range(n)])
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    assert statements_for(2) == statements_for(500) == 3
