@@ -233,6 +233,11 @@ class Building(Base):
         CheckConstraint("floors IS NULL OR floors >= 0", name="floors_nonnegative"),
         CheckConstraint("households IS NULL OR households >= 0", name="households_nonnegative"),
         Index("ix_building_geom", "geom", postgresql_using="gist"),
+        # Trigram indexes for routing by a typed address or building name (pg_trgm).
+        Index("ix_building_address_trgm", "address", postgresql_using="gin",
+              postgresql_ops={"address": "gin_trgm_ops"}),
+        Index("ix_building_name_trgm", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -40,7 +41,8 @@ from gridgis.errors import InvalidInput
 
 #: Rules a result can carry, most specific first.
 RULES = (
-    "unit", "building", "grid", "nearest_grid", "unrouted", "outside_coverage", "invalid_location",
+    "unit", "building", "address", "grid", "nearest_grid", "unrouted", "outside_coverage",
+    "invalid_location", "ambiguous_address",
 )
 #: Order in which duty passes when someone is off duty.
 ROLE_ORDER = ("grid_worker", "part_time_worker", "building_head", "unit_head", "volunteer")
@@ -247,6 +249,9 @@ class RoutingResult:
     #: Why the team differs from the roster (off-duty staff and who covers).
     team_notes: tuple[str, ...] = ()
     reason: str | None = None
+    #: For address input: the address matched, or the candidates when ambiguous.
+    matched_address: str | None = None
+    candidates: tuple[dict[str, Any], ...] = ()
     #: Problems with the input that did not stop routing (e.g. an unknown category).
     warnings: tuple[str, ...] = ()
     explanation_zh: str = ""
@@ -298,17 +303,24 @@ def route_point(
     """Route one point (one database round trip)."""
     crs_name = normalise_crs_name(crs)
     wlon, wlat = to_wgs84(float(lon), float(lat), crs_name)
+    row = _route_row(session, wlon, wlat, category=category, at=at)
+    return build_result(row, wlon, wlat, crs_name)
+
+
+def _route_row(
+    session: Session, lon: float, lat: float, *, category: str | None, at: dt.datetime | None
+) -> dict[str, Any]:
     at = at or _now()
     if at.tzinfo is None:
         raise InvalidInput("The incident time needs a time zone, e.g. 2026-11-29T08:00:00+08:00.")
     row = session.execute(
         ROUTE_SQL,
-        {"idx": [0], "lon": [wlon], "lat": [wlat], "at": [at],
+        {"idx": [0], "lon": [lon], "lat": [lat], "at": [at],
          "category": [category], "with_team": True},
     ).mappings().one()
     if category and not row["category_found"]:
         _raise_unknown_category(session, category)
-    return build_result(row, wlon, wlat, crs_name)
+    return dict(row)
 
 
 def _raise_unknown_category(session: Session, category: str) -> None:
@@ -426,6 +438,12 @@ def assemble_team(
 def _explained(result: RoutingResult) -> RoutingResult:
     """Add the one-sentence explanations in Chinese and English."""
     r = result
+    if r.rule == "ambiguous_address":
+        names = "、".join(str(c["address"] or c["name"]) for c in r.candidates[:5])
+        zh = f"地址不唯一，请从候选中选择：{names}。" if r.candidates else "找不到该地址，请输入坐标或更完整的地址。"
+        en = (f"The address matches {len(r.candidates)} buildings; choose one of the candidates."
+              if r.candidates else "No building matches that address; give coordinates or a fuller address.")
+        return replace(r, explanation_zh=zh, explanation_en=en)
     if r.rule == "invalid_location":
         zh = f"位置无效：{r.reason}。"
         en = f"Invalid location: {r.reason}."
@@ -446,10 +464,12 @@ def _explained(result: RoutingResult) -> RoutingResult:
         en = (f"The location is in no grid; the nearest grid, {r.grid_code} ({r.grid_name}), "
               f"is {r.distance_m:.1f} m away and takes it.")
     else:
-        place_zh = {"unit": f"{r.building_name or r.building_code} {r.unit_number} 单元",
+        place_zh = {"address": f"地址“{r.matched_address}”所在楼栋 {r.building_name or r.building_code}",
+                    "unit": f"{r.building_name or r.building_code} {r.unit_number} 单元",
                     "building": f"楼栋 {r.building_name or r.building_code}",
                     "grid": f"网格 {r.grid_code}"}[r.rule]
-        place_en = {"unit": f"unit {r.unit_number} of building {r.building_code}",
+        place_en = {"address": f"building {r.building_code} at the address {r.matched_address!r}",
+                    "unit": f"unit {r.unit_number} of building {r.building_code}",
                     "building": f"building {r.building_code}",
                     "grid": f"grid {r.grid_code}"}[r.rule]
         zh = f"该位置位于{place_zh}，属网格 {r.grid_code}（{r.grid_name}）。"
@@ -557,3 +577,77 @@ def _normalise_all(
             continue
         out.append((lon, lat, crs_name, None))
     return out
+
+
+# Trigram similarity a fuzzy match needs, and how far ahead of the runner-up
+# the best match must be before we take it rather than ask.
+FUZZY_MIN = 0.45
+FUZZY_MARGIN = 0.15
+
+
+def _normalise_address(text: str) -> str:
+    # NFKC folds full-width digits and letters (１８号 → 18号); spaces carry no meaning.
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def route_address(
+    session: Session,
+    address: str,
+    *,
+    category: str | None = None,
+    at: dt.datetime | None = None,
+    community_code: str | None = None,
+) -> RoutingResult:
+    """Route by a building's address or name: exact, then substring, then fuzzy (pg_trgm).
+
+    When several buildings match equally well the result's rule is
+    ``ambiguous_address`` and it lists the candidates: a person chooses, we
+    never guess.
+    """
+    query = _normalise_address(address or "")
+    if len(query) < 2:
+        raise InvalidInput("Give an address or building name of at least two characters.")
+    params = {"q": query, "community": community_code}
+    scope = "AND (CAST(:community AS text) IS NULL OR c.code = :community)"
+    base = f"""
+        SELECT b.id, b.code, b.name, b.address, c.code AS community_code,
+               ST_X(ST_PointOnSurface(b.geom)) AS lon, ST_Y(ST_PointOnSurface(b.geom)) AS lat,
+               greatest(similarity(coalesce(b.address, ''), :q),
+                        similarity(coalesce(b.name, ''), :q)) AS score
+        FROM building b JOIN community c ON c.id = b.community_id
+        WHERE {{where}} {scope}
+        ORDER BY score DESC, b.id
+        LIMIT 10
+    """
+    candidates: list[dict[str, Any]] = []
+    for where in (
+        "(replace(b.address, ' ', '') = :q OR replace(b.name, ' ', '') = :q)",
+        "(b.address LIKE '%' || :q || '%' OR b.name LIKE '%' || :q || '%')",
+        "(b.address % :q OR b.name % :q)",
+    ):
+        candidates = [dict(r) for r in session.execute(sa.text(base.format(where=where)), params).mappings()]
+        if candidates:
+            break
+    if not candidates:
+        return _explained(RoutingResult(rule="ambiguous_address", lon=None, lat=None,
+                                        reason="no match"))
+    top = candidates[0]
+    exact = _normalise_address(top["address"] or "") == query or _normalise_address(top["name"] or "") == query
+    clear = len(candidates) == 1 or (
+        top["score"] >= FUZZY_MIN and top["score"] - candidates[1]["score"] >= FUZZY_MARGIN)
+    if exact and len(candidates) > 1 and candidates[1]["score"] == top["score"]:
+        clear = False
+    if not clear:
+        listed = tuple({k: c[k] for k in ("id", "code", "name", "address", "community_code", "score")}
+                       for c in candidates)
+        return _explained(RoutingResult(rule="ambiguous_address", lon=None, lat=None,
+                                        candidates=listed, reason="ambiguous"))
+    row = _route_row(session, top["lon"], top["lat"], category=category, at=at)
+    # An address names a building, not a stairwell: drop the unit the
+    # point-on-surface happened to fall in, and its head.
+    row["unit_id"] = row["unit_number"] = None
+    row["team"] = [m for m in _json(row["team"]) if m["role"] != "unit_head"]
+    result = build_result(row, top["lon"], top["lat"], "EPSG:4326")
+    if result.rule in ("unit", "building"):
+        result = replace(result, rule="address")
+    return _explained(replace(result, matched_address=top["address"] or top["name"]))

@@ -169,6 +169,8 @@ def upgrade() -> None:
     op.create_index(op.f('ix_building_community_id'), 'building', ['community_id'], unique=False)
     op.create_index(op.f('ix_building_compound_id'), 'building', ['compound_id'], unique=False)
     op.create_geospatial_index('ix_building_geom', 'building', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
+    op.create_index('ix_building_address_trgm', 'building', ['address'], unique=False, postgresql_using='gin', postgresql_ops={'address': 'gin_trgm_ops'})
+    op.create_index('ix_building_name_trgm', 'building', ['name'], unique=False, postgresql_using='gin', postgresql_ops={'name': 'gin_trgm_ops'})
     op.create_geospatial_table('grid',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('layout_id', sa.Integer(), nullable=False),

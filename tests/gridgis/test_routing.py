@@ -326,3 +326,58 @@ def test_batch_statement_count_does_not_grow_with_points(db_session: Session, ci
         return len(seen)
 
     assert statements_for(2) == statements_for(500) == 3
+
+
+@pytest.fixture
+def addressed(db_session: Session, city) -> dict[str, object]:
+    b = city["building"]
+    b.address = "仁和南路18号丽景小区1栋"
+    twin = Building(community_id=city["community"].id, code="Y", name="丽景小区2栋",
+                    address="仁和南路20号丽景小区2栋", geom=geom(box(114.3030, 30.501, 114.3032, 30.5011)))
+    db_session.add(twin)
+    db_session.flush()
+    return city
+
+
+def test_exact_address_routes_to_the_building(db_session: Session, addressed) -> None:
+    from gridgis.routing import route_address
+
+    r = route_address(db_session, "仁和南路18号丽景小区1栋", at=AFTER)
+    assert (r.rule, r.building_code, r.grid_code, r.unit_number) == ("address", "X", "A", None)
+    assert all(m.role != "unit_head" for m in r.team)
+    assert "仁和南路18号丽景小区1栋" in r.explanation_zh
+
+
+def test_full_width_digits_and_spaces_are_folded(db_session: Session, addressed) -> None:
+    from gridgis.routing import route_address
+
+    assert route_address(db_session, "仁和南路 １８号 丽景小区1栋", at=AFTER).building_code == "X"
+
+
+def test_partial_name_that_fits_one_building(db_session: Session, addressed) -> None:
+    from gridgis.routing import route_address
+
+    assert route_address(db_session, "丽景小区2栋", at=AFTER).building_code == "Y"
+
+
+def test_ambiguous_address_returns_candidates(db_session: Session, addressed) -> None:
+    from gridgis.routing import route_address
+
+    r = route_address(db_session, "丽景小区", at=AFTER)
+    assert r.rule == "ambiguous_address" and r.grid_code is None
+    assert {c["code"] for c in r.candidates} == {"X", "Y"}
+
+
+def test_typo_is_matched_fuzzily(db_session: Session, addressed) -> None:
+    from gridgis.routing import route_address
+
+    r = route_address(db_session, "仁和南路18号丽景小区1幢", at=AFTER)  # 幢 for 栋
+    assert r.building_code == "X"
+
+
+def test_unknown_address(db_session: Session, addressed) -> None:
+    from gridgis.routing import route_address
+
+    r = route_address(db_session, "长江大桥", at=AFTER)
+    assert r.rule == "ambiguous_address" and r.candidates == ()
+    assert "No building matches" in r.explanation_en
