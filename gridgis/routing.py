@@ -103,6 +103,7 @@ LEFT JOIN LATERAL (
     (SELECT c.id, c.code, c.name, c.gap_tolerance_m, 0.0::float8 AS dist
      FROM community c
      WHERE ST_Covers(c.boundary, pt.g)
+       AND (CAST(:community AS text) IS NULL OR c.code = CAST(:community AS text))
      ORDER BY ST_Area(c.boundary), c.id
      LIMIT 1)
     UNION ALL
@@ -111,6 +112,7 @@ LEFT JOIN LATERAL (
      CROSS JOIN LATERAL (SELECT ST_Distance(c.boundary::geography, pt.g::geography) AS dist) d
      WHERE c.boundary && ST_Expand(pt.g, c.gap_tolerance_m / pt.m_per_deg)
        AND d.dist <= c.gap_tolerance_m
+       AND (CAST(:community AS text) IS NULL OR c.code = CAST(:community AS text))
      ORDER BY d.dist, ST_Area(c.boundary), c.id
      LIMIT 1)
     LIMIT 1
@@ -299,16 +301,22 @@ def route_point(
     crs: str | int | None = "EPSG:4326",
     category: str | None = None,
     at: dt.datetime | None = None,
+    community_code: str | None = None,
 ) -> RoutingResult:
-    """Route one point (one database round trip)."""
+    """Route one point (one database round trip).
+
+    ``community_code`` limits routing to one community (a point elsewhere is
+    then ``outside_coverage``).
+    """
     crs_name = normalise_crs_name(crs)
     wlon, wlat = to_wgs84(float(lon), float(lat), crs_name)
-    row = _route_row(session, wlon, wlat, category=category, at=at)
+    row = _route_row(session, wlon, wlat, category=category, at=at, community=community_code)
     return build_result(row, wlon, wlat, crs_name)
 
 
 def _route_row(
-    session: Session, lon: float, lat: float, *, category: str | None, at: dt.datetime | None
+    session: Session, lon: float, lat: float, *, category: str | None, at: dt.datetime | None,
+    community: str | None = None,
 ) -> dict[str, Any]:
     at = at or _now()
     if at.tzinfo is None:
@@ -316,7 +324,7 @@ def _route_row(
     row = session.execute(
         ROUTE_SQL,
         {"idx": [0], "lon": [lon], "lat": [lat], "at": [at],
-         "category": [category], "with_team": True},
+         "category": [category], "with_team": True, "community": community},
     ).mappings().one()
     if category and not row["category_found"]:
         _raise_unknown_category(session, category)
@@ -489,7 +497,11 @@ class PointInput:
 
 
 def route_points(
-    session: Session, points: Sequence[PointInput], *, chunk_size: int = 5000
+    session: Session,
+    points: Sequence[PointInput],
+    *,
+    chunk_size: int = 5000,
+    community_code: str | None = None,
 ) -> list[RoutingResult]:
     """Route many points set-based: a constant number of statements per chunk.
 
@@ -519,6 +531,7 @@ def route_points(
             "idx": [v[0] for v in chunk], "lon": [v[1] for v in chunk],
             "lat": [v[2] for v in chunk], "at": [v[5] for v in chunk],
             "category": [v[4] for v in chunk], "with_team": False,
+            "community": community_code,
         }).mappings().all()
         rosters = _rosters(session, rows)
         by_idx = {v[0]: v for v in chunk}
@@ -642,7 +655,8 @@ def route_address(
                        for c in candidates)
         return _explained(RoutingResult(rule="ambiguous_address", lon=None, lat=None,
                                         candidates=listed, reason="ambiguous"))
-    row = _route_row(session, top["lon"], top["lat"], category=category, at=at)
+    row = _route_row(session, top["lon"], top["lat"], category=category, at=at,
+                     community=community_code)
     # An address names a building, not a stairwell: drop the unit the
     # point-on-surface happened to fall in, and its head.
     row["unit_id"] = row["unit_number"] = None

@@ -29,16 +29,9 @@ from gridgis.config import PROJECT_ROOT
 
 TESTS_DIR = Path(__file__).resolve().parent
 DATA_DIR = TESTS_DIR / "data"
-#: Real datasets beside the checkout (read-only; may be absent outside CI).
-SHARED_REAL = PROJECT_ROOT.parent / "shared" / "data" / "real"
-
-
-def shared_real(relative: str) -> Path:
-    """A file from ../shared/data/real, or skip saying that it is absent."""
-    path = SHARED_REAL / relative
-    if not path.exists():
-        pytest.skip(f"real dataset {path} is absent (../shared is not beside this checkout)")
-    return path
+# Real datasets: tests import `shared_real` from tests/realdata.py (a module
+# name of its own, since every conftest.py is a module named "conftest").
+from realdata import SHARED_REAL, shared_real  # noqa: E402,F401
 
 
 def _server_url() -> URL:

@@ -37,13 +37,14 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from gridgis.cli import db, demo, serve, shapes
+    from gridgis.cli import db, demo, route, serve, shapes
 
     main.add_command(db.db)
     main.add_command(demo.demo)
     main.add_command(serve.serve)
     main.add_command(shapes.import_command)
     main.add_command(shapes.export_command)
+    main.add_command(route.route_command)
 
 
 _register()
