@@ -46,3 +46,14 @@ def transaction(engine: Engine) -> Iterator[Session]:
     with make_sessionmaker(engine)() as session:
         with session.begin():
             yield session
+
+
+@contextmanager
+def engine_scope(url: str | None = None) -> Iterator[Engine]:
+    """An engine for one command: checked on entry, its connections closed on exit."""
+    engine = make_engine(url)
+    try:
+        check_connection(engine)
+        yield engine
+    finally:
+        engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gridgis import migrate
-from gridgis.db import check_connection, make_engine
+from gridgis.db import engine_scope
 
 
 @click.group()
@@ -17,11 +17,10 @@ def db() -> None:
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    engine = make_engine()
-    check_connection(engine)
-    before = migrate.current_revision(engine)
-    migrate.upgrade(engine, revision)
-    after = migrate.current_revision(engine)
+    with engine_scope() as engine:
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine, revision)
+        after = migrate.current_revision(engine)
     if before == after:
         click.echo(f"Database schema is up to date (revision {after}).")
     else:
@@ -31,7 +30,6 @@ def upgrade(revision: str) -> None:
 @db.command()
 def current() -> None:
     """Print the schema revision of the database and of the code."""
-    engine = make_engine()
-    check_connection(engine)
-    click.echo(f"database: {migrate.current_revision(engine) or 'empty'}")
-    click.echo(f"code:     {migrate.head_revision(engine)}")
+    with engine_scope() as engine:
+        click.echo(f"database: {migrate.current_revision(engine) or 'empty'}")
+        click.echo(f"code:     {migrate.head_revision(engine)}")

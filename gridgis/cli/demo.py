@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 
-from gridgis.db import check_connection, make_engine, transaction
+from gridgis.db import engine_scope, transaction
 from gridgis.models import Community
 
 
@@ -25,9 +25,7 @@ def load(if_empty: bool, shapes_dir: Path | None) -> None:
     """Load the demo community into the database."""
     from gridgis.demo_loader import SHAPES_DIR, load_demo
 
-    engine = make_engine()
-    check_connection(engine)
-    with transaction(engine) as session:
+    with engine_scope() as engine, transaction(engine) as session:
         if if_empty and session.scalar(sa.select(sa.func.count()).select_from(Community)):
             click.echo("The database already holds a community; demo not loaded.")
             return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gridgis.db import check_connection, make_engine, transaction
+from gridgis.db import engine_scope, transaction
 from gridgis.errors import InvalidInput
 from gridgis.routing import RULES
 
@@ -45,9 +45,7 @@ def route_command(input_path: Path, out_path: Path, community_code: str | None,
     from gridgis.routing_io import route_file
 
     at = _parse_at(at_text)
-    engine = make_engine()
-    check_connection(engine)
-    with transaction(engine) as session:
+    with engine_scope() as engine, transaction(engine) as session:
         table = route_file(session, input_path, out_path, lon_field=lon_field,
                            lat_field=lat_field, crs=crs, category_field=category_field,
                            at=at, community_code=community_code)
