@@ -47,7 +47,7 @@ class Settings:
     secret_key: str = field(default="dev-only-not-secret", repr=False)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         env = os.environ
         return cls(
             database_url=database_url(),

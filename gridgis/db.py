@@ -43,9 +43,8 @@ def check_connection(engine: Engine) -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on error."""
-    with make_sessionmaker(engine)() as session:
-        with session.begin():
-            yield session
+    with make_sessionmaker(engine)() as session, session.begin():
+        yield session
 
 
 @contextmanager

@@ -43,6 +43,10 @@ class NotFound(GridgisError):
     http_status = 404
 
 
+class MethodNotAllowed(GridgisError):
+    http_status = 405
+
+
 class Conflict(GridgisError):
     http_status = 409
 

@@ -20,7 +20,7 @@ from gridgis.models import Community, Grid, Layout
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def get_community(session: Session, code: str) -> Community:
@@ -30,18 +30,21 @@ def get_community(session: Session, code: str) -> Community:
     return community
 
 
+def in_force_clause(at: dt.datetime) -> sa.ColumnElement[bool]:
+    """The rule "this layout is in force at ``at``", as a clause for joins."""
+    return sa.and_(
+        Layout.status == "published",
+        Layout.valid_from <= at,
+        sa.or_(Layout.valid_to.is_(None), Layout.valid_to > at),
+    )
+
+
 def layout_in_force(
     session: Session, community: Community, at: dt.datetime | None = None
 ) -> Layout | None:
     """The published layout in force at ``at`` (default: now), or None."""
-    at = at or now()
     return session.scalar(
-        sa.select(Layout).where(
-            Layout.community_id == community.id,
-            Layout.status == "published",
-            Layout.valid_from <= at,
-            sa.or_(Layout.valid_to.is_(None), Layout.valid_to > at),
-        )
+        sa.select(Layout).where(Layout.community_id == community.id, in_force_clause(at or now()))
     )
 
 

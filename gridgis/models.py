@@ -16,6 +16,7 @@ from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -24,7 +25,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Column,
     Text,
     UniqueConstraint,
     func,

@@ -290,7 +290,7 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def route_point(

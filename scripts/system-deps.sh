@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages gridgis needs on Debian/Ubuntu, installed only when missing:
 #   PostgreSQL server + PostGIS 3 (the local cluster), python3-venv,
-#   and, with --browser, Chromium for the browser tests.
+#   and, with --browser, Chromium and a CJK font for the browser tests.
 # As root this runs apt-get; otherwise it uses sudo when available, or prints
 # the command to run.
 set -euo pipefail
@@ -19,7 +19,11 @@ if [ -n "$pg_major" ]; then
   have_pkg "postgresql-$pg_major-postgis-3" || missing+=("postgresql-$pg_major-postgis-3")
 fi
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+if [ "$want_browser" = 1 ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # A CJK font, or screenshots of the Chinese interface show empty boxes.
+  have_pkg fonts-wqy-microhei || missing+=(fonts-wqy-microhei)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   [ -n "$pg_major" ] && exit 0

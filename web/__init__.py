@@ -1,0 +1,66 @@
+"""The Flask app: an app factory, one blueprint per feature, nothing at import time.
+
+gunicorn runs it as ``web:create_app()``; tests call ``create_app({...})``.
+``web`` only parses requests, calls the domain (:mod:`gridgis`) and serialises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from flask import Flask
+
+from gridgis.config import Settings, normalise_database_url
+
+
+def _settings(config: dict[str, Any]) -> Settings:
+    """Settings from the environment, overridden by upper-case keys of ``config``.
+
+    ``{"DATABASE_URL": ...}`` sets ``database_url``, ``{"TILES": "xyz"}`` sets
+    ``tiles``, and so on for every field of :class:`Settings`.
+    """
+    settings = Settings.from_env()
+    overrides = {
+        f.name: config[f.name.upper()]
+        for f in dataclasses.fields(Settings)
+        if f.name.upper() in config
+    }
+    if "database_url" in overrides:
+        overrides["database_url"] = normalise_database_url(overrides["database_url"])
+    return dataclasses.replace(settings, **overrides)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, database engine, languages, errors, blueprints.
+
+    Args:
+        test_config: Flask config to apply after the environment's settings;
+            upper-case names of :class:`gridgis.config.Settings` fields
+            (``DATABASE_URL``, ``TILES``...) override those settings.
+
+    Raises:
+        gridgis.errors.GridgisError: The tile settings are incomplete (the
+            message names the variable to set), so a bad deployment fails at
+            start-up rather than on the first map.
+    """
+    # Imported here so that importing ``web`` stays free of side effects and cheap.
+    from gridgis import maps
+    from web import api, assets, db, errors, i18n, pages
+
+    config = dict(test_config or {})
+    settings = _settings(config)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, GRIDGIS_SETTINGS=settings)
+    app.config.update(config)
+    # Readable Chinese in JSON, and GeoJSON members in their usual order.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    db.init_app(app, settings, tiles=maps.tile_specs(settings))
+    i18n.init_app(app, settings.default_language)
+    errors.init_app(app)
+    app.register_blueprint(assets.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,269 @@
+"""Which attribute fields each layer reads and writes, and how values are parsed.
+
+The importer and the exporter share these definitions so that an exported
+file always imports back: the exporter writes exactly ``LAYER_FIELDS`` (under
+``FieldSpec.short`` in a Shapefile, whose field names stop at 10 characters)
+and the importer accepts the name, the short name and the aliases.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from gridgis.errors import InvalidFile
+
+#: The layers gridgis imports and exports, in the order they are usually loaded.
+LAYERS = ("community", "grids", "compounds", "buildings", "units", "staff")
+
+#: Problem lines shown in one error; the rest are counted.
+MAX_DETAILS = 100
+
+_TRUE = {"true", "t", "yes", "y", "1", "是", "有", "on"}
+_FALSE = {"false", "f", "no", "n", "0", "否", "无", "off"}
+
+
+def capped(details: list[str]) -> list[str]:
+    """At most ``MAX_DETAILS`` lines, then how many more there are."""
+    if len(details) <= MAX_DETAILS:
+        return details
+    return [*details[:MAX_DETAILS], f"... and {len(details) - MAX_DETAILS} more"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One attribute field of a layer.
+
+    Attributes:
+        name: The name written on export and looked for first on import.
+        kind: ``text``, ``int`` (a count, never negative), ``float`` (never
+            negative) or ``bool``.
+        max_len: Longest text the database column holds.
+        short: Name used in Shapefiles when ``name`` is longer than 10 characters.
+        aliases: Other names accepted on import (case-insensitive).
+    """
+
+    name: str
+    kind: str = "text"
+    max_len: int | None = None
+    short: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def shapefile_name(self) -> str:
+        return self.short or self.name
+
+    def accepted_names(self) -> tuple[str, ...]:
+        names = (self.name, *((self.short,) if self.short else ()), *self.aliases)
+        return tuple(n.casefold() for n in names)
+
+
+CODE = FieldSpec("code", max_len=64, aliases=("id", "编码", "编号"))
+NAME = FieldSpec("name", max_len=200, aliases=("名称",))
+HOUSEHOLDS = FieldSpec("households", "int", aliases=("户数",))
+
+LAYER_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
+    "community": (
+        CODE,
+        NAME,
+        FieldSpec("gap_tolerance_m", "float", short="gap_tol_m"),
+        FieldSpec("households_min", "int", short="hh_min"),
+        FieldSpec("households_max", "int", short="hh_max"),
+    ),
+    "grids": (CODE, NAME),
+    "compounds": (
+        CODE,
+        NAME,
+        FieldSpec("property_company", max_len=64, short="prop_comp", aliases=("物业",)),
+        FieldSpec("owners_committee", "bool", short="owners_cmt", aliases=("业委会",)),
+    ),
+    "buildings": (
+        CODE,
+        NAME,
+        FieldSpec("address", max_len=300, aliases=("地址",)),
+        FieldSpec("floors", "int", aliases=("层数",)),
+        HOUSEHOLDS,
+        FieldSpec("compound", max_len=64, aliases=("小区",)),
+    ),
+    "units": (
+        FieldSpec("building", max_len=64, aliases=("楼栋",)),
+        FieldSpec("number", max_len=32, aliases=("单元", "单元号")),
+        HOUSEHOLDS,
+    ),
+    "staff": (
+        FieldSpec("code", max_len=64, aliases=("id", "编码", "编号", "工号")),
+        FieldSpec("name", max_len=100, aliases=("姓名",)),
+        FieldSpec("phone", max_len=32, aliases=("电话",)),
+        FieldSpec("role", max_len=32),
+        FieldSpec("grid", max_len=64),
+        FieldSpec("building", max_len=64),
+        FieldSpec("unit", max_len=32),
+        FieldSpec("team", max_len=16),
+        FieldSpec("on_duty", "bool"),
+    ),
+}
+
+
+def find_column(
+    columns: Iterable[str], spec: FieldSpec, override: str | None, label: str
+) -> str | None:
+    """The file's column for ``spec``: ``override`` if given, else a known name.
+
+    Raises:
+        InvalidFile: ``override`` names a column the file does not have.
+    """
+    columns = [c for c in columns if c != "geometry"]
+    if override is not None:
+        for wanted in (override, override.casefold()):
+            for column in columns:
+                if column == wanted or column.casefold() == wanted:
+                    return column
+        raise InvalidFile(
+            f"{label} has no field {override!r} (given for the {spec.name}); "
+            f"its fields are: {', '.join(columns) or 'none'}."
+        )
+    by_name = {c.casefold(): c for c in columns}
+    for name in spec.accepted_names():
+        if name in by_name:
+            return by_name[name]
+    return None
+
+
+def is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, (dict, list, tuple)):
+        return not value
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_text(value: Any) -> str:
+    # Numbers that are whole (an int field, or a float column with gaps) are
+    # written without ".0": a code 101 must not become "101.0".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return str(int(float(value)))
+    return str(value).strip()
+
+
+def parse_value(spec: FieldSpec, value: Any) -> Any:
+    """The value ``spec`` stores for a cell; None when the cell is empty.
+
+    Raises:
+        ValueError: With a message that names the field and the bad value.
+    """
+    if is_missing(value):
+        return None
+    if spec.kind == "text":
+        text = _as_text(value)
+        if spec.max_len and len(text) > spec.max_len:
+            raise ValueError(
+                f"{spec.name} {_short(text)!r} is longer than {spec.max_len} characters"
+            )
+        return text
+    if spec.kind == "bool":
+        return _parse_bool(spec, value)
+    number = _parse_number(spec, value)
+    if spec.kind == "int":
+        if not float(number).is_integer():
+            raise ValueError(f"{spec.name} {_short(_as_text(value))!r} is not a whole number")
+        number = int(number)
+    if number < 0:
+        raise ValueError(f"{spec.name} {_as_text(value)} is negative")
+    return number
+
+
+def _parse_number(spec: FieldSpec, value: Any) -> float:
+    # A bool is a Real to Python, but "true" is no count of floors.
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"{spec.name} {_short(value)!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{spec.name} {_short(value)!r} is not a finite number")
+    return number
+
+
+def _parse_bool(spec: FieldSpec, value: Any) -> bool:
+    if isinstance(value, (bool, numbers.Integral)) and value in (0, 1):
+        return bool(value)
+    text = _as_text(value).casefold()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{spec.name} {_short(value)!r} is not yes/no (use true/false, 1/0 or 是/否)")
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_records(
+    frame: pd.DataFrame,
+    specs: Sequence[FieldSpec],
+    labels: Sequence[str],
+    label: str,
+    *,
+    overrides: dict[str, str | None] | None = None,
+) -> tuple[list[dict[str, Any]], set[str], list[str]]:
+    """Parse the fields ``specs`` from every row of ``frame``.
+
+    Args:
+        frame: The file's attribute table (a geometry column is ignored).
+        specs: The fields to read.
+        labels: How to name each row in a message ("feature 3", "row 2 (line 3)").
+        label: The file, for messages.
+        overrides: Field name -> column the user named (``--code-field``).
+
+    Returns:
+        One dict per row keyed by field name, the field names that have a
+        column in the file, and one problem line per bad cell.
+    """
+    overrides = overrides or {}
+    columns = {s.name: find_column(frame.columns, s, overrides.get(s.name), label) for s in specs}
+    present = {name for name, column in columns.items() if column is not None}
+    records: list[dict[str, Any]] = [{} for _ in range(len(frame))]
+    problems: list[str] = []
+    for spec in specs:
+        column = columns[spec.name]
+        values = frame[column].tolist() if column is not None else [None] * len(frame)
+        for i, value in enumerate(values):
+            try:
+                records[i][spec.name] = parse_value(spec, value)
+            except ValueError as exc:
+                problems.append(f"{labels[i]}: {exc}")
+    return records, present, problems
+
+
+def generated_code_warning(label: str, what: str, count: int) -> str:
+    return (
+        f"{label} has no {what} field (code/id/编码/编号, or --code-field), "
+        f"so the features were numbered 1 to {count} in file order."
+    )
+
+
+def duplicates(values: Iterable[tuple[str, Any]]) -> dict[Any, list[str]]:
+    """Values that occur more than once, with the labels of the rows holding them."""
+    seen: dict[Any, list[str]] = {}
+    for where, value in values:
+        if value is not None:
+            seen.setdefault(value, []).append(where)
+    return {v: where for v, where in seen.items() if len(where) > 1}

@@ -1,0 +1,139 @@
+"""``gridgis import`` and ``gridgis export``: layers in and out of the database.
+
+Each command runs in one transaction: an import that fails changes nothing,
+and the error names the file, the feature and what to fix (the group in
+``gridgis.cli`` prints domain errors and exits with status 1).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gridgis.db import check_connection, make_engine, transaction
+from gridgis.exporting import export_layer
+from gridgis.importing import LAYERS, import_layer
+
+#: Files with fewer features than this import without a progress bar.
+PROGRESS_FROM = 1000
+
+
+class _ProgressBar:
+    """Draws a progress bar on stderr once a file proves long."""
+
+    def __init__(self) -> None:
+        self._bar: object | None = None
+        self._shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < PROGRESS_FROM:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label="Importing", file=sys.stderr)
+            self._bar.__enter__()  # type: ignore[attr-defined]
+        self._bar.update(done - self._shown)  # type: ignore[attr-defined]
+        self._shown = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+            self._bar = None
+
+
+@click.command("import")
+@click.argument("layer", type=click.Choice(LAYERS), metavar="LAYER")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--community",
+    "community",
+    required=True,
+    metavar="CODE",
+    help="The community's code; created from the file if it does not exist.",
+)
+@click.option(
+    "--code-field",
+    metavar="FIELD",
+    help="Field with the codes (default code/id/编码/编号); units: the unit number.",
+)
+@click.option("--name-field", metavar="FIELD", help="Field with the names (default name/名称).")
+@click.option(
+    "--crs", metavar="EPSG", help="CRS of the coordinates, e.g. EPSG:4547 (overrides the file)."
+)
+@click.option("--fix", is_flag=True, help="Repair invalid geometries and report each repair.")
+@click.option(
+    "--layout",
+    "layout",
+    metavar="NAME",
+    help="Grids: name of the new layout. Staff: layout of the grid codes.",
+)
+@click.option("--publish", is_flag=True, help="Grids: publish the new layout now.")
+def import_command(
+    layer: str,
+    file: Path,
+    community: str,
+    code_field: str | None,
+    name_field: str | None,
+    crs: str | None,
+    fix: bool,
+    layout: str | None,
+    publish: bool,
+) -> None:
+    """Import FILE as LAYER of a community (all or nothing).
+
+    LAYER is community, grids, compounds, buildings, units or staff. FILE is
+    GeoJSON, a Shapefile (.shp or .zip), a GeoPackage or CSV (WKT or lon/lat
+    columns; staff: code,name,phone,role,grid,building,unit,team,on_duty).
+    Grids go into a new draft layout unless --publish is given.
+    """
+    engine = make_engine()
+    check_connection(engine)
+    bar = _ProgressBar()
+    try:
+        with transaction(engine) as session:
+            report = import_layer(
+                session,
+                layer,
+                file,
+                community_code=community,
+                code_field=code_field,
+                name_field=name_field,
+                crs=crs,
+                fix=fix,
+                layout_name=layout,
+                publish=publish,
+                progress=bar,
+            )
+    finally:
+        bar.close()
+        engine.dispose()
+    click.echo(report.summary())
+
+
+@click.command("export")
+@click.argument("layer", type=click.Choice(LAYERS), metavar="LAYER")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--community", "community", required=True, metavar="CODE", help="The community's code."
+)
+@click.option(
+    "--layout",
+    "layout",
+    metavar="NAME",
+    help="Grids and staff: the layout (default: in force, else the newest draft).",
+)
+def export_command(layer: str, out: Path, community: str, layout: str | None) -> None:
+    """Export LAYER of a community to OUT (.geojson, .json, .gpkg, .shp or .csv).
+
+    The file holds the fields `gridgis import` reads, so it imports back as
+    the same data.
+    """
+    engine = make_engine()
+    check_connection(engine)
+    try:
+        with transaction(engine) as session:
+            count = export_layer(session, layer, out, community_code=community, layout_name=layout)
+    finally:
+        engine.dispose()
+    click.echo(f"Exported {count} {layer} of community {community} to {out}.")

@@ -1,0 +1,202 @@
+"""A small community built straight through the models, for map and API tests.
+
+Shared by ``tests/gridgis`` (inside a rolled-back ``db_session``) and
+``tests/web`` (committed into a database of its own for the live app). The
+numbers are chosen so that a test can state what a user would see::
+
+      lon 114.300     114.302     114.304     114.306
+    lat +-----------+-----------+-----------+ 30.594
+        |  网格一   |  网格二    |  网格三   |
+        | [B02]     |           |     [B05] |
+        |   阳光小区 (dashed) ....|           |
+        | [B01]     |   [B03]   |     [B04] |
+        +-----------+-----------+-----------+ 30.590
+
+- Layout ``2025版`` (in force since 2025-01-01): three grids G1 G2 G3, one per
+  column. Layout ``2024版`` (2024, closed) has two grids, ``2027草案`` is a
+  draft with one.
+- Compound ``阳光小区`` (property company ``幸福物业``) holds B01, B02 and B03.
+- Households: B01 24 (units 1 and 2, 12 each), B02 36, B03 30 (units 1 and 2,
+  15 each), B04 18, B05 20; so G1 60, G2 30, G3 38.
+- Staff on G1: grid worker 张三 13812341234, part-time 李四光 13900005678,
+  volunteers 王五 (red) and 赵六 (white, off duty); B01's head 钱七, the head
+  of unit B01/1 孙八.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from geoalchemy2 import WKBElement
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy.orm import Session
+
+from gridgis.models import (
+    SRID,
+    Assignment,
+    Building,
+    Community,
+    Compound,
+    Department,
+    Grid,
+    Layout,
+    Staff,
+    Unit,
+)
+
+COMMUNITY_CODE = "420106001002"
+COMMUNITY_NAME = "南湖花园社区"
+LAYOUT_NOW = "2025版"
+LAYOUT_OLD = "2024版"
+LAYOUT_DRAFT = "2027草案"
+GRID_CODES = ("420106001002001", "420106001002002", "420106001002003")
+GRID_NAMES = ("第一网格", "第二网格", "第三网格")
+GRID_HOUSEHOLDS = (60, 30, 38)
+COMPOUND_CODE = "XQ01"
+COMPOUND_NAME = "阳光小区"
+PROPERTY_COMPANY = "幸福物业"
+#: code -> (lon0, lat0, households, name, in the compound?)
+BUILDINGS = {
+    "B01": (114.3008, 30.5910, 24, "1栋", True),
+    "B02": (114.3008, 30.5920, 36, "2栋", True),
+    "B03": (114.3025, 30.5915, 30, "3栋", True),
+    "B04": (114.3045, 30.5910, 18, "4栋", False),
+    "B05": (114.3045, 30.5925, 20, "5栋", False),
+}
+#: Buildings split into two units of equal households, west and east halves.
+SPLIT_BUILDINGS = ("B01", "B03")
+BUILDING_W, BUILDING_H = 0.0004, 0.0002  # about 38 m × 22 m
+
+
+def multi(x0: float, y0: float, x1: float, y1: float) -> WKBElement:
+    return from_shape(MultiPolygon([box(x0, y0, x1, y1)]), srid=SRID)
+
+
+def utc(year: int) -> dt.datetime:
+    return dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class Sample:
+    community: Community
+    layout: Layout
+    grids: list[Grid]
+
+
+def build_sample_community(session: Session, *, code: str = COMMUNITY_CODE) -> Sample:
+    """Add the sample community to ``session`` (flushed, not committed)."""
+    community = Community(
+        code=code, name=COMMUNITY_NAME, boundary=multi(114.300, 30.590, 114.306, 30.594)
+    )
+    session.add(community)
+    session.flush()
+
+    old = Layout(
+        community_id=community.id,
+        name=LAYOUT_OLD,
+        status="published",
+        valid_from=utc(2024),
+        valid_to=utc(2025),
+    )
+    current = Layout(
+        community_id=community.id, name=LAYOUT_NOW, status="published", valid_from=utc(2025)
+    )
+    draft = Layout(community_id=community.id, name=LAYOUT_DRAFT)
+    session.add_all([old, current, draft])
+    session.flush()
+    session.add_all(
+        [
+            Grid(layout_id=old.id, code="OLD-W", name="旧西网格",
+                 geom=multi(114.300, 30.590, 114.303, 30.594)),
+            Grid(layout_id=old.id, code="OLD-E", name="旧东网格",
+                 geom=multi(114.303, 30.590, 114.306, 30.594)),
+            Grid(layout_id=draft.id, code="DRAFT-1", name="草案网格",
+                 geom=multi(114.300, 30.590, 114.306, 30.594)),
+        ]
+    )
+    grids = [
+        Grid(
+            layout_id=current.id,
+            code=grid_code,
+            name=name,
+            geom=multi(114.300 + 0.002 * i, 30.590, 114.302 + 0.002 * i, 30.594),
+        )
+        for i, (grid_code, name) in enumerate(zip(GRID_CODES, GRID_NAMES))
+    ]
+    session.add_all(grids)
+
+    company = Department(code=f"{code}-WY1", name=PROPERTY_COMPANY, kind="property_company")
+    session.add(company)
+    session.flush()
+    compound = Compound(
+        community_id=community.id,
+        code=COMPOUND_CODE,
+        name=COMPOUND_NAME,
+        property_company_id=company.id,
+        has_owners_committee=True,
+        geom=multi(114.3005, 30.5905, 114.3035, 30.5935),
+    )
+    session.add(compound)
+    session.flush()
+
+    buildings: dict[str, Building] = {}
+    for b_code, (x, y, households, name, in_compound) in BUILDINGS.items():
+        buildings[b_code] = Building(
+            community_id=community.id,
+            compound_id=compound.id if in_compound else None,
+            code=b_code,
+            name=name,
+            address=f"南湖路{b_code[1:]}号",
+            floors=6,
+            households=households,
+            geom=multi(x, y, x + BUILDING_W, y + BUILDING_H),
+        )
+    session.add_all(buildings.values())
+    session.flush()
+
+    units: dict[str, Unit] = {}
+    for b_code in SPLIT_BUILDINGS:
+        x, y, households, *_ = BUILDINGS[b_code]
+        half = BUILDING_W / 2
+        for n in (1, 2):
+            x0 = x + half * (n - 1)
+            units[f"{b_code}/{n}"] = Unit(
+                building_id=buildings[b_code].id,
+                number=str(n),
+                households=households // 2,
+                geom=multi(x0, y, x0 + half, y + BUILDING_H),
+            )
+    session.add_all(units.values())
+    session.flush()
+
+    people = {
+        code_: Staff(community_id=community.id, code=code_, name=name, phone=phone)
+        for code_, name, phone in [
+            ("S1", "张三", "13812341234"),
+            ("S2", "李四光", "13900005678"),
+            ("S3", "王五", "13700001111"),
+            ("S4", "赵六", "13600002222"),
+            ("S5", "钱七", "13500003333"),
+            ("S6", "孙八", "13400004444"),
+        ]
+    }
+    session.add_all(people.values())
+    session.flush()
+    g1 = grids[0].id
+    session.add_all(
+        [
+            Assignment(staff_id=people["S1"].id, role="grid_worker", grid_id=g1),
+            Assignment(staff_id=people["S2"].id, role="part_time_worker", grid_id=g1),
+            Assignment(staff_id=people["S3"].id, role="volunteer", grid_id=g1,
+                       volunteer_team="red"),
+            Assignment(staff_id=people["S4"].id, role="volunteer", grid_id=g1,
+                       volunteer_team="white", on_duty=False),
+            Assignment(staff_id=people["S5"].id, role="building_head",
+                       building_id=buildings["B01"].id),
+            Assignment(staff_id=people["S6"].id, role="unit_head", unit_id=units["B01/1"].id),
+        ]
+    )
+    session.flush()
+    return Sample(community=community, layout=current, grids=grids)

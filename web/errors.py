@@ -1,0 +1,98 @@
+"""One error handler: JSON for the API (or a client that prefers JSON), else HTML.
+
+Domain errors (:class:`gridgis.errors.GridgisError`) carry their status and a
+message safe to show. HTTP errors (404, 405), a database that cannot be reached
+(503) and anything unexpected (500, logged) become the same shape. A user never
+sees a stack trace, SQL or a database URL.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.wrappers import Response
+
+from gridgis import errors as domain_errors
+from gridgis.errors import DatabaseUnavailable, GridgisError, NotFound
+from web.i18n import current_language, translator
+
+logger = logging.getLogger(__name__)
+
+#: The database message, also an id in the i18n catalog.
+DATABASE_DOWN = (
+    "Database unavailable: please try again in a minute. If it persists, "
+    "ask the administrator to check that PostGIS is running."
+)
+TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    500: "Server error",
+    503: "Service unavailable",
+}
+
+
+def wants_json() -> bool:
+    """API paths, and clients whose Accept header ranks JSON above HTML."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def as_gridgis_error(exc: Exception) -> GridgisError:
+    """The domain error that describes ``exc``, in English message ids."""
+    if isinstance(exc, GridgisError):
+        return exc
+    if isinstance(exc, sa.exc.OperationalError):
+        # Not the exception text: it names the host and the database.
+        logger.warning("database unavailable: %s", type(exc.orig or exc).__name__)
+        return DatabaseUnavailable(DATABASE_DOWN)
+    if isinstance(exc, HTTPException):
+        if exc.code == 404:
+            if wants_json():
+                return NotFound(
+                    f"There is no API endpoint at {request.path}; "
+                    "the API starts at /api/v1/communities."
+                )
+            return NotFound("There is no page at this address.")
+        if isinstance(exc, MethodNotAllowed):
+            error = domain_errors.MethodNotAllowed(
+                "This address does not accept that kind of request.")
+            if exc.valid_methods:
+                error.details.append("Allowed: " + ", ".join(sorted(exc.valid_methods)))
+            return error
+        error = GridgisError(exc.description or exc.name)
+        error.http_status = exc.code or 500
+        return error
+    logger.exception("unexpected error on %s %s", request.method, request.path)
+    return GridgisError("Something went wrong on our side; it has been logged. Please try again.")
+
+
+def render_error(exc: Exception) -> tuple[Response | str, int]:
+    error = as_gridgis_error(exc)
+    status = error.http_status
+    if wants_json():
+        # The API speaks English: clients match on these sentences and codes.
+        body: dict[str, object] = {"status": status, "message": error.user_msg}
+        if error.details:
+            body["details"] = error.details
+        return jsonify({"error": body}), status
+    _ = translator(current_language())
+    title = _(TITLES.get(status, "Error"))
+    html = render_template(
+        "error.html",
+        status=status,
+        title=title,
+        message=_(error.user_msg),
+        details=error.details,
+    )
+    return html, status
+
+
+def init_app(app: Flask) -> None:
+    for kind in (GridgisError, HTTPException, sa.exc.OperationalError, Exception):
+        app.register_error_handler(kind, render_error)

@@ -1,0 +1,62 @@
+"""HTML pages: the overview map of a community (``/``, ``/communities/<code>``)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from gridgis import maps
+from gridgis.errors import InvalidInput
+from gridgis.layouts import get_community
+from gridgis.models import Community
+from web import db, i18n
+
+bp = Blueprint("pages", __name__)
+
+
+def _communities() -> list[tuple[str, str]]:
+    rows = db.get_session().execute(
+        sa.select(Community.code, Community.name).order_by(Community.code)
+    )
+    return [(code, name) for code, name in rows]
+
+
+def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
+    session = db.get_session()
+    community = get_community(session, code)
+    m = maps.build_community_map(
+        session,
+        community,
+        assets_url=lambda name: url_for("assets.leaflet", filename=name),
+        gettext=i18n.gettext,
+        tiles=db.state().tiles,
+        layout_name=request.args.get("layout") or None,
+    )
+    return render_template(
+        "map.html", community=community, communities=communities, map=maps.render_parts(m)
+    )
+
+
+@bp.get("/")
+def overview() -> str:
+    """The first community by code, or how to load one when there is none."""
+    communities = _communities()
+    if not communities:
+        return render_template("empty.html")
+    return _map_page(communities[0][0], communities)
+
+
+@bp.get("/communities/<code>")
+def community(code: str) -> str:
+    """One community's map; ``?layout=NAME`` draws that layout's grids."""
+    return _map_page(code, _communities())
+
+
+@bp.get("/go")
+def choose() -> Response:
+    """Where the community selector lands (it also works without JavaScript)."""
+    code = request.args.get("community", "").strip()
+    if not code:
+        raise InvalidInput("Choose a community.")
+    return redirect(url_for(".community", code=code))
