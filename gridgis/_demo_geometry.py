@@ -70,9 +70,7 @@ def _on_segment(a: Point, b: Point, p: Point) -> bool:
         return False
     if (b[0] - a[0]) * (p[1] - a[1]) != (b[1] - a[1]) * (p[0] - a[0]):
         return False
-    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(
-        a[1], b[1]
-    )
+    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
 
 
 def node_rings(rings: Sequence[Ring]) -> list[Ring]:
@@ -122,9 +120,13 @@ def footprint(
         n_units: number of units (单元).
         angle_deg: turn of the long axis from local east, counter-clockwise.
     """
-    ca, sa = (1.0, 0.0) if angle_deg == 0 else (
-        math.cos(math.radians(angle_deg)),
-        math.sin(math.radians(angle_deg)),
+    ca, sa = (
+        (1.0, 0.0)
+        if angle_deg == 0
+        else (
+            math.cos(math.radians(angle_deg)),
+            math.sin(math.radians(angle_deg)),
+        )
     )
 
     def at(u: float, v: float) -> Point:

@@ -26,14 +26,26 @@ def N_(text: str) -> str:
 
 #: Tableau 10: distinct hues that stay apart for colour-blind readers too.
 GRID_COLOURS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
 )
 #: ColorBrewer Dark2 for buildings, one colour per compound.
 COMPOUND_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 LOOSE_BUILDING_COLOUR = "#8a8a8a"
 VOLUNTEER_COLOURS = {
-    "red": "#d62728", "blue": "#1f77b4", "green": "#2ca02c", "orange": "#ff7f0e", "white": "#ffffff",
+    "red": "#d62728",
+    "blue": "#1f77b4",
+    "green": "#2ca02c",
+    "orange": "#ff7f0e",
+    "white": "#ffffff",
 }
 
 BOUNDARY_STYLE = {"color": "#222222", "weight": 3, "fill": False, "dashArray": "10 6"}
@@ -88,7 +100,7 @@ TEAM_LABELS = {
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
-    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
 
@@ -114,15 +126,18 @@ class Palette:
 
     def grid_style(self, code: str) -> dict[str, Any]:
         colour = self.grids.get(code, GRID_COLOURS[0])
-        return {"color": colour, "weight": 2, "fillColor": colour,
-                "fillOpacity": GRID_FILL_OPACITY}
+        return {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": GRID_FILL_OPACITY}
 
     def building_colour(self, compound: str | None) -> str:
         return self.compounds.get(compound or "", LOOSE_BUILDING_COLOUR)
 
     def building_style(self, compound: str | None) -> dict[str, Any]:
-        return {"color": "#333333", "weight": 1, "fillColor": self.building_colour(compound),
-                "fillOpacity": BUILDING_FILL_OPACITY}
+        return {
+            "color": "#333333",
+            "weight": 1,
+            "fillColor": self.building_colour(compound),
+            "fillOpacity": BUILDING_FILL_OPACITY,
+        }
 
 
 # --- popups -------------------------------------------------------------------
@@ -229,24 +244,28 @@ def legend_html(
     for f in grids["features"]:
         colour = palette.grids[f["id"]]
         fill = _rgba(colour, GRID_FILL_OPACITY * 2)
-        lines.append(item(_swatch(f"border-color:{colour};background:{fill}"),
-                          f["properties"]["name"]))
+        lines.append(
+            item(_swatch(f"border-color:{colour};background:{fill}"), f["properties"]["name"])
+        )
     if not grids["features"]:
         lines.append(item("", _("No layout in force")))
     lines.append(heading(_("Buildings, by compound")))
     for f in compounds["features"]:
         colour = palette.compounds[f["id"]]
-        lines.append(item(_swatch(f"border:1px solid #333;background:{colour}"),
-                          f["properties"]["name"]))
-    lines.append(item(_swatch(f"border:1px solid #333;background:{LOOSE_BUILDING_COLOUR}"),
-                      _("Not in a compound")))
+        lines.append(
+            item(_swatch(f"border:1px solid #333;background:{colour}"), f["properties"]["name"])
+        )
+    lines.append(
+        item(
+            _swatch(f"border:1px solid #333;background:{LOOSE_BUILDING_COLOUR}"),
+            _("Not in a compound"),
+        )
+    )
     lines.append(heading(_("Other lines")))
     lines.append(item(line("2px dashed #444"), _("Compound outline")))
     grey = LOOSE_BUILDING_COLOUR
     divided = f"linear-gradient(to right,{grey} 42%,#fff 42%,#fff 58%,{grey} 58%)"
-    lines.append(item(_swatch(f"border:1px solid #333;background:{divided}"),
-                      _("Unit divisions")))
+    lines.append(item(_swatch(f"border:1px solid #333;background:{divided}"), _("Unit divisions")))
     return (
-        f"<details open><summary>{escape(_('Legend'))}</summary>"
-        f"<ul>{''.join(lines)}</ul></details>"
+        f"<details open><summary>{escape(_('Legend'))}</summary><ul>{''.join(lines)}</ul></details>"
     )

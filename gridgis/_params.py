@@ -38,9 +38,7 @@ class BBox:
         return [self.minlon, self.minlat, self.maxlon, self.maxlat]
 
     def envelope(self) -> ColumnElement[Any]:
-        return sa.func.ST_MakeEnvelope(
-            self.minlon, self.minlat, self.maxlon, self.maxlat, SRID
-        )
+        return sa.func.ST_MakeEnvelope(self.minlon, self.minlat, self.maxlon, self.maxlat, SRID)
 
 
 def parse_bbox(text: str) -> BBox:

@@ -68,7 +68,8 @@ def load_departments(session: Session, path: Path) -> int:
             continue
         if kind not in DEPARTMENT_KINDS:
             problems.append(
-                f"feature {index} ({code}): kind {kind!r} is not one of {', '.join(DEPARTMENT_KINDS)}"
+                f"feature {index} ({code}): kind {kind!r} is not one of "
+                + ", ".join(DEPARTMENT_KINDS)
             )
             continue
         rows.append(
@@ -81,7 +82,9 @@ def load_departments(session: Session, path: Path) -> int:
             }
         )
     if problems:
-        raise InvalidFile(f"{path}: {len(problems)} department(s) cannot be loaded.", details=problems)
+        raise InvalidFile(
+            f"{path}: {len(problems)} department(s) cannot be loaded.", details=problems
+        )
     for row in rows:
         department = session.scalar(sa.select(Department).where(Department.code == row["code"]))
         if department is None:
@@ -103,19 +106,24 @@ def load_categories(session: Session, path: Path) -> int:
     for index, item in enumerate(doc, start=1):
         code = item.get("code")
         label = f"category {index} ({code})" if code else f"category {index}"
-        missing = [k for k in ("code", "name_zh", "name_en", "response_hours", "resolution_hours")
-                   if item.get(k) in (None, "")]
+        missing = [
+            k
+            for k in ("code", "name_zh", "name_en", "response_hours", "resolution_hours")
+            if item.get(k) in (None, "")
+        ]
         if missing:
             problems.append(f"{label}: missing {', '.join(missing)}")
             continue
         unknown = [c for c in item.get("departments", []) if c not in departments]
         if unknown:
-            problems.append(f"{label}: unknown department code(s) {', '.join(unknown)}; "
-                            "load departments first")
+            problems.append(
+                f"{label}: unknown department code(s) {', '.join(unknown)}; load departments first"
+            )
         team = item.get("volunteer_team")
         if team is not None and team not in VOLUNTEER_TEAMS:
-            problems.append(f"{label}: volunteer_team {team!r} is not one of "
-                            f"{', '.join(VOLUNTEER_TEAMS)}")
+            problems.append(
+                f"{label}: volunteer_team {team!r} is not one of {', '.join(VOLUNTEER_TEAMS)}"
+            )
         try:
             response, resolution = float(item["response_hours"]), float(item["resolution_hours"])
         except (TypeError, ValueError):

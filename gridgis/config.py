@@ -22,7 +22,7 @@ def normalise_database_url(url: str) -> str:
     """Use the psycopg 3 driver whatever scheme the user wrote."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -47,8 +47,20 @@ COMMUNITY_BAND = {"gap_tolerance_m": 30, "households_min": 300, "households_max"
 # --- the map, local metres: x east, y north, origin at the south-west corner ---
 X_RENHE, X_LIJING, Y_NANHU, WIDTH, HEIGHT = 400, 610, 340, 820, 680
 #: The lake shore, west to east; the community's southern edge.
-SHORE: list[Point] = [(0, 45), (60, 35), (150, 15), (240, 8), (330, 20), (400, 12),
-                      (470, 5), (560, 10), (610, 18), (650, 25), (740, 40), (820, 70)]
+SHORE: list[Point] = [
+    (0, 45),
+    (60, 35),
+    (150, 15),
+    (240, 8),
+    (330, 20),
+    (400, 12),
+    (470, 5),
+    (560, 10),
+    (610, 18),
+    (650, 25),
+    (740, 40),
+    (820, 70),
+]
 
 ROADS: list[tuple[str, int, list[Point]]] = [  # name, width in metres, centre line
     ("雄楚大道", 40, [(0, HEIGHT), (WIDTH, HEIGHT)]),
@@ -80,8 +92,17 @@ GRID_RINGS: list[Ring] = [
     _south_grid(X_RENHE, X_LIJING),  # 何家湾村, west of the lane
     _south_grid(X_LIJING, WIDTH),  # 何家湾村, east of the lane
 ]
-GRID_NAMES = ["第一网格", "第二网格", "第三网格", "第四网格", "第五网格",
-              "第六网格", "第七网格", "第八网格", "第九网格"]
+GRID_NAMES = [
+    "第一网格",
+    "第二网格",
+    "第三网格",
+    "第四网格",
+    "第五网格",
+    "第六网格",
+    "第七网格",
+    "第八网格",
+    "第九网格",
+]
 
 
 @dataclass(frozen=True)
@@ -97,43 +118,73 @@ class Compound:
 
 
 COMPOUNDS = [
-    Compound("C01", "南湖中央花园", rectangle(15, 357, 380, 655), "guotai_property", True,
-             "仁和南路18号", (
-                 (622, 12, (30, 120, 210, 300), 55, 11, 3, 2),
-                 (578, 12, (30, 120, 210, 300), 55, 7, 3, 2),
-                 (514, 12, (30, 300), 55, 7, 3, 2),
-                 (510, 20, (140, 230), 25, 24, 2, 2),  # two towers by the central garden
-                 (468, 12, (30, 120, 210, 300), 55, 7, 3, 2),
-                 (412, 12, (25, 115, 205, 295), 60, 11, 4, 2),
-                 (368, 12, (30, 120, 210, 300), 55, 6, 3, 2),
-             )),
-    Compound("C02", "丽景小区", rectangle(420, 357, 599, 655), "lijing_wanda_property", False,
-             "丽景路9号", (
-                 (606, 12, (428, 538), 52, 18, 3, 2),
-                 (562, 12, (428, 538), 52, 11, 3, 2),
-                 (518, 12, (428, 538), 52, 11, 3, 2),
-                 (456, 12, (428, 538), 52, 11, 3, 2),
-                 (412, 12, (428, 538), 52, 11, 3, 2),
-                 (368, 12, (428, 538), 52, 11, 3, 2),
-             )),
-    Compound("C03", "华锦苑", rectangle(621, 357, 805, 655), "lijing_wanda_property", False,
-             "丁字桥南路120号", (
-                 (600, 20, (650, 740), 25, 18, 1, 3),
-                 (530, 20, (650, 740), 25, 17, 2, 2),
-                 (460, 20, (650, 740), 25, 18, 1, 3),
-                 (390, 20, (650, 740), 25, 17, 2, 2),
-             )),
-    Compound("C04", "书香门第", rectangle(15, 175, 380, 323), "guotai_property", False,
-             "书城路36号", (
-                 (280, 12, (30, 150, 270), 48, 6, 3, 2),
-                 (235, 12, (30, 150, 270), 48, 6, 3, 2),
-                 (190, 12, (30, 150, 270), 48, 6, 3, 2),
-             )),
+    Compound(
+        "C01",
+        "南湖中央花园",
+        rectangle(15, 357, 380, 655),
+        "guotai_property",
+        True,
+        "仁和南路18号",
+        (
+            (622, 12, (30, 120, 210, 300), 55, 11, 3, 2),
+            (578, 12, (30, 120, 210, 300), 55, 7, 3, 2),
+            (514, 12, (30, 300), 55, 7, 3, 2),
+            (510, 20, (140, 230), 25, 24, 2, 2),  # two towers by the central garden
+            (468, 12, (30, 120, 210, 300), 55, 7, 3, 2),
+            (412, 12, (25, 115, 205, 295), 60, 11, 4, 2),
+            (368, 12, (30, 120, 210, 300), 55, 6, 3, 2),
+        ),
+    ),
+    Compound(
+        "C02",
+        "丽景小区",
+        rectangle(420, 357, 599, 655),
+        "lijing_wanda_property",
+        False,
+        "丽景路9号",
+        (
+            (606, 12, (428, 538), 52, 18, 3, 2),
+            (562, 12, (428, 538), 52, 11, 3, 2),
+            (518, 12, (428, 538), 52, 11, 3, 2),
+            (456, 12, (428, 538), 52, 11, 3, 2),
+            (412, 12, (428, 538), 52, 11, 3, 2),
+            (368, 12, (428, 538), 52, 11, 3, 2),
+        ),
+    ),
+    Compound(
+        "C03",
+        "华锦苑",
+        rectangle(621, 357, 805, 655),
+        "lijing_wanda_property",
+        False,
+        "丁字桥南路120号",
+        (
+            (600, 20, (650, 740), 25, 18, 1, 3),
+            (530, 20, (650, 740), 25, 17, 2, 2),
+            (460, 20, (650, 740), 25, 18, 1, 3),
+            (390, 20, (650, 740), 25, 17, 2, 2),
+        ),
+    ),
+    Compound(
+        "C04",
+        "书香门第",
+        rectangle(15, 175, 380, 323),
+        "guotai_property",
+        False,
+        "书城路36号",
+        (
+            (280, 12, (30, 150, 270), 48, 6, 3, 2),
+            (235, 12, (30, 150, 270), 48, 6, 3, 2),
+            (190, 12, (30, 150, 270), 48, 6, 3, 2),
+        ),
+    ),
 ]
 
 #: 文馨街 shop buildings: (side y0, address numbers start, lengths west to east).
-SHOP_ROWS = [(153, 2, (24, 18, 30, 18, 24, 30, 18, 24, 30, 18, 24, 18, 30)),
-             (113, 1, (30, 18, 24, 18, 30, 24, 18, 30))]
+SHOP_ROWS = [
+    (153, 2, (24, 18, 30, 18, 24, 30, 18, 24, 30, 18, 24, 18, 30)),
+    (113, 1, (30, 18, 24, 18, 30, 24, 18, 30)),
+]
 SHOP_DEPTH, SHOP_GAP, SHOP_X0 = 14, 3, 22
 #: Dense cores of 何家湾村, one per grid; houses sit on a jittered 17 × 19 m lattice.
 VILLAGE_CORES = [(418, 205, 603, 323), (614, 205, 806, 323)]
@@ -169,8 +220,18 @@ def _compound_buildings() -> list[Building]:
             for x0 in x0s:
                 n += 1
                 shape = footprint((x0 + length / 2, y0 + depth / 2), length, depth, units)
-                out.append(Building("", f"{c.name}{n}栋", f"{c.address}{c.name}{n}栋",
-                                    floors, hpf, c.code, "residential", shape))
+                out.append(
+                    Building(
+                        "",
+                        f"{c.name}{n}栋",
+                        f"{c.address}{c.name}{n}栋",
+                        floors,
+                        hpf,
+                        c.code,
+                        "residential",
+                        shape,
+                    )
+                )
     return out
 
 
@@ -179,8 +240,9 @@ def _shop_buildings() -> list[Building]:
     for y0, number, lengths in SHOP_ROWS:
         x = SHOP_X0
         for i, length in enumerate(lengths):
-            shape = footprint((x + length / 2, y0 + SHOP_DEPTH / 2), length, SHOP_DEPTH,
-                              1 if length < 24 else 2)
+            shape = footprint(
+                (x + length / 2, y0 + SHOP_DEPTH / 2), length, SHOP_DEPTH, 1 if length < 24 else 2
+            )
             name = f"文馨街{number}号"
             out.append(Building("", name, name, 2 + i % 2, 2, None, "commercial", shape))
             x += length + SHOP_GAP
@@ -198,11 +260,17 @@ def _village_buildings(rng: random.Random) -> list[Building]:
                 if rng.random() < 0.3:  # lanes and yards
                     continue
                 for _attempt in range(12):
-                    centre = (round(x0 + 8.5 + 17 * col + rng.uniform(-2, 2), 2),
-                              round(y0 + 9.5 + 19 * row + rng.uniform(-2, 2), 2))
-                    shape = footprint(centre, rng.choice(range(22, 30)) / 2,
-                                      rng.choice(range(20, 26)) / 2, 1,
-                                      angle_deg=round(rng.uniform(-9, 9), 1))
+                    centre = (
+                        round(x0 + 8.5 + 17 * col + rng.uniform(-2, 2), 2),
+                        round(y0 + 9.5 + 19 * row + rng.uniform(-2, 2), 2),
+                    )
+                    shape = footprint(
+                        centre,
+                        rng.choice(range(22, 30)) / 2,
+                        rng.choice(range(20, 26)) / 2,
+                        1,
+                        angle_deg=round(rng.uniform(-9, 9), 1),
+                    )
                     poly = shape.polygon
                     if core.contains(poly) and all(poly.distance(p) >= 1.5 for p in placed):
                         break
@@ -210,18 +278,35 @@ def _village_buildings(rng: random.Random) -> list[Building]:
                     continue
                 placed.append(poly)
                 name = f"{VILLAGE_NAME}{len(placed)}号"
-                out.append(Building("", name, f"南湖路{name}", rng.randint(3, 5),
-                                    rng.randint(2, 3), None, "village", shape))
+                out.append(
+                    Building(
+                        "",
+                        name,
+                        f"南湖路{name}",
+                        rng.randint(3, 5),
+                        rng.randint(2, 3),
+                        None,
+                        "village",
+                        shape,
+                    )
+                )
     return out
 
 
 # --- people and partners ---------------------------------------------------------
-SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡"
-            "蒋余于杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹熊白孟秦邱江尹")
-GIVEN = ("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红建国志文俊海燕鹏辉"
-         "飞宇浩然婷雪梅琳晨欣佳怡子涵博文斌林春梅新民德胜秋菊凤云晓东立荣")
-MOBILE_PREFIXES = [f"13{d}" for d in range(10)] + ["150", "151", "152", "153", "155", "156",
-                                                    "157", "158", "159"] + [f"18{d}" for d in range(10)]
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡"
+    "蒋余于杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹熊白孟秦邱江尹"
+)
+GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红建国志文俊海燕鹏辉"
+    "飞宇浩然婷雪梅琳晨欣佳怡子涵博文斌林春梅新民德胜秋菊凤云晓东立荣"
+)
+MOBILE_PREFIXES = (
+    [f"13{d}" for d in range(10)]
+    + ["150", "151", "152", "153", "155", "156", "157", "158", "159"]
+    + [f"18{d}" for d in range(10)]
+)
 TEAMS = ["red", "blue", "green", "orange", "white"]  # 红色先锋 蓝色网格 绿色老兵 橙色老年 白色医疗
 STAFF_FIELDS = ["code", "name", "phone", "role", "grid", "building", "unit", "team", "on_duty"]
 #: Off duty, so that routing has someone to skip: (grid index, role, team).
@@ -236,7 +321,16 @@ DEPARTMENTS = [  # code, name, kind, phone
     ("guotai_property", "国泰物业", "property_company", "027-87390166"),
 ]
 CATEGORIES = [  # code, 中文, English, response h, resolution h, departments, team, is_property
-    ("parking", "违停", "Illegal parking", 1, 4, ["traffic_police", "urban_management"], None, False),
+    (
+        "parking",
+        "违停",
+        "Illegal parking",
+        1,
+        4,
+        ["traffic_police", "urban_management"],
+        None,
+        False,
+    ),
     ("sanitation", "环境卫生", "Sanitation", 2, 24, ["sanitation"], None, False),
     ("shopfront", "门前六包", "Shop-front duties", 2, 24, ["urban_management"], None, False),
     ("noise", "噪音扰民", "Noise nuisance", 1, 24, [], None, False),
@@ -244,9 +338,36 @@ CATEGORIES = [  # code, 中文, English, response h, resolution h, departments, 
     ("property", "物业纠纷", "Property management dispute", 24, 168, [], None, True),
     ("elderly_help", "助老服务", "Help for the elderly", 2, 24, [], "orange", False),
     ("medical_help", "医疗救助", "Medical help", 1, 6, [], "white", False),
-    ("illegal_construction", "违章搭建", "Illegal construction", 24, 240, ["urban_management"], None, False),
-    ("illegal_vending", "占道经营", "Illegal street vending", 2, 24, ["urban_management"], None, False),
-    ("tobacco_minors", "向未成年人售烟", "Tobacco sales to minors", 24, 120, ["tobacco"], None, False),
+    (
+        "illegal_construction",
+        "违章搭建",
+        "Illegal construction",
+        24,
+        240,
+        ["urban_management"],
+        None,
+        False,
+    ),
+    (
+        "illegal_vending",
+        "占道经营",
+        "Illegal street vending",
+        2,
+        24,
+        ["urban_management"],
+        None,
+        False,
+    ),
+    (
+        "tobacco_minors",
+        "向未成年人售烟",
+        "Tobacco sales to minors",
+        24,
+        120,
+        ["tobacco"],
+        None,
+        False,
+    ),
     ("neighbour_dispute", "邻里纠纷", "Neighbour dispute", 24, 168, [], None, False),
 ]
 
@@ -273,14 +394,17 @@ class _People:
         return f"S{self.count:04d}", name, phone
 
 
-def _staff(grid_codes: list[str], buildings: list[Building], rng: random.Random) -> list[dict[str, str]]:
+def _staff(
+    grid_codes: list[str], buildings: list[Building], rng: random.Random
+) -> list[dict[str, str]]:
     people = _People(rng)
     rows: list[dict[str, str]] = []
     extra_teams = 0
 
     def add(person: tuple[str, str, str], role: str, **where: str) -> None:
-        rows.append({"code": person[0], "name": person[1], "phone": person[2],
-                     "role": role, **where})
+        rows.append(
+            {"code": person[0], "name": person[1], "phone": person[2], "role": role, **where}
+        )
 
     for g, grid in enumerate(grid_codes):
         off = {(role, team) for i, role, team in OFF_DUTY if i == g}
@@ -291,15 +415,20 @@ def _staff(grid_codes: list[str], buildings: list[Building], rng: random.Random)
             add(head, "building_head", building=b.code)
             doubles = b.kind == "village" or rng.random() < 0.5
             for n in range(1, len(b.shape.units) + 1):
-                add(head if doubles and n == 1 else people.new(), "unit_head",
-                    building=b.code, unit=str(n))
+                add(
+                    head if doubles and n == 1 else people.new(),
+                    "unit_head",
+                    building=b.code,
+                    unit=str(n),
+                )
         teams = ["orange", "white"]  # every grid can send help to the elderly and the sick
         for _ in range(1 + rng.randrange(3)):
             teams.append(TEAMS[extra_teams % 3])
             extra_teams += 1
         for team in teams:
-            add(people.new(), "volunteer", grid=grid, team=team,
-                off=str(("volunteer", team) in off))
+            add(
+                people.new(), "volunteer", grid=grid, team=team, off=str(("volunteer", team) in off)
+            )
     off_duty = {r["code"] for r in rows if r.pop("off", "False") == "True"}
     for r in rows:
         r["on_duty"] = "false" if r["code"] in off_duty else "true"
@@ -312,8 +441,9 @@ def _households_by_grid(grid_codes: list[str], buildings: list[Building]) -> dic
 
 
 def _readme(counts: dict[str, int], per_grid: dict[str, int]) -> str:
-    grids = "\n".join(f"| {code} | {GRID_NAMES[i]} | {n} |"
-                      for i, (code, n) in enumerate(per_grid.items()))
+    grids = "\n".join(
+        f"| {code} | {GRID_NAMES[i]} | {n} |" for i, (code, n) in enumerate(per_grid.items())
+    )
     return f"""# data/shapes — the demo community {COMMUNITY_NAME}
 
 Generated by `python -m gridgis.demo` (module `gridgis/demo.py`, seed {DEFAULT_SEED});
@@ -367,41 +497,109 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED) -> dict[str, int]:
             raise RuntimeError(msg)
         b.grid = owners[0]
 
-    counts = {"community": write_feature_collection(out_dir / "community.geojson", [
-        feature({"code": COMMUNITY_CODE, "name": COMMUNITY_NAME, **COMMUNITY_BAND},
-                polygon_geometry(community_ring))])}
-    counts["grids"] = write_feature_collection(out_dir / "grids.geojson", [
-        feature({"code": code, "name": name}, polygon_geometry(ring))
-        for code, name, ring in zip(grid_codes, GRID_NAMES, grid_rings)])
-    counts["compounds"] = write_feature_collection(out_dir / "compounds.geojson", [
-        feature({"code": c.code, "name": c.name, "property_company": c.property_company,
-                 "owners_committee": c.owners_committee}, polygon_geometry(c.ring))
-        for c in COMPOUNDS])
-    counts["buildings"] = write_feature_collection(out_dir / "buildings.geojson", [
-        feature({"code": b.code, "name": b.name, "address": b.address, "floors": b.floors,
-                 "households": b.households, "compound": b.compound, "kind": b.kind},
-                polygon_geometry(b.shape.outline)) for b in buildings])
-    counts["units"] = write_feature_collection(out_dir / "units.geojson", [
-        feature({"building": b.code, "number": str(n), "households": b.unit_households},
-                polygon_geometry(ring))
-        for b in buildings for n, ring in enumerate(b.shape.units, start=1)])
-    counts["roads"] = write_feature_collection(out_dir / "roads.geojson", [
-        feature({"name": name, "width_m": width}, line_geometry(line))
-        for name, width, line in ROADS])
+    counts = {
+        "community": write_feature_collection(
+            out_dir / "community.geojson",
+            [
+                feature(
+                    {"code": COMMUNITY_CODE, "name": COMMUNITY_NAME, **COMMUNITY_BAND},
+                    polygon_geometry(community_ring),
+                )
+            ],
+        )
+    }
+    counts["grids"] = write_feature_collection(
+        out_dir / "grids.geojson",
+        [
+            feature({"code": code, "name": name}, polygon_geometry(ring))
+            for code, name, ring in zip(grid_codes, GRID_NAMES, grid_rings)
+        ],
+    )
+    counts["compounds"] = write_feature_collection(
+        out_dir / "compounds.geojson",
+        [
+            feature(
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "property_company": c.property_company,
+                    "owners_committee": c.owners_committee,
+                },
+                polygon_geometry(c.ring),
+            )
+            for c in COMPOUNDS
+        ],
+    )
+    counts["buildings"] = write_feature_collection(
+        out_dir / "buildings.geojson",
+        [
+            feature(
+                {
+                    "code": b.code,
+                    "name": b.name,
+                    "address": b.address,
+                    "floors": b.floors,
+                    "households": b.households,
+                    "compound": b.compound,
+                    "kind": b.kind,
+                },
+                polygon_geometry(b.shape.outline),
+            )
+            for b in buildings
+        ],
+    )
+    counts["units"] = write_feature_collection(
+        out_dir / "units.geojson",
+        [
+            feature(
+                {"building": b.code, "number": str(n), "households": b.unit_households},
+                polygon_geometry(ring),
+            )
+            for b in buildings
+            for n, ring in enumerate(b.shape.units, start=1)
+        ],
+    )
+    counts["roads"] = write_feature_collection(
+        out_dir / "roads.geojson",
+        [
+            feature({"name": name, "width_m": width}, line_geometry(line))
+            for name, width, line in ROADS
+        ],
+    )
 
     # The traffic police answer for the carriageways and a 5 m strip beside them.
-    roads_area = unary_union([Polygon(community_ring).intersection(
-        LineString(line).buffer(width / 2 + 5, cap_style="flat", join_style="mitre"))
-        for _name, width, line in ROADS])
-    counts["departments"] = write_feature_collection(out_dir / "departments.geojson", [
-        feature({"code": code, "name": name, "kind": kind, "phone": phone},
-                shapely_geometry(roads_area) if kind == "traffic_police" else None)
-        for code, name, kind, phone in DEPARTMENTS])
+    roads_area = unary_union(
+        [
+            Polygon(community_ring).intersection(
+                LineString(line).buffer(width / 2 + 5, cap_style="flat", join_style="mitre")
+            )
+            for _name, width, line in ROADS
+        ]
+    )
+    counts["departments"] = write_feature_collection(
+        out_dir / "departments.geojson",
+        [
+            feature(
+                {"code": code, "name": name, "kind": kind, "phone": phone},
+                shapely_geometry(roads_area) if kind == "traffic_police" else None,
+            )
+            for code, name, kind, phone in DEPARTMENTS
+        ],
+    )
 
     categories = [
-        {"code": c[0], "name_zh": c[1], "name_en": c[2], "response_hours": c[3],
-         "resolution_hours": c[4], "departments": c[5], "volunteer_team": c[6],
-         "is_property": c[7]} for c in CATEGORIES]
+        {
+            "code": c[0],
+            "name_zh": c[1],
+            "name_en": c[2],
+            "response_hours": c[3],
+            "resolution_hours": c[4],
+            "departments": c[5],
+            "volunteer_team": c[6],
+            "is_property": c[7],
+        }
+        for c in CATEGORIES
+    ]
     text = json.dumps(categories, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
     (out_dir / "categories.json").write_text(text, encoding="utf-8", newline="\n")
     counts["categories"] = len(categories)

@@ -221,6 +221,7 @@ _BIND_POPUP = JsCode(
     " }"
 )
 
+
 def _for_map(
     collection: dict[str, Any],
     popup: Callable[[dict[str, Any]], str],
@@ -239,8 +240,12 @@ def _for_map(
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "id": f["id"], "geometry": f["geometry"],
-             "properties": properties(f)}
+            {
+                "type": "Feature",
+                "id": f["id"],
+                "geometry": f["geometry"],
+                "properties": properties(f),
+            }
             for f in collection["features"]
         ],
     }
@@ -314,11 +319,14 @@ def build_community_map(
     units = features.unit_collection(session, community)
     palette = Palette.for_layers(grids, compounds)
 
-    names = {"grids": _("Grids"), "compounds": _("Compounds"),
-             "buildings": _("Buildings"), "units": _("Units")}
+    names = {
+        "grids": _("Grids"),
+        "compounds": _("Compounds"),
+        "buildings": _("Buildings"),
+        "units": _("Units"),
+    }
     groups = {
-        key: folium.FeatureGroup(name=names[key], show=(key != "units"))
-        for key in features.LAYERS
+        key: folium.FeatureGroup(name=names[key], show=(key != "units")) for key in features.LAYERS
     }
     for group in groups.values():
         m.add_child(group)

@@ -11,6 +11,7 @@ broken polygon).
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -149,10 +150,11 @@ class Layout(Base):
 
 
 # Declared after the class because it needs the mapped columns.
-Layout.__table__.append_constraint(
+_layout_table = cast(Table, Layout.__table__)
+_layout_table.append_constraint(
     ExcludeConstraint(
-        (Layout.__table__.c.community_id, "="),
-        (func.tstzrange(Layout.__table__.c.valid_from, Layout.__table__.c.valid_to), "&&"),
+        (_layout_table.c.community_id, "="),
+        (func.tstzrange(_layout_table.c.valid_from, _layout_table.c.valid_to), "&&"),
         where=text("status = 'published'"),
         using="gist",
         name="ex_layout_one_in_force",
@@ -234,10 +236,18 @@ class Building(Base):
         CheckConstraint("households IS NULL OR households >= 0", name="households_nonnegative"),
         Index("ix_building_geom", "geom", postgresql_using="gist"),
         # Trigram indexes for routing by a typed address or building name (pg_trgm).
-        Index("ix_building_address_trgm", "address", postgresql_using="gin",
-              postgresql_ops={"address": "gin_trgm_ops"}),
-        Index("ix_building_name_trgm", "name", postgresql_using="gin",
-              postgresql_ops={"name": "gin_trgm_ops"}),
+        Index(
+            "ix_building_address_trgm",
+            "address",
+            postgresql_using="gin",
+            postgresql_ops={"address": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_building_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -345,9 +355,7 @@ class Assignment(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(32))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="CASCADE"))
-    building_id: Mapped[int | None] = mapped_column(
-        ForeignKey("building.id", ondelete="CASCADE")
-    )
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"))
     volunteer_team: Mapped[str | None] = mapped_column(String(16))
     on_duty: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))

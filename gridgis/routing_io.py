@@ -26,8 +26,19 @@ from gridgis.routing import PointInput, RoutingResult, route_points
 
 #: Columns added to every row, in this order.
 ROUTING_COLUMNS = (
-    "rule", "community_code", "grid_code", "grid_name", "building_id", "building_code",
-    "unit_id", "unit_number", "distance_m", "lead_code", "team", "departments", "reason",
+    "rule",
+    "community_code",
+    "grid_code",
+    "grid_name",
+    "building_id",
+    "building_code",
+    "unit_id",
+    "unit_number",
+    "distance_m",
+    "lead_code",
+    "team",
+    "departments",
+    "reason",
 )
 LON_NAMES = ("longitude", "lon", "lng", "long", "x", "经度")
 LAT_NAMES = ("latitude", "lat", "y", "纬度")
@@ -50,12 +61,15 @@ class RoutedTable:
         return Counter(r.rule for r in self.results)
 
 
-def _pick(columns: list[str], wanted: str | None, names: tuple[str, ...], what: str,
-          source: str) -> str | None:
+def _pick(
+    columns: list[str], wanted: str | None, names: tuple[str, ...], what: str, source: str
+) -> str | None:
     if wanted:
         if wanted not in columns:
-            raise InvalidInput(f"{source}: there is no column {wanted!r} for the {what}; "
-                               f"the columns are: {', '.join(columns)}.")
+            raise InvalidInput(
+                f"{source}: there is no column {wanted!r} for the {what}; "
+                f"the columns are: {', '.join(columns)}."
+            )
         return wanted
     lowered = {c.strip().lower(): c for c in columns}
     for name in names:
@@ -107,15 +121,20 @@ def read_csv(data: bytes, source: str) -> tuple[list[str], list[dict[str, Any]]]
     return columns, rows
 
 
-def read_geojson(data: bytes, source: str) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
+def read_geojson(
+    data: bytes, source: str
+) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
     if not data.strip():
         raise InvalidFile(f"{source}: the file is empty.")
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidFile(f"{source}: not valid GeoJSON ({exc}).") from exc
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" \
-            or not isinstance(doc.get("features"), list):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("type") != "FeatureCollection"
+        or not isinstance(doc.get("features"), list)
+    ):
         raise InvalidFile(f"{source}: expected a GeoJSON FeatureCollection.")
     features = doc["features"]
     columns: list[str] = []
@@ -161,7 +180,9 @@ def route_table(
         columns, rows, features = read_geojson(data, source)
     else:
         columns, rows = read_csv(data, source)
-    category_col = _pick(columns, category_field, (), "category", source) if category_field else None
+    category_col = (
+        _pick(columns, category_field, (), "category", source) if category_field else None
+    )
     points: list[PointInput] = []
     problems: dict[int, str] = {}
     if kind == "geojson":
@@ -169,29 +190,62 @@ def route_table(
             x, y, problem = _point_of(feature)
             if problem:
                 problems[i] = problem
-            points.append(_point(x, y, crs, rows[i].get(category_col) if category_col else None, at,
-                                 problems, i, "coordinates"))
+            points.append(
+                _point(
+                    x,
+                    y,
+                    crs,
+                    rows[i].get(category_col) if category_col else None,
+                    at,
+                    problems,
+                    i,
+                    "coordinates",
+                )
+            )
     else:
         lon_col = _pick(columns, lon_field, LON_NAMES, "longitude", source)
         lat_col = _pick(columns, lat_field, LAT_NAMES, "latitude", source)
         if lon_col is None or lat_col is None:
             raise InvalidInput(
                 f"{source}: cannot tell which columns hold the coordinates; name them with "
-                f"--lon-field and --lat-field (the columns are: {', '.join(columns)}).")
+                f"--lon-field and --lat-field (the columns are: {', '.join(columns)})."
+            )
         for i, row in enumerate(rows):
-            points.append(_point(row.get(lon_col), row.get(lat_col), crs,
-                                 row.get(category_col) if category_col else None, at, problems, i,
-                                 f"{lon_col}/{lat_col}"))
+            points.append(
+                _point(
+                    row.get(lon_col),
+                    row.get(lat_col),
+                    crs,
+                    row.get(category_col) if category_col else None,
+                    at,
+                    problems,
+                    i,
+                    f"{lon_col}/{lat_col}",
+                )
+            )
     results = route_points(session, points, community_code=community_code)
     for i, problem in problems.items():
-        results[i] = RoutingResult(rule="invalid_location", lon=None, lat=None, reason=problem,
-                                   explanation_zh=f"位置无效：{problem}。",
-                                   explanation_en=f"Invalid location: {problem}.")
+        results[i] = RoutingResult(
+            rule="invalid_location",
+            lon=None,
+            lat=None,
+            reason=problem,
+            explanation_zh=f"位置无效：{problem}。",
+            explanation_en=f"Invalid location: {problem}.",
+        )
     return RoutedTable(columns=columns, rows=rows, results=results, kind=kind, features=features)
 
 
-def _point(x: Any, y: Any, crs: str | None, category: Any, at: dt.datetime | None,
-           problems: dict[int, str], i: int, where: str) -> PointInput:
+def _point(
+    x: Any,
+    y: Any,
+    crs: str | None,
+    category: Any,
+    at: dt.datetime | None,
+    problems: dict[int, str],
+    i: int,
+    where: str,
+) -> PointInput:
     try:
         lon, lat = _number(x), _number(y)
     except ValueError:
@@ -234,8 +288,9 @@ def write_table(table: RoutedTable) -> bytes:
         return json.dumps(doc, ensure_ascii=False).encode("utf-8")
     added = [c for c in ROUTING_COLUMNS if c not in table.columns]
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=table.columns + added, extrasaction="ignore",
-                            lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=table.columns + added, extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     for row, result in zip(table.rows, table.results):
         writer.writerow({**row, **routing_values(result)})
@@ -250,7 +305,9 @@ def route_file(session: Session, path: Path, out: Path, **options: Any) -> Route
     table = route_table(session, data, str(path), **options)
     out_kind = "geojson" if out.suffix.lower() in (".geojson", ".json") else "csv"
     if out_kind != table.kind:
-        raise InvalidInput(f"{out}: write {table.kind} output for {table.kind} input "
-                           f"(use a .{'geojson' if table.kind == 'geojson' else 'csv'} name).")
+        raise InvalidInput(
+            f"{out}: write {table.kind} output for {table.kind} input "
+            f"(use a .{'geojson' if table.kind == 'geojson' else 'csv'} name)."
+        )
     out.write_bytes(write_table(table))
     return table

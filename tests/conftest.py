@@ -23,15 +23,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
 
-from gridgis import migrate
 from gridgis import config as gridgis_config
+from gridgis import migrate
 from gridgis.config import PROJECT_ROOT
+
+# Real datasets: tests import `shared_real` from tests/realdata.py (a module
+# name of its own, since every conftest.py is a module named "conftest").
+from realdata import SHARED_REAL, shared_real  # noqa: F401
 
 TESTS_DIR = Path(__file__).resolve().parent
 DATA_DIR = TESTS_DIR / "data"
-# Real datasets: tests import `shared_real` from tests/realdata.py (a module
-# name of its own, since every conftest.py is a module named "conftest").
-from realdata import SHARED_REAL, shared_real  # noqa: E402,F401
 
 
 def _server_url() -> URL:

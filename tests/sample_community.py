@@ -108,12 +108,24 @@ def build_sample_community(session: Session, *, code: str = COMMUNITY_CODE) -> S
     session.flush()
     session.add_all(
         [
-            Grid(layout_id=old.id, code="OLD-W", name="旧西网格",
-                 geom=multi(114.300, 30.590, 114.303, 30.594)),
-            Grid(layout_id=old.id, code="OLD-E", name="旧东网格",
-                 geom=multi(114.303, 30.590, 114.306, 30.594)),
-            Grid(layout_id=draft.id, code="DRAFT-1", name="草案网格",
-                 geom=multi(114.300, 30.590, 114.306, 30.594)),
+            Grid(
+                layout_id=old.id,
+                code="OLD-W",
+                name="旧西网格",
+                geom=multi(114.300, 30.590, 114.303, 30.594),
+            ),
+            Grid(
+                layout_id=old.id,
+                code="OLD-E",
+                name="旧东网格",
+                geom=multi(114.303, 30.590, 114.306, 30.594),
+            ),
+            Grid(
+                layout_id=draft.id,
+                code="DRAFT-1",
+                name="草案网格",
+                geom=multi(114.300, 30.590, 114.306, 30.594),
+            ),
         ]
     )
     grids = [
@@ -189,12 +201,19 @@ def build_sample_community(session: Session, *, code: str = COMMUNITY_CODE) -> S
         [
             Assignment(staff_id=people["S1"].id, role="grid_worker", grid_id=g1),
             Assignment(staff_id=people["S2"].id, role="part_time_worker", grid_id=g1),
-            Assignment(staff_id=people["S3"].id, role="volunteer", grid_id=g1,
-                       volunteer_team="red"),
-            Assignment(staff_id=people["S4"].id, role="volunteer", grid_id=g1,
-                       volunteer_team="white", on_duty=False),
-            Assignment(staff_id=people["S5"].id, role="building_head",
-                       building_id=buildings["B01"].id),
+            Assignment(
+                staff_id=people["S3"].id, role="volunteer", grid_id=g1, volunteer_team="red"
+            ),
+            Assignment(
+                staff_id=people["S4"].id,
+                role="volunteer",
+                grid_id=g1,
+                volunteer_team="white",
+                on_duty=False,
+            ),
+            Assignment(
+                staff_id=people["S5"].id, role="building_head", building_id=buildings["B01"].id
+            ),
             Assignment(staff_id=people["S6"].id, role="unit_head", unit_id=units["B01/1"].id),
         ]
     )

@@ -24,10 +24,8 @@ GEOJSON = "application/geo+json"
 
 def _community_links(code: str) -> list[dict[str, str]]:
     links = [
-        {"rel": "self", "type": "application/json",
-         "href": url_for(".community", code=code)},
-        {"rel": "alternate", "type": "text/html",
-         "href": url_for("pages.community", code=code)},
+        {"rel": "self", "type": "application/json", "href": url_for(".community", code=code)},
+        {"rel": "alternate", "type": "text/html", "href": url_for("pages.community", code=code)},
     ]
     links += [
         {"rel": layer, "type": GEOJSON, "href": url_for(".layer", code=code, layer=layer)}
@@ -60,7 +58,11 @@ def _page_links(
 
     def link(rel: str, page_offset: int) -> dict[str, str]:
         values: dict[str, Any] = {
-            **args, "code": code, "layer": layer, "limit": limit, "offset": page_offset
+            **args,
+            "code": code,
+            "layer": layer,
+            "limit": limit,
+            "offset": page_offset,
         }
         return {"rel": rel, "type": GEOJSON, "href": url_for(".layer", **values)}
 

@@ -60,11 +60,12 @@ def as_gridgis_error(exc: Exception) -> GridgisError:
                 )
             return NotFound("There is no page at this address.")
         if isinstance(exc, MethodNotAllowed):
-            error = domain_errors.MethodNotAllowed(
-                "This address does not accept that kind of request.")
+            not_allowed = domain_errors.MethodNotAllowed(
+                "This address does not accept that kind of request."
+            )
             if exc.valid_methods:
-                error.details.append("Allowed: " + ", ".join(sorted(exc.valid_methods)))
-            return error
+                not_allowed.details.append("Allowed: " + ", ".join(sorted(exc.valid_methods)))
+            return not_allowed
         error = GridgisError(exc.description or exc.name)
         error.http_status = exc.code or 500
         return error

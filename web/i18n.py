@@ -35,10 +35,8 @@ CATALOGS: dict[str, dict[str, str]] = {
         "Choose a community.": "请选择一个社区。",
         # Empty state
         "No community yet": "还没有社区",
-        "The database holds no community yet, so there is no map to show.":
-            "数据库中还没有社区，暂无地图可显示。",
-        "Load the demo community with this command, then reload this page:":
-            "运行以下命令加载演示社区，然后刷新本页：",
+        "The database holds no community yet, so there is no map to show.": "数据库中还没有社区，暂无地图可显示。",
+        "Load the demo community with this command, then reload this page:": "运行以下命令加载演示社区，然后刷新本页：",
         "The API lists what is loaded at": "API 列出已加载的数据：",
         # Errors
         "Bad request": "请求有误",
@@ -50,11 +48,9 @@ CATALOGS: dict[str, dict[str, str]] = {
         "Back to the map": "返回地图",
         "There is no page at this address.": "此地址没有页面。",
         "This address does not accept that kind of request.": "此地址不接受这种请求。",
-        "Something went wrong on our side; it has been logged. Please try again.":
-            "服务器出现问题，已记录。请稍后重试。",
+        "Something went wrong on our side; it has been logged. Please try again.": "服务器出现问题，已记录。请稍后重试。",
         "Database unavailable: please try again in a minute. If it persists, "
-        "ask the administrator to check that PostGIS is running.":
-            "数据库不可用：请稍后重试。如持续出现，请联系管理员检查 PostGIS 是否在运行。",
+        "ask the administrator to check that PostGIS is running.": "数据库不可用：请稍后重试。如持续出现，请联系管理员检查 PostGIS 是否在运行。",
         # Map layers and legend
         "Grids": "网格",
         "Compounds": "小区",
@@ -167,4 +163,3 @@ def init_app(app: Flask, default: str) -> None:
             "languages": LANGUAGE_NAMES,
             "lang_url": lang_url,
         }
-

@@ -17,10 +17,18 @@ def demo() -> None:
 
 
 @demo.command()
-@click.option("--if-empty", is_flag=True,
-              help="Load only when the database holds no community yet (what `make run` does).")
-@click.option("--shapes", "shapes_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Folder of demo files (default data/shapes).")
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Load only when the database holds no community yet (what `make run` does).",
+)
+@click.option(
+    "--shapes",
+    "shapes_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of demo files (default data/shapes).",
+)
 def load(if_empty: bool, shapes_dir: Path | None) -> None:
     """Load the demo community into the database."""
     from gridgis.demo_loader import SHAPES_DIR, load_demo
@@ -34,8 +42,13 @@ def load(if_empty: bool, shapes_dir: Path | None) -> None:
 
 
 @demo.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write the files (default data/shapes).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the files (default data/shapes).",
+)
 @click.option("--seed", type=int, default=20261129, show_default=True)
 def generate(out_dir: Path | None, seed: int) -> None:
     """Regenerate the demo community files (deterministic for a seed)."""

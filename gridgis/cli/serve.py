@@ -31,16 +31,36 @@ def _gunicorn_app(options: dict[str, Any]):  # type: ignore[no-untyped-def]
 @click.command()
 @click.option("--host", default=None, help="Address to bind (default GRIDGIS_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default GRIDGIS_PORT or 5000).")
-@click.option("--workers", type=int, default=lambda: int(os.environ.get("GRIDGIS_WORKERS", "2")),
-              show_default="GRIDGIS_WORKERS or 2", help="Worker processes.")
+@click.option(
+    "--workers",
+    type=int,
+    default=lambda: int(os.environ.get("GRIDGIS_WORKERS", "2")),
+    show_default="GRIDGIS_WORKERS or 2",
+    help="Worker processes.",
+)
 @click.option("--threads", type=int, default=4, show_default=True, help="Threads per worker.")
 @click.option("--daemon", is_flag=True, help="Detach and run in the background.")
-@click.option("--pidfile", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the master's PID here (used by `make stop`).")
-@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Error log (default: standard error).")
-def serve(host: str | None, port: int | None, workers: int, threads: int, daemon: bool,
-          pidfile: Path | None, log_file: Path | None) -> None:
+@click.option(
+    "--pidfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the master's PID here (used by `make stop`).",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Error log (default: standard error).",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int,
+    threads: int,
+    daemon: bool,
+    pidfile: Path | None,
+    log_file: Path | None,
+) -> None:
     """Serve the web app with gunicorn at http://HOST:PORT."""
     settings = Settings.from_env()
     host = host or settings.host

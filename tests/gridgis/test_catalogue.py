@@ -16,19 +16,41 @@ from gridgis.models import Category, Department
 DEPARTMENTS = {
     "type": "FeatureCollection",
     "features": [
-        {"type": "Feature", "geometry": None,
-         "properties": {"code": "CG", "name": "城管执法局", "kind": "urban_management"}},
-        {"type": "Feature",
-         "geometry": {"type": "Polygon", "coordinates": [[[114.34, 30.50], [114.35, 30.50],
-                                                          [114.35, 30.51], [114.34, 30.50]]]},
-         "properties": {"code": "JJ", "name": "交警队", "kind": "traffic_police"}},
+        {
+            "type": "Feature",
+            "geometry": None,
+            "properties": {"code": "CG", "name": "城管执法局", "kind": "urban_management"},
+        },
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[114.34, 30.50], [114.35, 30.50], [114.35, 30.51], [114.34, 30.50]]
+                ],
+            },
+            "properties": {"code": "JJ", "name": "交警队", "kind": "traffic_police"},
+        },
     ],
 }
 CATEGORIES = [
-    {"code": "parking", "name_zh": "违停", "name_en": "Illegal parking", "response_hours": 2,
-     "resolution_hours": 24, "departments": ["JJ"]},
-    {"code": "medical", "name_zh": "医疗救助", "name_en": "Medical help", "response_hours": 0.5,
-     "resolution_hours": 4, "departments": [], "volunteer_team": "white"},
+    {
+        "code": "parking",
+        "name_zh": "违停",
+        "name_en": "Illegal parking",
+        "response_hours": 2,
+        "resolution_hours": 24,
+        "departments": ["JJ"],
+    },
+    {
+        "code": "medical",
+        "name_zh": "医疗救助",
+        "name_en": "Medical help",
+        "response_hours": 0.5,
+        "resolution_hours": 4,
+        "departments": [],
+        "volunteer_team": "white",
+    },
 ]
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
+
+from gridgis.cli import main
+
 from realdata import shared_real
 from shape_files import (
     SHAPES,
@@ -25,8 +28,6 @@ from shape_files import (
     unit_outside_building,
     web_mercator_buildings,
 )
-
-from gridgis.cli import main
 
 
 @pytest.fixture

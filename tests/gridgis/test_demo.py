@@ -32,8 +32,10 @@ class Demo:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.raw = {n: json.loads((directory / f"{n}.geojson").read_text("utf-8")) for n in LAYERS}
-        self.gdf = {n: gpd.GeoDataFrame.from_features(self.raw[n]["features"], crs="EPSG:4326")
-                    for n in LAYERS}
+        self.gdf = {
+            n: gpd.GeoDataFrame.from_features(self.raw[n]["features"], crs="EPSG:4326")
+            for n in LAYERS
+        }
         self.utm_crs = self.gdf["community"].estimate_utm_crs()
         self.m = {n: g.to_crs(self.utm_crs) for n, g in self.gdf.items() if n != "departments"}
         self.categories = json.loads((directory / "categories.json").read_text("utf-8"))
@@ -90,8 +92,13 @@ def test_committed_files_equal_a_fresh_generation(tmp_path: Path) -> None:
 def test_another_seed_changes_the_people_and_the_village_only(tmp_path: Path) -> None:
     generate(tmp_path)
     generate(tmp_path / "other", seed=OTHER_SEED)
-    for name in ("community.geojson", "grids.geojson", "compounds.geojson", "roads.geojson",
-                 "categories.json"):
+    for name in (
+        "community.geojson",
+        "grids.geojson",
+        "compounds.geojson",
+        "roads.geojson",
+        "categories.json",
+    ):
         assert (tmp_path / name).read_bytes() == (tmp_path / "other" / name).read_bytes()
     assert (tmp_path / "staff.csv").read_bytes() != (tmp_path / "other" / "staff.csv").read_bytes()
 
@@ -127,8 +134,13 @@ def test_geojson_is_rfc7946_lonlat_near_nanhu(committed: Demo) -> None:
 def test_codes_and_counts(committed: Demo) -> None:
     code = committed.community["code"]
     assert re.fullmatch(r"420111\d{6}", code)
-    assert committed.community == {"code": code, "name": "南湖社区", "gap_tolerance_m": 30,
-                                   "households_min": 300, "households_max": 500}
+    assert committed.community == {
+        "code": code,
+        "name": "南湖社区",
+        "gap_tolerance_m": 30,
+        "households_min": 300,
+        "households_max": 500,
+    }
     grid_codes = list(committed.gdf["grids"].code)
     assert 6 <= len(grid_codes) <= 10
     assert all(re.fullmatch(code + r"\d{3}", g) for g in grid_codes)
@@ -157,8 +169,11 @@ def test_grids_tile_the_community_exactly(demo: Demo) -> None:
 def test_grid_boundaries_run_mostly_along_roads(demo: Demo) -> None:
     community = demo.m["community"].geometry.iloc[0]
     inner = shapely.union_all([g.boundary for g in demo.m["grids"].geometry]).difference(
-        community.boundary.buffer(0.01))
-    roads = shapely.union_all([r.geometry.buffer(r.width_m / 2) for r in demo.m["roads"].itertuples()])
+        community.boundary.buffer(0.01)
+    )
+    roads = shapely.union_all(
+        [r.geometry.buffer(r.width_m / 2) for r in demo.m["roads"].itertuples()]
+    )
     assert inner.intersection(roads).length / inner.length > 0.6
 
 
@@ -199,7 +214,7 @@ def test_building_footprints_have_plausible_sizes(demo: Demo) -> None:
         rect = b.geometry.minimum_rotated_rectangle
         xy = list(rect.exterior.coords)
         sides = [shapely.Point(xy[i]).distance(shapely.Point(xy[i + 1])) for i in range(2)]
-        assert 9.95 <= min(sides) and max(sides) <= 70.05, (b.name, sides)
+        assert min(sides) >= 9.95 and max(sides) <= 70.05, (b.name, sides)
         # rectangles, up to the centimetre that rounding to 7 decimals moves a corner
         assert b.geometry.area == pytest.approx(rect.area, rel=2e-3), b.name
 
@@ -262,8 +277,13 @@ def test_only_the_traffic_police_have_a_jurisdiction_covering_part_of_the_commun
     committed: Demo,
 ) -> None:
     departments = committed.gdf["departments"]
-    assert set(departments.kind) == {"urban_management", "traffic_police", "sanitation",
-                                     "tobacco", "property_company"}
+    assert set(departments.kind) == {
+        "urban_management",
+        "traffic_police",
+        "sanitation",
+        "tobacco",
+        "property_company",
+    }
     with_area = departments[departments.geometry.notna()]
     assert list(with_area.kind) == ["traffic_police"]
     area = with_area.to_crs(committed.utm_crs).geometry.iloc[0]
@@ -277,8 +297,16 @@ def test_categories_point_at_real_departments_and_teams(committed: Demo) -> None
     by_code = {c["code"]: c for c in committed.categories}
     assert len(by_code) == len(committed.categories) >= 12
     for c in committed.categories:
-        assert set(c) == {"code", "name_zh", "name_en", "response_hours", "resolution_hours",
-                          "departments", "volunteer_team", "is_property"}
+        assert set(c) == {
+            "code",
+            "name_zh",
+            "name_en",
+            "response_hours",
+            "resolution_hours",
+            "departments",
+            "volunteer_team",
+            "is_property",
+        }
         assert 0 < c["response_hours"] <= c["resolution_hours"]
         assert set(c["departments"]) <= departments
         assert c["volunteer_team"] in (None, "red", "blue", "green", "orange", "white")
@@ -315,8 +343,17 @@ def test_staff_rows_are_well_formed(demo: Demo) -> None:
     grids, buildings = set(demo.gdf["grids"].code), set(demo.gdf["buildings"].code)
     people: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
     for row in demo.staff:
-        assert list(row) == ["code", "name", "phone", "role", "grid", "building", "unit",
-                             "team", "on_duty"]
+        assert list(row) == [
+            "code",
+            "name",
+            "phone",
+            "role",
+            "grid",
+            "building",
+            "unit",
+            "team",
+            "on_duty",
+        ]
         assert re.fullmatch(r"1[358]\d{9}", row["phone"]) and 2 <= len(row["name"]) <= 3
         assert row["on_duty"] in ("true", "false")
         people[row["code"]].add((row["name"], row["phone"], row["on_duty"]))

@@ -29,8 +29,11 @@ def test_demo_is_big_enough(db_session: Session, demo: dict[str, int]) -> None:
     assert scalar(db_session, "SELECT count(*) FROM category") >= 12
     names = set(db_session.scalars(sa.text("SELECT name FROM department")))
     assert {"城管执法局", "交警队", "环卫所", "烟草专卖局", "丽景万达物业", "国泰物业"} <= names
-    committees = db_session.execute(sa.text(
-        "SELECT name FROM compound WHERE has_owners_committee")).scalars().all()
+    committees = (
+        db_session.execute(sa.text("SELECT name FROM compound WHERE has_owners_committee"))
+        .scalars()
+        .all()
+    )
     assert committees == ["南湖中央花园"]
 
 
@@ -38,8 +41,9 @@ def test_grids_tile_the_community(db_session: Session, demo: dict[str, int]) -> 
     community = get_community(db_session, demo_community_code())
     layout = layout_in_force(db_session, community)
     assert layout is not None
-    gap, overlap = db_session.execute(sa.text(
-        """
+    gap, overlap = db_session.execute(
+        sa.text(
+            """
         SELECT ST_Area(ST_SymDifference(c.boundary, u.geom)::geography),
                (SELECT coalesce(sum(ST_Area(ST_Intersection(a.geom, b.geom)::geography)), 0)
                 FROM grid a JOIN grid b ON a.id < b.id AND a.layout_id = b.layout_id
@@ -48,39 +52,58 @@ def test_grids_tile_the_community(db_session: Session, demo: dict[str, int]) -> 
         FROM community c,
              (SELECT ST_Union(geom) AS geom FROM grid WHERE layout_id = :layout) u
         WHERE c.id = :community
-        """), {"layout": layout.id, "community": community.id}).one()
+        """
+        ),
+        {"layout": layout.id, "community": community.id},
+    ).one()
     assert gap < 1.0  # square metres
     assert overlap < 1.0
 
 
 def test_every_grid_has_its_full_team(db_session: Session, demo: dict[str, int]) -> None:
-    rows = db_session.execute(sa.text(
-        """
+    rows = db_session.execute(
+        sa.text(
+            """
         SELECT g.code,
                count(*) FILTER (WHERE a.role = 'grid_worker'),
                count(*) FILTER (WHERE a.role = 'part_time_worker'),
                count(*) FILTER (WHERE a.role = 'volunteer')
         FROM grid g LEFT JOIN assignment a ON a.grid_id = g.id
         GROUP BY g.code
-        """)).all()
+        """
+        )
+    ).all()
     assert len(rows) == demo["grids"]
     assert all(gw == 1 and pt == 1 and vol >= 3 for _, gw, pt, vol in rows), rows
-    headless = scalar(db_session, """
+    headless = scalar(
+        db_session,
+        """
         SELECT count(*) FROM building b
-        WHERE NOT EXISTS (SELECT 1 FROM assignment a WHERE a.building_id = b.id)""")
-    unitless = scalar(db_session, """
+        WHERE NOT EXISTS (SELECT 1 FROM assignment a WHERE a.building_id = b.id)""",
+    )
+    unitless = scalar(
+        db_session,
+        """
         SELECT count(*) FROM unit u
-        WHERE NOT EXISTS (SELECT 1 FROM assignment a WHERE a.unit_id = u.id)""")
+        WHERE NOT EXISTS (SELECT 1 FROM assignment a WHERE a.unit_id = u.id)""",
+    )
     assert headless == 0 and unitless == 0
-    teams = set(db_session.scalars(sa.text(
-        "SELECT DISTINCT volunteer_team FROM assignment WHERE role = 'volunteer'")))
+    teams = set(
+        db_session.scalars(
+            sa.text("SELECT DISTINCT volunteer_team FROM assignment WHERE role = 'volunteer'")
+        )
+    )
     assert teams == {"red", "blue", "green", "orange", "white"}
 
 
 def test_a_demo_building_routes_to_its_team(db_session: Session, demo: dict[str, int]) -> None:
-    lon, lat, code = db_session.execute(sa.text(
-        "SELECT ST_X(p), ST_Y(p), code FROM (SELECT ST_PointOnSurface(geom) p, code FROM building"
-        " ORDER BY code LIMIT 1) s")).one()
+    lon, lat, code = db_session.execute(
+        sa.text(
+            "SELECT ST_X(p), ST_Y(p), code"
+            " FROM (SELECT ST_PointOnSurface(geom) p, code FROM building"
+            " ORDER BY code LIMIT 1) s"
+        )
+    ).one()
     result = route_point(db_session, lon, lat, category="parking")
     assert result.building_code == code and result.grid_code
     assert result.lead is not None

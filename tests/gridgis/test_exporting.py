@@ -9,12 +9,13 @@ import pyogrio
 import pytest
 import shapely
 import sqlalchemy as sa
-from shape_files import KUNMING, SHAPES, load_fixture, same_geometry
 from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidInput, NotFound
 from gridgis.exporting import export_layer
 from gridgis.importing import import_layer
+
+from shape_files import KUNMING, SHAPES, load_fixture, same_geometry
 
 LAYERS = ("community", "grids", "compounds", "buildings", "units", "staff")
 FORMATS = ("geojson", "json", "gpkg", "shp", "csv")
@@ -169,7 +170,7 @@ def test_grids_export_the_layout_in_force_or_the_one_named(
         )
         == 1
     )
-    with pytest.raises(NotFound, match="Community KM001 has no layout named 'nope'."):
+    with pytest.raises(NotFound, match=r"Community KM001 has no layout named 'nope'\."):
         export_layer(
             db_session, "grids", tmp_path / "c.geojson", community_code="KM001", layout_name="nope"
         )
@@ -179,9 +180,9 @@ def test_bad_requests(db_session: Session, tmp_path: Path) -> None:
     load_fixture(db_session, until="grids")
     with pytest.raises(InvalidInput, match=r"b.kml: unknown extension '.kml'; export to .geojson"):
         export_layer(db_session, "grids", tmp_path / "b.kml", community_code="KM001")
-    with pytest.raises(InvalidInput, match="staff have no geometry; export them to a .csv file"):
+    with pytest.raises(InvalidInput, match=r"staff have no geometry; export them to a \.csv file"):
         export_layer(db_session, "staff", tmp_path / "s.geojson", community_code="KM001")
-    with pytest.raises(NotFound, match="Community KM001 has no buildings to export."):
+    with pytest.raises(NotFound, match=r"Community KM001 has no buildings to export\."):
         export_layer(db_session, "buildings", tmp_path / "b.geojson", community_code="KM001")
     with pytest.raises(NotFound, match="No community with code 'XX'"):
         export_layer(db_session, "grids", tmp_path / "g.geojson", community_code="XX")

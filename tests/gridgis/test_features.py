@@ -6,6 +6,14 @@ from itertools import pairwise
 
 import pytest
 from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, Polygon, shape
+from sqlalchemy.orm import Session
+
+from gridgis import features
+from gridgis._teams import team_index
+from gridgis.errors import InvalidInput, NotFound
+from gridgis.models import SRID, Building
+
 from sample_community import (
     BUILDINGS,
     COMMUNITY_CODE,
@@ -20,13 +28,6 @@ from sample_community import (
     Sample,
     build_sample_community,
 )
-from shapely.geometry import MultiPolygon, Polygon, shape
-from sqlalchemy.orm import Session
-
-from gridgis import features
-from gridgis._teams import team_index
-from gridgis.errors import InvalidInput, NotFound
-from gridgis.models import SRID, Building
 
 #: Around B04 only, in the south of grid 3.
 B04_BBOX = features.BBox(114.3044, 30.5905, 114.3050, 30.5913)
@@ -95,9 +96,7 @@ def test_unknown_layer_lists_the_layers(db_session: Session, sample: Sample) -> 
         features.layer_collection(db_session, sample.community, "roads")
 
 
-def test_buildings_carry_compound_households_and_units(
-    db_session: Session, sample: Sample
-) -> None:
+def test_buildings_carry_compound_households_and_units(db_session: Session, sample: Sample) -> None:
     buildings = features.layer_collection(db_session, sample.community, "buildings")
     assert codes(buildings) == sorted(BUILDINGS)
     by_code = {f["id"]: f["properties"] for f in buildings["features"]}
@@ -117,7 +116,11 @@ def test_buildings_carry_compound_households_and_units(
 def test_units_name_their_building(db_session: Session, sample: Sample) -> None:
     units = features.layer_collection(db_session, sample.community, "units")
     assert codes(units) == ["B01/1", "B01/2", "B03/1", "B03/2"]
-    assert units["features"][0]["properties"] == {"building": "B01", "number": "1", "households": 12}
+    assert units["features"][0]["properties"] == {
+        "building": "B01",
+        "number": "1",
+        "households": 12,
+    }
 
 
 def test_compounds_name_their_property_company(db_session: Session, sample: Sample) -> None:
@@ -152,10 +155,24 @@ def test_bbox_drops_features_whose_bounding_box_only_overlaps(
 ) -> None:
     # An L-shaped building in grid 2: a box in the notch of the L meets its
     # bounding box (so the index's && keeps it) but not the building itself.
-    ell = Polygon([(114.3030, 30.5925), (114.3036, 30.5925), (114.3036, 30.5927),
-                   (114.3032, 30.5927), (114.3032, 30.5931), (114.3030, 30.5931)])
-    db_session.add(Building(community_id=sample.community.id, code="BL", households=8,
-                            geom=from_shape(MultiPolygon([ell]), srid=SRID)))
+    ell = Polygon(
+        [
+            (114.3030, 30.5925),
+            (114.3036, 30.5925),
+            (114.3036, 30.5927),
+            (114.3032, 30.5927),
+            (114.3032, 30.5931),
+            (114.3030, 30.5931),
+        ]
+    )
+    db_session.add(
+        Building(
+            community_id=sample.community.id,
+            code="BL",
+            households=8,
+            geom=from_shape(MultiPolygon([ell]), srid=SRID),
+        )
+    )
     db_session.flush()
     notch = features.BBox(114.3033, 30.5928, 114.3035, 30.5930)
     found = features.layer_collection(db_session, sample.community, "buildings", bbox=notch)
@@ -192,7 +209,9 @@ def test_unknown_community_names_the_code(db_session: Session, sample: Sample) -
 
 def test_teams_are_masked(db_session: Session, sample: Sample) -> None:
     teams = team_index(db_session, sample.community, sample.layout)
-    g1 = [(m.role, m.name, m.phone, m.volunteer_team, m.on_duty) for m in teams.grids[GRID_CODES[0]]]
+    g1 = [
+        (m.role, m.name, m.phone, m.volunteer_team, m.on_duty) for m in teams.grids[GRID_CODES[0]]
+    ]
     assert g1 == [
         ("grid_worker", "张*", "138****1234", None, True),
         ("part_time_worker", "李**", "139****5678", None, True),
@@ -229,7 +248,9 @@ def test_bbox_parses() -> None:
 
 @pytest.mark.parametrize("text", ["0", "-1", "5001", "ten", "1.5"])
 def test_bad_limit(text: str) -> None:
-    with pytest.raises(InvalidInput, match=f"limit must be a whole number from 1 to 5000; got '{text}'"):
+    with pytest.raises(
+        InvalidInput, match=f"limit must be a whole number from 1 to 5000; got '{text}'"
+    ):
         features.parse_limit(text)
 
 

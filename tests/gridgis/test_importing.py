@@ -13,6 +13,14 @@ import geopandas as gpd
 import pytest
 import shapely
 import sqlalchemy as sa
+from shapely.geometry import mapping
+from sqlalchemy.orm import Session
+
+from gridgis.errors import GridgisError, InvalidFile, InvalidGeometry, NotFound
+from gridgis.importing import ImportReport, import_layer
+from gridgis.layouts import get_community, layout_in_force
+from gridgis.models import Assignment, Building, Compound, Grid, Layout, Staff, Unit
+
 from shape_files import (
     GRID_CODES,
     KUNMING,
@@ -29,13 +37,6 @@ from shape_files import (
     unit_outside_building,
     web_mercator_buildings,
 )
-from shapely.geometry import mapping
-from sqlalchemy.orm import Session
-
-from gridgis.errors import GridgisError, InvalidFile, InvalidGeometry, NotFound
-from gridgis.importing import ImportReport, import_layer
-from gridgis.layouts import get_community, layout_in_force
-from gridgis.models import Assignment, Building, Compound, Grid, Layout, Staff, Unit
 
 CODE = "KM001"
 FULL = shapely.box(102.700, 25.060, 102.720, 25.070)
@@ -437,7 +438,8 @@ BAD_FILES: list[tuple[str, str, BadFile, type[GridgisError], list[str]]] = [
         lambda t: web_mercator_buildings(t / "m.geojson", declare=False),
         InvalidFile,
         [
-            "coordinates such as (12735000, 3570000) are not longitude/latitude; the file declares no CRS"
+            "coordinates such as (12735000, 3570000) are not longitude/latitude; "
+            "the file declares no CRS"
         ],
     ),
     (

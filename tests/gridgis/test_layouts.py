@@ -14,7 +14,7 @@ from gridgis.errors import Conflict, InvalidInput
 from gridgis.layouts import layout_in_force, publish_layout
 from gridgis.models import SRID, Community, Grid, Layout
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T1 = dt.datetime(2026, 1, 1, tzinfo=UTC)
 T2 = dt.datetime(2026, 7, 1, tzinfo=UTC)
 
@@ -36,7 +36,9 @@ def draft(session: Session, community: Community, name: str, *, grids: int = 1) 
     session.add(layout)
     session.flush()
     for i in range(grids):
-        session.add(Grid(layout_id=layout.id, code=f"{i + 1:03d}", name=f"网格{i + 1}", geom=_geom()))
+        session.add(
+            Grid(layout_id=layout.id, code=f"{i + 1:03d}", name=f"网格{i + 1}", geom=_geom())
+        )
     session.flush()
     return layout
 
@@ -78,7 +80,9 @@ def test_the_database_refuses_two_layouts_in_force_at_once(
     """Even code that bypasses publish_layout cannot make periods overlap."""
     publish_layout(db_session, draft(db_session, community, "A"), T1)
     rogue = draft(db_session, community, "B")
-    with pytest.raises(sa.exc.IntegrityError, match="ex_layout_one_in_force"):
-        with db_session.begin_nested():
-            rogue.status, rogue.valid_from = "published", T2
-            db_session.flush()
+    with (
+        pytest.raises(sa.exc.IntegrityError, match="ex_layout_one_in_force"),
+        db_session.begin_nested(),
+    ):
+        rogue.status, rogue.valid_from = "published", T2
+        db_session.flush()

@@ -7,6 +7,13 @@ import re
 
 import folium
 import pytest
+from sqlalchemy.orm import Session
+
+from gridgis import maps
+from gridgis._privacy import mask_name, mask_phone
+from gridgis.config import Settings
+from gridgis.errors import GridgisError
+
 from sample_community import (
     COMPOUND_NAME,
     GRID_CODES,
@@ -16,12 +23,6 @@ from sample_community import (
     Sample,
     build_sample_community,
 )
-from sqlalchemy.orm import Session
-
-from gridgis import maps
-from gridgis._privacy import mask_name, mask_phone
-from gridgis.config import Settings
-from gridgis.errors import GridgisError
 
 ASSETS = "/static/vendor/leaflet/"
 

@@ -49,10 +49,9 @@ def building(db_session: Session, community: Community) -> Building:
 
 def flush_fails(session: Session, obj: object, constraint: str) -> None:
     # Add inside the savepoint: begin_nested() flushes what is pending first.
-    with pytest.raises(sa.exc.DBAPIError) as info:
-        with session.begin_nested():
-            session.add(obj)
-            session.flush()
+    with pytest.raises(sa.exc.DBAPIError) as info, session.begin_nested():
+        session.add(obj)
+        session.flush()
     assert constraint in str(info.value)
     if obj in session:
         session.expunge(obj)
@@ -79,7 +78,9 @@ def test_building_codes_are_unique_within_a_community(
     other = Community(code="C2", name="别的社区", boundary=multi(square(0.02, 0, 0.01)))
     db_session.add(other)
     db_session.flush()
-    db_session.add(Building(community_id=other.id, code="B1", geom=multi(square(0.021, 0.001, 0.0002))))
+    db_session.add(
+        Building(community_id=other.id, code="B1", geom=multi(square(0.021, 0.001, 0.0002)))
+    )
     db_session.flush()  # the same code in another community is fine
 
 
@@ -99,7 +100,9 @@ def test_unit_outside_its_building_is_refused(db_session: Session, building: Bui
 
 
 def test_unit_numbers_are_unique_within_a_building(db_session: Session, building: Building) -> None:
-    db_session.add(Unit(building_id=building.id, number="1", geom=multi(square(0.001, 0.001, 0.0001))))
+    db_session.add(
+        Unit(building_id=building.id, number="1", geom=multi(square(0.001, 0.001, 0.0001)))
+    )
     db_session.flush()
     flush_fails(
         db_session,
@@ -112,7 +115,9 @@ def test_grid_codes_unique_per_layout(db_session: Session, community: Community)
     layout = Layout(community_id=community.id, name="L1")
     db_session.add(layout)
     db_session.flush()
-    db_session.add(Grid(layout_id=layout.id, code="001", name="一", geom=multi(square(0, 0, 0.005))))
+    db_session.add(
+        Grid(layout_id=layout.id, code="001", name="一", geom=multi(square(0, 0, 0.005)))
+    )
     db_session.flush()
     flush_fails(
         db_session,
@@ -190,4 +195,8 @@ def test_every_geometry_column_has_a_gist_index(engine: sa.Engine) -> None:
     assert rows, "no geometry columns found"
     assert [r[:2] for r in rows if not r[2]] == []
     assert {r[2] for r in rows} == {True}
-    assert {(r[0], r[1]) for r in rows} >= {("grid", "geom"), ("unit", "geom"), ("building", "geom")}
+    assert {(r[0], r[1]) for r in rows} >= {
+        ("grid", "geom"),
+        ("unit", "geom"),
+        ("building", "geom"),
+    }

@@ -6,29 +6,17 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import box
 from sqlalchemy.orm import Session
 
 from gridgis.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gridgis.errors import InvalidInput
-from gridgis.layouts import publish_layout
 from gridgis.models import (
-    SRID,
-    Assignment,
     Building,
-    Category,
-    Community,
-    Compound,
-    Department,
-    Grid,
-    Layout,
-    Staff,
-    Unit,
 )
 from gridgis.routing import route_point
 
-from routing_city import AFTER, PUBLISHED, city, geom  # noqa: F401  (the `city` fixture)
+from routing_city import AFTER, PUBLISHED, geom
 
 
 def test_point_in_a_unit_routes_to_its_unit_building_and_grid(db_session: Session, city) -> None:
@@ -56,11 +44,14 @@ def test_off_duty_grid_worker_passes_the_lead(db_session: Session, city) -> None
     assert any("GW" in note for note in r.team_notes)
 
 
-def test_point_on_the_wall_between_two_units_gets_exactly_one_owner(db_session: Session, city) -> None:
+def test_point_on_the_wall_between_two_units_gets_exactly_one_owner(
+    db_session: Session, city
+) -> None:
     # Both units cover the shared wall: the smaller area wins, then the lower id.
     # (Their areas differ in the last bits of a double; the rule decides anyway.)
-    expected = db_session.execute(sa.text(
-        "SELECT number FROM unit ORDER BY ST_Area(geom), id LIMIT 1")).scalar_one()
+    expected = db_session.execute(
+        sa.text("SELECT number FROM unit ORDER BY ST_Area(geom), id LIMIT 1")
+    ).scalar_one()
     owners = {route_point(db_session, 114.3011, 30.50105, at=AFTER).unit_number for _ in range(3)}
     assert owners == {expected}
 
@@ -96,9 +87,13 @@ def test_hole_far_from_every_grid_is_unrouted(db_session: Session, city) -> None
 
 def test_exactly_at_the_tolerance(db_session: Session, city) -> None:
     lon, lat = 114.3075, 30.5025
-    dist = db_session.scalar(sa.text(
-        "SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography)"
-        " FROM grid WHERE code = 'B'"), {"x": lon, "y": lat})
+    dist = db_session.scalar(
+        sa.text(
+            "SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography)"
+            " FROM grid WHERE code = 'B'"
+        ),
+        {"x": lon, "y": lat},
+    )
     community = city["community"]
     community.gap_tolerance_m = dist
     db_session.flush()
@@ -114,7 +109,9 @@ def test_outside_every_community(db_session: Session, city) -> None:
     assert "outside every community" in r.explanation_en
 
 
-def test_just_outside_the_boundary_counts_as_inside_within_tolerance(db_session: Session, city) -> None:
+def test_just_outside_the_boundary_counts_as_inside_within_tolerance(
+    db_session: Session, city
+) -> None:
     r = route_point(db_session, 114.29995, 30.505, at=AFTER)  # ≈ 4.8 m west of the boundary
     assert (r.rule, r.grid_code) == ("nearest_grid", "A")
 
@@ -199,12 +196,18 @@ def test_batch_gives_the_same_answers_as_single_points(db_session: Session, city
     from gridgis.routing import PointInput, route_points
 
     probes = [
-        (114.30105, 30.50105, "parking"), (114.3011, 30.50105, None), (114.305, 30.505, None),
-        (114.30505, 30.508, "medical"), (114.3075, 30.5025, None), (114.40, 30.60, None),
-        (114.29995, 30.505, "property"), (114.30105, 30.50105, "property"),
+        (114.30105, 30.50105, "parking"),
+        (114.3011, 30.50105, None),
+        (114.305, 30.505, None),
+        (114.30505, 30.508, "medical"),
+        (114.3075, 30.5025, None),
+        (114.40, 30.60, None),
+        (114.29995, 30.505, "property"),
+        (114.30105, 30.50105, "property"),
     ]
-    batch = route_points(db_session, [PointInput(x, y, category=c, at=AFTER) for x, y, c in probes],
-                         chunk_size=3)
+    batch = route_points(
+        db_session, [PointInput(x, y, category=c, at=AFTER) for x, y, c in probes], chunk_size=3
+    )
     singles = [route_point(db_session, x, y, category=c, at=AFTER) for x, y, c in probes]
     assert [r.to_dict() for r in batch] == [r.to_dict() for r in singles]
 
@@ -212,13 +215,23 @@ def test_batch_gives_the_same_answers_as_single_points(db_session: Session, city
 def test_batch_keeps_bad_rows_as_invalid_locations(db_session: Session, city) -> None:
     from gridgis.routing import PointInput, route_points
 
-    results = route_points(db_session, [
-        PointInput(None, 30.5), PointInput(114.3003, 30.508, at=AFTER),
-        PointInput(500.0, 30.5), PointInput(114.3, 30.5, crs="EPSG:0"),
-        PointInput(114.3003, 30.508, category="nope", at=AFTER),
-    ])
+    results = route_points(
+        db_session,
+        [
+            PointInput(None, 30.5),
+            PointInput(114.3003, 30.508, at=AFTER),
+            PointInput(500.0, 30.5),
+            PointInput(114.3, 30.5, crs="EPSG:0"),
+            PointInput(114.3003, 30.508, category="nope", at=AFTER),
+        ],
+    )
     assert [r.rule for r in results] == [
-        "invalid_location", "grid", "invalid_location", "invalid_location", "grid"]
+        "invalid_location",
+        "grid",
+        "invalid_location",
+        "invalid_location",
+        "grid",
+    ]
     assert results[0].reason == "no coordinates"
     assert "not a place on Earth" in (results[2].reason or "")
     assert results[4].warnings == ("unknown category 'nope'",)
@@ -236,8 +249,9 @@ def test_batch_statement_count_does_not_grow_with_points(db_session: Session, ci
         engine = db_session.get_bind()
         sa.event.listen(engine, "before_cursor_execute", count)
         try:
-            route_points(db_session, [PointInput(114.30105 + i * 1e-6, 30.50105, at=AFTER)
-                                      for i in range(n)])
+            route_points(
+                db_session, [PointInput(114.30105 + i * 1e-6, 30.50105, at=AFTER) for i in range(n)]
+            )
         finally:
             sa.event.remove(engine, "before_cursor_execute", count)
         return len(seen)
@@ -249,15 +263,20 @@ def test_batch_statement_count_does_not_grow_with_points(db_session: Session, ci
 def addressed(db_session: Session, city) -> dict[str, object]:
     b = city["building"]
     b.address = "仁和南路18号丽景小区1栋"
-    twin = Building(community_id=city["community"].id, code="Y", name="丽景小区2栋",
-                    address="仁和南路20号丽景小区2栋", geom=geom(box(114.3030, 30.501, 114.3032, 30.5011)))
+    twin = Building(
+        community_id=city["community"].id,
+        code="Y",
+        name="丽景小区2栋",
+        address="仁和南路20号丽景小区2栋",
+        geom=geom(box(114.3030, 30.501, 114.3032, 30.5011)),
+    )
     db_session.add(twin)
     db_session.flush()
     return city
 
 
 def test_exact_address_routes_to_the_building(db_session: Session, addressed) -> None:
-    from gridgis.routing import route_address
+    from gridgis.addresses import route_address
 
     r = route_address(db_session, "仁和南路18号丽景小区1栋", at=AFTER)
     assert (r.rule, r.building_code, r.grid_code, r.unit_number) == ("address", "X", "A", None)
@@ -266,19 +285,19 @@ def test_exact_address_routes_to_the_building(db_session: Session, addressed) ->
 
 
 def test_full_width_digits_and_spaces_are_folded(db_session: Session, addressed) -> None:
-    from gridgis.routing import route_address
+    from gridgis.addresses import route_address
 
     assert route_address(db_session, "仁和南路 １８号 丽景小区1栋", at=AFTER).building_code == "X"
 
 
 def test_partial_name_that_fits_one_building(db_session: Session, addressed) -> None:
-    from gridgis.routing import route_address
+    from gridgis.addresses import route_address
 
     assert route_address(db_session, "丽景小区2栋", at=AFTER).building_code == "Y"
 
 
 def test_ambiguous_address_returns_candidates(db_session: Session, addressed) -> None:
-    from gridgis.routing import route_address
+    from gridgis.addresses import route_address
 
     r = route_address(db_session, "丽景小区", at=AFTER)
     assert r.rule == "ambiguous_address" and r.grid_code is None
@@ -286,14 +305,14 @@ def test_ambiguous_address_returns_candidates(db_session: Session, addressed) ->
 
 
 def test_typo_is_matched_fuzzily(db_session: Session, addressed) -> None:
-    from gridgis.routing import route_address
+    from gridgis.addresses import route_address
 
     r = route_address(db_session, "仁和南路18号丽景小区1幢", at=AFTER)  # 幢 for 栋
     assert r.building_code == "X"
 
 
 def test_unknown_address(db_session: Session, addressed) -> None:
-    from gridgis.routing import route_address
+    from gridgis.addresses import route_address
 
     r = route_address(db_session, "长江大桥", at=AFTER)
     assert r.rule == "ambiguous_address" and r.candidates == ()

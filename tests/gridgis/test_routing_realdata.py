@@ -22,9 +22,10 @@ import pytest
 import shapely
 from sqlalchemy.orm import Session
 
-from realdata import SHARED_REAL, shared_real
 from gridgis.importing import import_layer
 from gridgis.routing_io import read_csv, route_table
+
+from realdata import SHARED_REAL, shared_real
 
 pytestmark = pytest.mark.realdata
 
@@ -44,7 +45,9 @@ def board_to_borocd(board: str | None) -> int | None:
 def sample_files() -> list[Path]:
     files = sorted(SHARED_REAL.glob("nyc311-*/*.csv")) + sorted(SHARED_REAL.glob("nyc311-*/*.json"))
     if not files:
-        pytest.skip(f"NYC 311 samples are absent from {SHARED_REAL} (../shared is not beside this checkout)")
+        pytest.skip(
+            f"NYC 311 samples are absent from {SHARED_REAL} (../shared is not beside this checkout)"
+        )
     return files
 
 
@@ -63,7 +66,11 @@ def rows_of(path: Path) -> tuple[list[str], list[dict[str, object]], bytes]:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(records)
-    return columns, [{c: r.get(c, "") for c in columns} for r in records], buffer.getvalue().encode()
+    return (
+        columns,
+        [{c: r.get(c, "") for c in columns} for r in records],
+        buffer.getvalue().encode(),
+    )
 
 
 def column(columns: list[str], *names: str) -> str:
@@ -82,8 +89,15 @@ def districts_path() -> Path:
 def test_nyc_311_routes_at_least_as_well_as_point_in_polygon(
     db_session: Session, districts_path: Path
 ) -> None:
-    report = import_layer(db_session, "grids", districts_path, community_code="NYC",
-                          code_field="BoroCD", fix=True, publish=True)
+    report = import_layer(
+        db_session,
+        "grids",
+        districts_path,
+        community_code="NYC",
+        code_field="BoroCD",
+        fix=True,
+        publish=True,
+    )
     assert report.count == 71
     districts = gpd.read_file(districts_path)
     polygons = shapely.make_valid(districts.geometry.values)
@@ -98,8 +112,9 @@ def test_nyc_311_routes_at_least_as_well_as_point_in_polygon(
         board_col = column(columns, "community_board")
         lat_col = column(columns, "latitude")
         lon_col = column(columns, "longitude")
-        table = route_table(db_session, data, str(path), kind="csv", lon_field=lon_col,
-                            lat_field=lat_col)
+        table = route_table(
+            db_session, data, str(path), kind="csv", lon_field=lon_col, lat_field=lat_col
+        )
         assert len(table.results) == len(rows), f"{path}: rows lost"
         totals["rows"] += len(rows)
         for row, result in zip(rows, table.results):
@@ -117,12 +132,17 @@ def test_nyc_311_routes_at_least_as_well_as_point_in_polygon(
             if pip_codes != ([routed] if routed is not None else []):
                 if len(pip_codes) > 1 and routed in pip_codes:
                     pass  # boundary tie: several polygons cover the point; the rule chose one
-                elif not pip_codes and result.rule in ("nearest_grid", "unrouted",
-                                                        "outside_coverage"):
+                elif not pip_codes and result.rule in (
+                    "nearest_grid",
+                    "unrouted",
+                    "outside_coverage",
+                ):
                     pass  # in no polygon: nearest grid within tolerance, or nothing
                 else:
-                    unexplained.append(f"{path.parent.name}: ({lon}, {lat}) routed {routed} "
-                                       f"({result.rule}), polygons {pip_codes}")
+                    unexplained.append(
+                        f"{path.parent.name}: ({lon}, {lat}) routed {routed} "
+                        f"({result.rule}), polygons {pip_codes}"
+                    )
             if truth is None:
                 continue
             totals["judged"] += 1
@@ -131,8 +151,10 @@ def test_nyc_311_routes_at_least_as_well_as_point_in_polygon(
             # agreeing if any polygon covering it is the board's.
             totals["pip_agree"] += truth in pip_codes
             if routed != truth and len(disagreements) < 15:
-                disagreements.append(f"{path.parent.name}: ({lon:.6f}, {lat:.6f}) board {truth}, "
-                                     f"routed {routed} ({result.rule}), polygons {pip_codes}")
+                disagreements.append(
+                    f"{path.parent.name}: ({lon:.6f}, {lat:.6f}) board {truth}, "
+                    f"routed {routed} ({result.rule}), polygons {pip_codes}"
+                )
 
     routed_rate = totals["routed_agree"] / totals["judged"]
     pip_rate = totals["pip_agree"] / totals["judged"]

@@ -11,6 +11,10 @@ from pathlib import Path
 import pyogrio
 import pytest
 import shapely
+
+from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput
+from gridgis.shapes import read_shapes
+
 from shape_files import (
     BOWTIE,
     SHAPES,
@@ -24,9 +28,6 @@ from shape_files import (
     shapefile,
     web_mercator_buildings,
 )
-
-from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput
-from gridgis.shapes import read_shapes
 
 B1 = shapely.box(102.7015, 25.0615, 102.7020, 25.0620)
 
@@ -294,7 +295,7 @@ def test_unknown_extension_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "a.kml").write_text("<kml/>")
     with pytest.raises(InvalidFile, match=r"a.kml: unknown format '.kml'; use GeoJSON"):
         read_shapes(tmp_path / "a.kml")
-    with pytest.raises(InvalidFile, match="nope.geojson does not exist"):
+    with pytest.raises(InvalidFile, match=r"nope\.geojson does not exist"):
         read_shapes(tmp_path / "nope.geojson")
 
 

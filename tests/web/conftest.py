@@ -9,11 +9,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from sample_community import build_sample_community
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
 from web import create_app
+
+from sample_community import build_sample_community
 
 
 @pytest.fixture(scope="session")

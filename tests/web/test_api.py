@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
+
 from sample_community import (
     COMMUNITY_CODE,
     COMPOUND_CODE,

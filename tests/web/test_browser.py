@@ -16,16 +16,17 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from web import create_app
+
 from sample_community import (
     BUILDINGS,
     COMMUNITY_NAME,
     GRID_CODES,
     build_sample_community,
 )
-from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
-
-from web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/gridgis_overview.png")
@@ -66,7 +67,9 @@ COUNT_DRAWN = """
         let total = 0, drawn = 0;
         group.eachLayer(geojson => geojson.eachLayer(shape => {
             total += 1;
-            if (shape._map && shape._renderer instanceof L.Canvas && shape._parts.length) drawn += 1;
+            if (shape._map && shape._renderer instanceof L.Canvas && shape._parts.length) {
+              drawn += 1;
+            }
         }));
         out[key] = {total, drawn, shown: window.gridgis.map.hasLayer(group)};
     }
@@ -87,9 +90,7 @@ def test_overview_map_in_chromium(live_url: str) -> None:
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            context = browser.new_context(
-                viewport={"width": 900, "height": 640}, locale="zh-CN"
-            )
+            context = browser.new_context(viewport={"width": 900, "height": 640}, locale="zh-CN")
             page = context.new_page()
             page.on("request", lambda r: requests.append(r.url))
             page.on("requestfailed", lambda r: failed.append(r.url))
@@ -101,10 +102,16 @@ def test_overview_map_in_chromium(live_url: str) -> None:
             page.screenshot(path=str(SCREENSHOT))
 
             counts = page.evaluate(COUNT_DRAWN)
-            assert counts["grids"] == {"total": len(GRID_CODES), "drawn": len(GRID_CODES),
-                                       "shown": True}
-            assert counts["buildings"] == {"total": len(BUILDINGS), "drawn": len(BUILDINGS),
-                                           "shown": True}
+            assert counts["grids"] == {
+                "total": len(GRID_CODES),
+                "drawn": len(GRID_CODES),
+                "shown": True,
+            }
+            assert counts["buildings"] == {
+                "total": len(BUILDINGS),
+                "drawn": len(BUILDINGS),
+                "shown": True,
+            }
             assert counts["compounds"] == {"total": 1, "drawn": 1, "shown": True}
             # Units start hidden; the layer control switches them on.
             assert counts["units"] == {"total": 4, "drawn": 0, "shown": False}

@@ -10,11 +10,12 @@ from html.parser import HTMLParser
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sample_community import COMMUNITY_CODE, COMMUNITY_NAME, GRID_NAMES, LAYOUT_OLD
 from sqlalchemy.orm import Session
 
 from gridgis.models import Community
 from web import create_app
+
+from sample_community import COMMUNITY_CODE, COMMUNITY_NAME, GRID_NAMES, LAYOUT_OLD
 
 
 class Resources(HTMLParser):
@@ -105,8 +106,9 @@ def test_no_selector_for_one_community(client: FlaskClient) -> None:
 def two_communities(scratch_database_url: str) -> Iterator[FlaskClient]:
     import sqlalchemy as sa
     from geoalchemy2.shape import from_shape
-    from sample_community import build_sample_community
     from shapely.geometry import MultiPolygon, box
+
+    from sample_community import build_sample_community
 
     engine = sa.create_engine(scratch_database_url, poolclass=sa.pool.NullPool)
     with Session(engine) as session, session.begin():
