@@ -44,6 +44,8 @@ class Settings:
     tile_attribution: str = ""
     tianditu_key: str = ""
     default_language: str = "zh"
+    #: Largest request body accepted (batch uploads), in megabytes.
+    max_upload_mb: int = 20
     secret_key: str = field(default="dev-only-not-secret", repr=False)
 
     @classmethod
@@ -58,5 +60,6 @@ class Settings:
             tile_attribution=env.get("GRIDGIS_TILE_ATTRIBUTION", ""),
             tianditu_key=env.get("GRIDGIS_TIANDITU_KEY", ""),
             default_language=env.get("GRIDGIS_LANGUAGE", "zh"),
+            max_upload_mb=int(env.get("GRIDGIS_MAX_UPLOAD_MB", "20")),
             secret_key=env.get("GRIDGIS_SECRET_KEY", "dev-only-not-secret"),
         )

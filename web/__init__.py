@@ -46,12 +46,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     # Imported here so that importing ``web`` stays free of side effects and cheap.
     from gridgis import maps
-    from web import api, assets, db, errors, i18n, pages
+    from web import api, assets, db, errors, i18n, pages, route_api
 
     config = dict(test_config or {})
     settings = _settings(config)
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key, GRIDGIS_SETTINGS=settings)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        GRIDGIS_SETTINGS=settings,
+        # Uploads (batch routing) beyond this get a 413 that says the limit.
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+    )
     app.config.update(config)
     # Readable Chinese in JSON, and GeoJSON members in their usual order.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -63,4 +68,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(assets.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(route_api.bp)
     return app

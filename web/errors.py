@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
@@ -66,6 +66,14 @@ def as_gridgis_error(exc: Exception) -> GridgisError:
             if exc.valid_methods:
                 not_allowed.details.append("Allowed: " + ", ".join(sorted(exc.valid_methods)))
             return not_allowed
+        if exc.code == 413:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+            size = f"{limit // 2**20} MB" if limit >= 2**20 else f"{limit // 1024} KB"
+            too_large = GridgisError(
+                f"The request is larger than {size}; split the file into smaller parts."
+            )
+            too_large.http_status = 413
+            return too_large
         error = GridgisError(exc.description or exc.name)
         error.http_status = exc.code or 500
         return error

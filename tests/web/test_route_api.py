@@ -1,0 +1,136 @@
+"""POST /api/v1/route and /api/v1/route/batch against the committed sample community."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from flask.testing import FlaskClient
+
+from gridgis.crs import wgs84_to_gcj02
+
+# Inside building B01 (unit 1) of 网格一, see tests/sample_community.py.
+B01 = (114.3005, 30.5905)
+
+
+def first_point_in(client: FlaskClient, code: str) -> tuple[float, float]:
+    doc = client.get("/api/v1/communities").get_json()["communities"][0]
+    layer = client.get(f"/api/v1/communities/{doc['code']}/buildings").get_json()
+    feature = next(f for f in layer["features"] if f["properties"]["code"] == code)
+    ring = feature["geometry"]["coordinates"][0][0]
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+
+
+def test_route_a_point(client: FlaskClient) -> None:
+    lon, lat = first_point_in(client, "B01")
+    answer = client.post("/api/v1/route", json={"lon": lon, "lat": lat})
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["building_code"] == "B01" and body["grid_code"]
+    assert body["rule"] in ("unit", "building")
+    assert body["explanation_zh"] and body["explanation_en"]
+
+
+def test_team_names_and_phones_are_masked(client: FlaskClient) -> None:
+    lon, lat = first_point_in(client, "B01")
+    text = client.post("/api/v1/route", json={"lon": lon, "lat": lat}).get_data(as_text=True)
+    assert "张三" not in text and "13812341234" not in text
+    assert "138****1234" in text
+
+
+def test_route_a_gcj02_point(client: FlaskClient) -> None:
+    lon, lat = first_point_in(client, "B01")
+    x, y = wgs84_to_gcj02(lon, lat)
+    body = client.post("/api/v1/route", json={"lon": x, "lat": y, "crs": "gcj02"}).get_json()
+    assert body["building_code"] == "B01" and body["crs"] == "gcj02"
+
+
+def test_outside_coverage_is_an_answer_not_an_error(client: FlaskClient) -> None:
+    body = client.post("/api/v1/route", json={"lon": 0.0, "lat": 0.0}).get_json()
+    assert body["rule"] == "outside_coverage"
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ("not json", "must be a JSON object"),
+        ([1, 2], "must be a JSON object"),
+        ({"lon": "east", "lat": 30.5}, "'lon' must be a number"),
+        ({"lon": True, "lat": 30.5}, "'lon' must be a number"),
+        ({"lon": 114.3, "lat": 1e400}, "'lat' must be a finite number"),
+        ({"lon": 114.3, "lat": 95}, "not a place on Earth"),
+        ({"lon": 114.3, "lat": 30.5, "crs": "EPSG:123456789"}, "Unknown CRS"),
+        ({"lon": 114.3, "lat": 30.5, "at": "yesterday"}, "ISO 8601"),
+        ({"lon": 114.3, "lat": 30.5, "at": "2026-01-01T00:00:00"}, "needs a time zone"),
+        ({"lon": 114.3, "lat": 30.5, "colour": "red"}, "Unknown field(s) colour"),
+        ({}, "Give either 'lon' and 'lat' or an 'address'"),
+        ({"lon": 114.3, "lat": 30.5, "category": "nope"}, "Unknown category 'nope'"),
+    ],
+)
+def test_bad_requests_get_400_naming_the_field(
+    client: FlaskClient, payload: object, message: str
+) -> None:
+    if isinstance(payload, str):
+        answer = client.post("/api/v1/route", data=payload, content_type="application/json")
+    elif isinstance(payload, dict) and payload.get("lat") == 1e400:
+        raw = '{"lon": 114.3, "lat": 1e400}'
+        answer = client.post("/api/v1/route", data=raw, content_type="application/json")
+    else:
+        answer = client.post("/api/v1/route", json=payload)
+    assert answer.status_code == 400
+    assert message in answer.get_json()["error"]["message"]
+
+
+def test_batch_csv_keeps_rows_and_adds_columns(client: FlaskClient) -> None:
+    lon, lat = first_point_in(client, "B01")
+    data = f"ref,lon,lat\nA,{lon},{lat}\nB,,\nC,0,0\n".encode()
+    answer = client.post("/api/v1/route/batch", data=data, content_type="text/csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert [r["ref"] for r in rows] == ["A", "B", "C"]
+    assert [r["rule"] for r in rows][1:] == ["invalid_location", "outside_coverage"]
+    assert rows[0]["building_code"] == "B01"
+    assert json.loads(answer.headers["X-Gridgis-Rules"])["invalid_location"] == 1
+
+
+def test_batch_upload_of_geojson(client: FlaskClient) -> None:
+    lon, lat = first_point_in(client, "B01")
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"n": 1},
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            }
+        ],
+    }
+    upload = {"file": (io.BytesIO(json.dumps(doc).encode()), "incidents.geojson")}
+    answer = client.post("/api/v1/route/batch", data=upload, content_type="multipart/form-data")
+    assert answer.status_code == 200 and answer.mimetype == "application/geo+json"
+    props = answer.get_json()["features"][0]["properties"]
+    assert props["n"] == 1 and props["building_code"] == "B01"
+
+
+def test_batch_bad_uploads(client: FlaskClient) -> None:
+    empty = client.post("/api/v1/route/batch", data=b"", content_type="text/csv")
+    assert empty.status_code == 400 and "Send a GeoJSON" in empty.get_json()["error"]["message"]
+    nocols = client.post("/api/v1/route/batch", data=b"a,b\n1,2\n", content_type="text/csv")
+    assert nocols.status_code == 400 and "--lon-field" in nocols.get_json()["error"]["message"]
+
+
+def test_batch_upload_size_is_limited(sample_database_url: str) -> None:
+    from web import create_app
+
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": sample_database_url, "MAX_CONTENT_LENGTH": 2048}
+    )
+    answer = app.test_client().post(
+        "/api/v1/route/batch", data=b"lon,lat\n" + b"1,2\n" * 1000, content_type="text/csv"
+    )
+    app.extensions["gridgis"].engine.dispose()
+    assert answer.status_code == 413
+    assert "larger than 2 KB" in answer.get_json()["error"]["message"]
