@@ -3,7 +3,10 @@
 A small catalog in place of Flask-Babel: message ids are the English text,
 ``CATALOGS["zh"]`` translates them, English needs no table. The language of a
 request comes from ``?lang=`` (remembered in a cookie), else the cookie, else
-``Accept-Language``, else the configured default. Templates call ``_("...")``;
+the configured default (Chinese). ``Accept-Language`` is deliberately not
+consulted: the staff of a Chinese community office use whatever browser the
+office has, often with an English default, and must still get Chinese unless
+they choose English. Templates call ``_("...")``;
 Python code calls :func:`gettext`. ``tests/web/test_i18n.py`` checks that
 every id used in templates and map code has a Chinese translation.
 """
@@ -121,12 +124,9 @@ def gettext(msgid: str) -> str:
 
 
 def negotiate(default: str) -> str:
-    """The request's language: ?lang=, cookie, Accept-Language, then ``default``."""
+    """The request's language: ?lang=, then the cookie, then ``default``."""
     chosen = normalise(request.args.get("lang")) or normalise(request.cookies.get(COOKIE))
-    if chosen:
-        return chosen
-    best = request.accept_languages.best_match(LANGUAGES)
-    return normalise(best) or normalise(default) or LANGUAGES[0]
+    return chosen or normalise(default) or LANGUAGES[0]
 
 
 def lang_url(lang: str) -> str:
@@ -150,7 +150,7 @@ def init_app(app: Flask, default: str) -> None:
         # Pages differ by language: caches must key on what chose it (static
         # files and JSON do not, and stay cacheable).
         if response.mimetype == "text/html":
-            response.vary.update(("Accept-Language", "Cookie"))
+            response.vary.add("Cookie")
         return response
 
     @app.context_processor

@@ -81,4 +81,11 @@ def serve(
     if pidfile:
         options["pidfile"] = str(pidfile)
     click.echo(f"gridgis serving at http://{host}:{port} ({workers} workers × {threads} threads)")
-    _gunicorn_app(options).run()
+    app = _gunicorn_app(options)
+    if daemon:
+        # gunicorn's BaseApplication (unlike its command line) does not detach
+        # by itself; do it before the arbiter starts.
+        from gunicorn import util
+
+        util.daemonize(False)
+    app.run()

@@ -63,22 +63,15 @@ def test_lang_parameter_switches_and_is_remembered(client: FlaskClient) -> None:
     assert '<html lang="zh-CN">' in page(client)
 
 
-@pytest.mark.parametrize(
-    ("header", "html_lang"),
-    [
-        ("en-US,en;q=0.9", "en"),
-        ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"),
-        ("fr-FR", "zh-CN"),  # not offered: the default
-        ("en-GB", "en"),
-    ],
-)
-def test_accept_language(client: FlaskClient, header: str, html_lang: str) -> None:
-    assert f'<html lang="{html_lang}">' in page(client, **{"Accept-Language": header})
+@pytest.mark.parametrize("header", ["en-US,en;q=0.9", "zh-CN,zh;q=0.9", "fr-FR"])
+def test_chinese_whatever_the_browser_says(client: FlaskClient, header: str) -> None:
+    # Office browsers often default to English; staff get Chinese unless they choose.
+    assert '<html lang="zh-CN">' in page(client, **{"Accept-Language": header})
 
 
-def test_lang_parameter_beats_accept_language(client: FlaskClient) -> None:
-    html = page(client, "/?lang=zh", **{"Accept-Language": "en"})
-    assert '<html lang="zh-CN">' in html
+def test_lang_parameter_chooses_english(client: FlaskClient) -> None:
+    html = page(client, "/?lang=en", **{"Accept-Language": "zh-CN"})
+    assert '<html lang="en">' in html
 
 
 def test_unknown_lang_is_ignored(client: FlaskClient) -> None:
@@ -94,7 +87,7 @@ def test_language_switch_keeps_the_page(client: FlaskClient) -> None:
 
 def test_pages_vary_by_language(client: FlaskClient) -> None:
     vary = client.get("/").headers["Vary"]
-    assert "Accept-Language" in vary and "Cookie" in vary
+    assert "Cookie" in vary
     with client.get("/static/vendor/leaflet/leaflet.js") as script:
         assert "Cookie" not in script.headers.get("Vary", "")
 
