@@ -50,8 +50,8 @@ SLOT_W, SLOT_H = CELL / SLOTS_X, CELL / SLOTS_Y
 UNIT_COUNTS = np.array([2, 3, 4, 5, 6])
 UNIT_COUNT_P = np.array([0.15, 0.30, 0.25, 0.20, 0.10])
 SHARE_WITH_UNITS = 0.9
-CURRENT_FROM = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
-OLD_FROM = dt.datetime(2019, 1, 1, tzinfo=dt.timezone.utc)
+CURRENT_FROM = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+OLD_FROM = dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国红梅"
@@ -98,7 +98,12 @@ class City:
     @property
     def bbox(self) -> tuple[float, float, float, float]:
         r = self.comm_rect
-        return float(r[:, 0].min()), float(r[:, 1].min()), float(r[:, 2].max()), float(r[:, 3].max())
+        return (
+            float(r[:, 0].min()),
+            float(r[:, 1].min()),
+            float(r[:, 2].max()),
+            float(r[:, 3].max()),
+        )
 
 
 def build_city(n_buildings: int, *, seed: int, tag: str) -> City:
@@ -132,7 +137,7 @@ def build_city(n_buildings: int, *, seed: int, tag: str) -> City:
         r0, c0 = br * BLOCK, bc * BLOCK
         cells = [(r0 + i, c0 + j) for i in range(BLOCK) for j in range(BLOCK)]
         lake = cells[int(rng.integers(len(cells)))]
-        cell_kind[r0:r0 + BLOCK, c0:c0 + BLOCK] = 1
+        cell_kind[r0 : r0 + BLOCK, c0 : c0 + BLOCK] = 1
         cell_kind[lake] = 0
         # The boundary is the seam where a neighbour block exists, else the margin.
         has_w = bc > 0
@@ -148,8 +153,12 @@ def build_city(n_buildings: int, *, seed: int, tag: str) -> City:
             seams.append((float(xb), float(ya), float(yb)))
         lr, lc = lake
         lakes[k] = (lon_of(x0[lc]), lat_of(y0[lr]), lon_of(x1[lc]), lat_of(y1[lr]))
-        old_rect[k] = (lon_of(x0[c0]), lat_of(y0[r0]),
-                       lon_of(x1[c0 + BLOCK - 1]), lat_of(y1[r0 + BLOCK - 1]))
+        old_rect[k] = (
+            lon_of(x0[c0]),
+            lat_of(y0[r0]),
+            lon_of(x1[c0 + BLOCK - 1]),
+            lat_of(y1[r0 + BLOCK - 1]),
+        )
         comm_cells.append([c for c in cells if c != lake])
     max_seg = 100.0 / M_PER_DEG_LON  # densify: geodesic and planar edges agree to < 1 mm
     boundary = shapely.segmentize(shapely.box(*comm_rect.T), max_seg)
@@ -208,12 +217,28 @@ def build_city(n_buildings: int, *, seed: int, tag: str) -> City:
     unit_edges = np.column_stack([u_building[inner], lo[inner]])
 
     return City(
-        tag=tag, n_communities=n_comm, comm_boundary=boundary, comm_rect=comm_rect,
-        grid_comm=grid_comm, grid_rect=grid_rect, grid_cell=grid_cell, old_grid_rect=old_rect,
-        building_grid=b_grid, building_rect=b_rect, unit_building=u_building, unit_rect=u_rect,
-        unit_number=u_number, unit_edges=unit_edges, lakes=lakes, col_edges=(x0, x1),
-        row_edges=(y0, y1), col_gap=col_gap, row_gap=row_gap, cell_kind=cell_kind,
-        comm_mid_x=mid_lon, comm_seams=seams,
+        tag=tag,
+        n_communities=n_comm,
+        comm_boundary=boundary,
+        comm_rect=comm_rect,
+        grid_comm=grid_comm,
+        grid_rect=grid_rect,
+        grid_cell=grid_cell,
+        old_grid_rect=old_rect,
+        building_grid=b_grid,
+        building_rect=b_rect,
+        unit_building=u_building,
+        unit_rect=u_rect,
+        unit_number=u_number,
+        unit_edges=unit_edges,
+        lakes=lakes,
+        col_edges=(x0, x1),
+        row_edges=(y0, y1),
+        col_gap=col_gap,
+        row_gap=row_gap,
+        cell_kind=cell_kind,
+        comm_mid_x=mid_lon,
+        comm_seams=seams,
     )
 
 
@@ -237,8 +262,8 @@ def make_points(city: City, n: int, *, seed: int) -> Points:
     in the roads around grids (1 in 20 of them exactly on a seam between two
     communities), 5% far (half in lakes, half outside every community)."""
     rng = np.random.default_rng(seed + 1)
-    n_in = int(round(n * 0.90))
-    n_gap = int(round(n * 0.05))
+    n_in = round(n * 0.90)
+    n_gap = round(n * 0.05)
     n_far = n - n_in - n_gap
     n_edge = n_in // 100 if len(city.unit_edges) else 0
     n_seam = n_gap // 20 if city.comm_seams else 0
@@ -254,10 +279,17 @@ def make_points(city: City, n: int, *, seed: int) -> Points:
     # Inside buildings, uniformly.
     b = rng.integers(len(city.building_rect), size=n_in - n_edge)
     r = city.building_rect[b]
-    add(r[:, 0] + rng.random(len(b)) * (r[:, 2] - r[:, 0]),
-        r[:, 1] + rng.random(len(b)) * (r[:, 3] - r[:, 1]), "building")
+    add(
+        r[:, 0] + rng.random(len(b)) * (r[:, 2] - r[:, 0]),
+        r[:, 1] + rng.random(len(b)) * (r[:, 3] - r[:, 1]),
+        "building",
+    )
     # Exactly on an edge two units share.
-    e = city.unit_edges[rng.integers(len(city.unit_edges), size=n_edge)] if n_edge else np.empty((0, 2))
+    e = (
+        city.unit_edges[rng.integers(len(city.unit_edges), size=n_edge)]
+        if n_edge
+        else np.empty((0, 2))
+    )
     r = city.building_rect[e[:, 0].astype(np.int64)]
     add(e[:, 1], r[:, 1] + rng.random(n_edge) * (r[:, 3] - r[:, 1]), "unit_edge")
 
@@ -275,11 +307,18 @@ def make_points(city: City, n: int, *, seed: int) -> Points:
     dc = np.array([-1, 1, 0, 0])[side]
     nr, nc = gr + dr, gc + dc
     inside = (nr >= 0) & (nr < nrows) & (nc >= 0) & (nc < ncols)
-    neighbour = np.where(inside, city.cell_kind[np.clip(nr, 0, nrows - 1), np.clip(nc, 0, ncols - 1)], -1)
-    gap_w = np.where(side == 0, np.r_[0.0, city.col_gap][gc],
-                     np.where(side == 1, np.r_[city.col_gap, 0.0][gc],
-                              np.where(side == 2, np.r_[0.0, city.row_gap][gr],
-                                       np.r_[city.row_gap, 0.0][gr])))
+    neighbour = np.where(
+        inside, city.cell_kind[np.clip(nr, 0, nrows - 1), np.clip(nc, 0, ncols - 1)], -1
+    )
+    gap_w = np.where(
+        side == 0,
+        np.r_[0.0, city.col_gap][gc],
+        np.where(
+            side == 1,
+            np.r_[city.col_gap, 0.0][gc],
+            np.where(side == 2, np.r_[0.0, city.row_gap][gr], np.r_[city.row_gap, 0.0][gr]),
+        ),
+    )
     reach = np.where(neighbour == 1, gap_w, 50.0)
     dist = 0.05 + rng.random(m) * (reach - 0.1)
     px = np.where(side == 0, x0[gc] - dist, np.where(side == 1, x1[gc] + dist, x0[gc] + along))
@@ -294,8 +333,11 @@ def make_points(city: City, n: int, *, seed: int) -> Points:
     n_lake = n_far // 2
     lk = city.lakes[rng.integers(len(city.lakes), size=n_lake)]
     inset_x, inset_y = 16.0 / M_PER_DEG_LON, 16.0 / M_PER_DEG_LAT
-    add(lk[:, 0] + inset_x + rng.random(n_lake) * (lk[:, 2] - lk[:, 0] - 2 * inset_x),
-        lk[:, 1] + inset_y + rng.random(n_lake) * (lk[:, 3] - lk[:, 1] - 2 * inset_y), "lake")
+    add(
+        lk[:, 0] + inset_x + rng.random(n_lake) * (lk[:, 2] - lk[:, 0] - 2 * inset_x),
+        lk[:, 1] + inset_y + rng.random(n_lake) * (lk[:, 3] - lk[:, 1] - 2 * inset_y),
+        "lake",
+    )
     # ... and outside every community: 100 m to 3 km beyond the city's box.
     n_out = n_far - n_lake
     bx0, by0, bx1, by1 = city.bbox
@@ -303,10 +345,16 @@ def make_points(city: City, n: int, *, seed: int) -> Points:
     t = rng.random(n_out)
     # A point on the box's outline, pushed out along the side's normal.
     side = rng.integers(4, size=n_out)
-    ox = np.where(side < 2, np.where(side == 0, bx0 - off / M_PER_DEG_LON, bx1 + off / M_PER_DEG_LON),
-                  bx0 + t * (bx1 - bx0))
-    oy = np.where(side >= 2, np.where(side == 2, by0 - off / M_PER_DEG_LAT, by1 + off / M_PER_DEG_LAT),
-                  by0 + t * (by1 - by0))
+    ox = np.where(
+        side < 2,
+        np.where(side == 0, bx0 - off / M_PER_DEG_LON, bx1 + off / M_PER_DEG_LON),
+        bx0 + t * (bx1 - bx0),
+    )
+    oy = np.where(
+        side >= 2,
+        np.where(side == 2, by0 - off / M_PER_DEG_LAT, by1 + off / M_PER_DEG_LAT),
+        by0 + t * (by1 - by0),
+    )
     add(ox, oy, "outside")
 
     lon, lat, kind = np.concatenate(lons), np.concatenate(lats), np.concatenate(kinds)
@@ -316,10 +364,19 @@ def make_points(city: City, n: int, *, seed: int) -> Points:
 
 # --- loading -----------------------------------------------------------------
 
-_EWKB_RECT = np.dtype([
-    ("bo", "u1"), ("type", "<u4"), ("srid", "<u4"), ("n", "<u4"),
-    ("pbo", "u1"), ("ptype", "<u4"), ("rings", "<u4"), ("pts", "<u4"), ("xy", "<f8", (10,)),
-])
+_EWKB_RECT = np.dtype(
+    [
+        ("bo", "u1"),
+        ("type", "<u4"),
+        ("srid", "<u4"),
+        ("n", "<u4"),
+        ("pbo", "u1"),
+        ("ptype", "<u4"),
+        ("rings", "<u4"),
+        ("pts", "<u4"),
+        ("xy", "<f8", (10,)),
+    ]
+)
 
 
 def rect_ewkb_hex(rect: np.ndarray) -> list[str]:
@@ -332,7 +389,7 @@ def rect_ewkb_hex(rect: np.ndarray) -> list[str]:
     a["xy"] = np.column_stack([x0, y0, x1, y0, x1, y1, x0, y1, x0, y0])
     size = _EWKB_RECT.itemsize * 2
     text = a.tobytes().hex()
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def geom_ewkb_hex(geoms: np.ndarray) -> list[str]:
@@ -427,11 +484,24 @@ def load_city(conn, city: City, *, seed: int, keep_trigger: bool = False) -> Loa
             cur.execute(
                 "INSERT INTO department (code, name, kind, phone, jurisdiction) "
                 "VALUES (%s, %s, %s, '027-8888' , ST_GeomFromEWKB(decode(%s, 'hex'))) RETURNING id",
-                (code, name, kind, geom_ewkb_hex(np.array([geom], dtype=object))[0] if geom else None))
+                (
+                    code,
+                    name,
+                    kind,
+                    geom_ewkb_hex(np.array([geom], dtype=object))[0] if geom else None,
+                ),
+            )
             dep_id[code] = cur.fetchone()[0]
         cats = [
             (f"{tag}_noise", "噪音扰民", "Noise", None, False, [f"{tag}-UM"]),
-            (f"{tag}_parking", "违章停车", "Illegal parking", None, False, [f"{tag}-TPW", f"{tag}-TPE"]),
+            (
+                f"{tag}_parking",
+                "违章停车",
+                "Illegal parking",
+                None,
+                False,
+                [f"{tag}-TPW", f"{tag}-TPE"],
+            ),
             (f"{tag}_leak", "物业漏水", "Leak (property)", None, True, [f"{tag}-SAN"]),
             (f"{tag}_medical", "就医帮扶", "Medical help", "white", False, []),
         ]
@@ -439,7 +509,8 @@ def load_city(conn, city: City, *, seed: int, keep_trigger: bool = False) -> Loa
             cur.execute(
                 "INSERT INTO category (code, name_zh, name_en, response_hours, resolution_hours, "
                 "volunteer_team, is_property) VALUES (%s, %s, %s, 2, 48, %s, %s) RETURNING id",
-                (code, zh, en, team, prop))
+                (code, zh, en, team, prop),
+            )
             cid = cur.fetchone()[0]
             for dcode in cat_deps:
                 cur.execute("INSERT INTO category_department VALUES (%s, %s)", (cid, dep_id[dcode]))
@@ -448,16 +519,37 @@ def load_city(conn, city: City, *, seed: int, keep_trigger: bool = False) -> Loa
         # Communities and their two published layouts.
         n_c = city.n_communities
         comm_ids = reserve_ids(cur, "community", n_c)
-        _copy(cur, "community", "id, code, name, boundary, gap_tolerance_m, households_min, households_max",
-              ((str(i), f"{tag}-C{k:04d}", f"基准社区{k}", g, "30", "300", "500")
-               for k, (i, g) in enumerate(zip(comm_ids, geom_ewkb_hex(city.comm_boundary)))))
+        _copy(
+            cur,
+            "community",
+            "id, code, name, boundary, gap_tolerance_m, households_min, households_max",
+            (
+                (str(i), f"{tag}-C{k:04d}", f"基准社区{k}", g, "30", "300", "500")
+                for k, (i, g) in enumerate(zip(comm_ids, geom_ewkb_hex(city.comm_boundary)))
+            ),
+        )
         lay_ids = reserve_ids(cur, "layout", 2 * n_c)
         old_lay, cur_lay = lay_ids[:n_c], lay_ids[n_c:]
-        _copy(cur, "layout", "id, community_id, name, status, valid_from, valid_to",
-              [(str(lo), str(c), "2019版", "published", OLD_FROM.isoformat(), CURRENT_FROM.isoformat())
-               for lo, c in zip(old_lay, comm_ids)]
-              + [(str(lc), str(c), "2020版", "published", CURRENT_FROM.isoformat(), r"\N")
-                 for lc, c in zip(cur_lay, comm_ids)])
+        _copy(
+            cur,
+            "layout",
+            "id, community_id, name, status, valid_from, valid_to",
+            [
+                (
+                    str(lo),
+                    str(c),
+                    "2019版",
+                    "published",
+                    OLD_FROM.isoformat(),
+                    CURRENT_FROM.isoformat(),
+                )
+                for lo, c in zip(old_lay, comm_ids)
+            ]
+            + [
+                (str(lc), str(c), "2020版", "published", CURRENT_FROM.isoformat(), r"\N")
+                for lc, c in zip(cur_lay, comm_ids)
+            ],
+        )
         lap("communities_layouts")
 
         # Grids: the old layout's one per community, then the current ones.
@@ -465,11 +557,21 @@ def load_city(conn, city: City, *, seed: int, keep_trigger: bool = False) -> Loa
         old_grid_ids = reserve_ids(cur, "grid", n_c)
         grid_ids = reserve_ids(cur, "grid", n_g)
         gcomm = city.grid_comm
-        _copy(cur, "grid", "id, layout_id, code, name, geom",
-              [(str(i), str(lo), "G00", "旧网格", g)
-               for i, lo, g in zip(old_grid_ids, old_lay, rect_ewkb_hex(city.old_grid_rect))]
-              + [(str(i), str(cur_lay[c]), f"G{r:03d}{col:03d}", f"第{r}-{col}网格", g)
-                 for i, c, (r, col), g in zip(grid_ids, gcomm, city.grid_cell, rect_ewkb_hex(city.grid_rect))])
+        _copy(
+            cur,
+            "grid",
+            "id, layout_id, code, name, geom",
+            [
+                (str(i), str(lo), "G00", "旧网格", g)
+                for i, lo, g in zip(old_grid_ids, old_lay, rect_ewkb_hex(city.old_grid_rect))
+            ]
+            + [
+                (str(i), str(cur_lay[c]), f"G{r:03d}{col:03d}", f"第{r}-{col}网格", g)
+                for i, c, (r, col), g in zip(
+                    grid_ids, gcomm, city.grid_cell, rect_ewkb_hex(city.grid_rect)
+                )
+            ],
+        )
         lap("grids")
 
         # Compounds: half the grids' cores, each with a property company.
@@ -479,9 +581,15 @@ def load_city(conn, city: City, *, seed: int, keep_trigger: bool = False) -> Loa
         inset_x, inset_y = 1.0 / M_PER_DEG_LON, 1.0 / M_PER_DEG_LAT
         crect = city.grid_rect[cg] + np.array([inset_x, inset_y, -inset_x, -inset_y])
         pm = [dep_id[f"{tag}-PM{i}"] for i in range(4)]
-        _copy(cur, "compound", "id, community_id, code, name, property_company_id, geom",
-              ((str(i), str(comm_ids[gcomm[g]]), f"XQ{g}", f"小区{g}", str(pm[g % 4]), geom)
-               for i, g, geom in zip(comp_ids, cg, rect_ewkb_hex(crect))))
+        _copy(
+            cur,
+            "compound",
+            "id, community_id, code, name, property_company_id, geom",
+            (
+                (str(i), str(comm_ids[gcomm[g]]), f"XQ{g}", f"小区{g}", str(pm[g % 4]), geom)
+                for i, g, geom in zip(comp_ids, cg, rect_ewkb_hex(crect))
+            ),
+        )
         compound_of_grid = np.full(n_g, -1, dtype=np.int64)
         compound_of_grid[cg] = comp_ids
         lap("compounds")
@@ -493,11 +601,27 @@ def load_city(conn, city: City, *, seed: int, keep_trigger: bool = False) -> Loa
         floors = rng.integers(2, 33, n_b)
         b_comm = comm_ids[gcomm[bg]]
         b_comp = compound_of_grid[bg]
-        _copy(cur, "building", "id, community_id, compound_id, code, name, address, floors, households, geom",
-              ((str(i), str(c), r"\N" if cp < 0 else str(cp), f"B{k}", f"{k % 97 + 1}栋",
-                f"武汉市洪山区基准路{k // 40 + 1}号{k % 40 + 1}栋", str(f), str(f * 4), g)
-               for k, (i, c, cp, f, g) in enumerate(
-                   zip(b_ids, b_comm, b_comp, floors, rect_ewkb_hex(city.building_rect)))))
+        _copy(
+            cur,
+            "building",
+            "id, community_id, compound_id, code, name, address, floors, households, geom",
+            (
+                (
+                    str(i),
+                    str(c),
+                    r"\N" if cp < 0 else str(cp),
+                    f"B{k}",
+                    f"{k % 97 + 1}栋",
+                    f"武汉市洪山区基准路{k // 40 + 1}号{k % 40 + 1}栋",
+                    str(f),
+                    str(f * 4),
+                    g,
+                )
+                for k, (i, c, cp, f, g) in enumerate(
+                    zip(b_ids, b_comm, b_comp, floors, rect_ewkb_hex(city.building_rect))
+                )
+            ),
+        )
         lap("buildings")
 
         # Units.
@@ -505,10 +629,20 @@ def load_city(conn, city: City, *, seed: int, keep_trigger: bool = False) -> Loa
         u_ids = reserve_ids(cur, "unit", n_u)
         if not keep_trigger:
             cur.execute("ALTER TABLE unit DISABLE TRIGGER unit_inside_building")
-        _copy(cur, "unit", "id, building_id, number, households, geom",
-              ((str(i), str(b), num, "24", g)
-               for i, b, num, g in zip(u_ids, b_ids[city.unit_building], city.unit_number,
-                                       rect_ewkb_hex(city.unit_rect))))
+        _copy(
+            cur,
+            "unit",
+            "id, building_id, number, households, geom",
+            (
+                (str(i), str(b), num, "24", g)
+                for i, b, num, g in zip(
+                    u_ids,
+                    b_ids[city.unit_building],
+                    city.unit_number,
+                    rect_ewkb_hex(city.unit_rect),
+                )
+            ),
+        )
         lap("units")
         if not keep_trigger:
             cur.execute("ALTER TABLE unit ENABLE TRIGGER unit_inside_building")
@@ -517,7 +651,8 @@ def load_city(conn, city: City, *, seed: int, keep_trigger: bool = False) -> Loa
                 "SELECT count(*) FROM unit u JOIN building b ON b.id = u.building_id "
                 "WHERE u.id BETWEEN %s AND %s AND NOT ST_CoveredBy(u.geom, b.geom) "
                 "AND NOT ST_CoveredBy(u.geom, ST_Buffer(b.geom::geography, 0.5)::geometry)",
-                (int(u_ids[0]), int(u_ids[-1])))
+                (int(u_ids[0]), int(u_ids[-1])),
+            )
             bad = cur.fetchone()[0]
             if bad:
                 raise RuntimeError(f"{bad} synthetic units lie outside their building")
@@ -534,42 +669,86 @@ def load_city(conn, city: City, *, seed: int, keep_trigger: bool = False) -> Loa
         n_s = 4 * n_g + len(heads_b) + len(heads_u)
         s_ids = reserve_ids(cur, "staff", n_s)
         a_ids = reserve_ids(cur, "assignment", n_s)
-        s_comm = np.concatenate([
-            comm_ids[gcomm[np.arange(n_g)]], comm_ids[gcomm[np.arange(n_g)]],
-            np.repeat(comm_ids[gcomm[np.arange(n_g)]], 2),
-            b_comm[heads_b], b_comm[city.unit_building[heads_u]],
-        ])
+        s_comm = np.concatenate(
+            [
+                comm_ids[gcomm[np.arange(n_g)]],
+                comm_ids[gcomm[np.arange(n_g)]],
+                np.repeat(comm_ids[gcomm[np.arange(n_g)]], 2),
+                b_comm[heads_b],
+                b_comm[city.unit_building[heads_u]],
+            ]
+        )
         sur = rng.integers(len(SURNAMES), size=n_s)
         giv = rng.integers(len(GIVEN), size=(n_s, 2))
         one = rng.random(n_s) < 0.5
         phones = rng.integers(10**9, 10**10 - 1, size=n_s)
-        _copy(cur, "staff", "id, community_id, code, name, phone",
-              ((str(i), str(c), f"S{k:07d}",
-                SURNAMES[sur[k]] + GIVEN[giv[k, 0]] + ("" if one[k] else GIVEN[giv[k, 1]]),
-                f"1{3 + phones[k] % 7}{phones[k]:010d}"[:11])
-               for k, (i, c) in enumerate(zip(s_ids, s_comm))))
+        _copy(
+            cur,
+            "staff",
+            "id, community_id, code, name, phone",
+            (
+                (
+                    str(i),
+                    str(c),
+                    f"S{k:07d}",
+                    SURNAMES[sur[k]] + GIVEN[giv[k, 0]] + ("" if one[k] else GIVEN[giv[k, 1]]),
+                    f"1{3 + phones[k] % 7}{phones[k]:010d}"[:11],
+                )
+                for k, (i, c) in enumerate(zip(s_ids, s_comm))
+            ),
+        )
         on_duty = np.where(rng.random(n_s) < 0.05, "f", "t")
         targets = (
             [(str(grid_ids[g]), r"\N", r"\N", role, team) for g, role, team in gw + pt + vol]
             + [(r"\N", str(b_ids[b]), r"\N", "building_head", None) for b in heads_b]
             + [(r"\N", r"\N", str(u_ids[u]), "unit_head", None) for u in heads_u]
         )
-        _copy(cur, "assignment", "id, staff_id, role, grid_id, building_id, unit_id, volunteer_team, on_duty",
-              ((str(a), str(s), role, g, b, u, _n(team), od)
-               for a, s, (g, b, u, role, team), od in zip(a_ids, s_ids, targets, on_duty)))
+        _copy(
+            cur,
+            "assignment",
+            "id, staff_id, role, grid_id, building_id, unit_id, volunteer_team, on_duty",
+            (
+                (str(a), str(s), role, g, b, u, _n(team), od)
+                for a, s, (g, b, u, role, team), od in zip(a_ids, s_ids, targets, on_duty)
+            ),
+        )
         lap("staff_assignments")
     conn.commit()
-    for table in ("community", "layout", "grid", "compound", "building", "unit", "staff",
-                  "assignment", "department", "category", "category_department"):
+    for table in (
+        "community",
+        "layout",
+        "grid",
+        "compound",
+        "building",
+        "unit",
+        "staff",
+        "assignment",
+        "department",
+        "category",
+        "category_department",
+    ):
         conn.execute(f"ANALYZE {table}")
     conn.commit()
     lap("analyze")
     return Loaded(
-        community=comm_ids, grid=grid_ids, old_grid=old_grid_ids, building=b_ids, unit=u_ids,
-        categories=[c[0] for c in cats], departments=[d[0] for d in deps],
-        counts={"communities": n_c, "layouts": 2 * n_c, "grids": n_g, "old_grids": n_c,
-                "compounds": len(cg), "buildings": n_b, "units": n_u, "staff": n_s,
-                "assignments": n_s},
+        community=comm_ids,
+        grid=grid_ids,
+        old_grid=old_grid_ids,
+        building=b_ids,
+        unit=u_ids,
+        categories=[c[0] for c in cats],
+        departments=[d[0] for d in deps],
+        counts={
+            "communities": n_c,
+            "layouts": 2 * n_c,
+            "grids": n_g,
+            "old_grids": n_c,
+            "compounds": len(cg),
+            "buildings": n_b,
+            "units": n_u,
+            "staff": n_s,
+            "assignments": n_s,
+        },
         seconds=t,
     )
 

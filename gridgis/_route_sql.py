@@ -13,13 +13,21 @@ import sqlalchemy as sa
 # can disagree with it in the last millimetre: a point "exactly at the
 # tolerance" must be in, whatever the distance printed says.
 #
-# The statement routes an array of points: one point is a one-element array
-# (one round trip, team included); a batch sends thousands per statement and
-# fetches the teams of the distinct grids, buildings and units afterwards
-# (``with_team`` false). "(A) UNION ALL (B) LIMIT 1" runs B only when A finds
-# nothing: the fallback costs nothing when the point is covered.
-ROUTE_SQL = sa.text(
-    """
+# One statement text, two inputs: ``BATCH_SQL`` routes arrays of points (a
+# batch sends thousands per statement and fetches the teams of the distinct
+# grids, buildings and units afterwards, ``with_team`` false); ``POINT_SQL``
+# routes one point from scalar parameters, team included. Scalars matter:
+# PostgreSQL can keep a generic plan for them (psycopg prepares repeated
+# statements), while an unnest of arrays is re-planned on every call.
+# "(A) UNION ALL (B) LIMIT 1" runs B only when A finds nothing: the fallback
+# costs nothing when the point is covered.
+#
+# Two shapes below are for the planner (measured in bench/routing.py): the
+# unit's community is checked by a subselect on its building, not a join (a
+# join made the planner hash every building of the community for each point),
+# and the layout in force is looked up as a range containment that the
+# exclusion constraint's GiST index answers.
+_TEMPLATE = """
 SELECT
     i.idx,
     cat.id IS NOT NULL AS category_found,
@@ -34,9 +42,7 @@ SELECT
     cp.id AS compound_id, cp.name AS compound_name,
     deps.items AS departments,
     team.members AS team
-FROM unnest(CAST(:idx AS int[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
-            CAST(:at AS timestamptz[]), CAST(:category AS text[]))
-     AS i(idx, lon, lat, at, category)
+FROM {input} AS i(idx, lon, lat, at, category)
 CROSS JOIN LATERAL (
     SELECT ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326) AS g,
            GREATEST(LEAST(110574.0, 111320.0 * cos(radians(i.lat))), 1.0) * 0.99 AS m_per_deg
@@ -62,13 +68,15 @@ LEFT JOIN LATERAL (
 ) comm ON true
 LEFT JOIN LATERAL (
     SELECT l.id, l.name FROM layout l
-    WHERE l.community_id = comm.id AND l.status = 'published' AND l.valid_from <= i.at
-      AND (l.valid_to IS NULL OR l.valid_to > i.at)
+    WHERE l.community_id = comm.id AND l.status = 'published'
+      AND tstzrange(l.valid_from, l.valid_to) @> i.at
+    LIMIT 1
 ) lay ON true
 LEFT JOIN LATERAL (
     SELECT u.id, u.number, u.building_id
-    FROM unit u JOIN building b ON b.id = u.building_id
-    WHERE b.community_id = comm.id AND ST_Covers(u.geom, pt.g)
+    FROM unit u
+    WHERE ST_Covers(u.geom, pt.g)
+      AND (SELECT b.community_id FROM building b WHERE b.id = u.building_id) = comm.id
     ORDER BY ST_Area(u.geom), u.id
     LIMIT 1
 ) un ON true
@@ -136,4 +144,16 @@ LEFT JOIN LATERAL (
 ) team ON true
 ORDER BY i.idx
 """
+
+BATCH_SQL = sa.text(
+    _TEMPLATE.format(
+        input="unnest(CAST(:idx AS int[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),"
+        " CAST(:at AS timestamptz[]), CAST(:category AS text[]))"
+    )
+)
+POINT_SQL = sa.text(
+    _TEMPLATE.format(
+        input="(VALUES (0, CAST(:lon AS float8), CAST(:lat AS float8),"
+        " CAST(:at AS timestamptz), CAST(:category AS text)))"
+    )
 )

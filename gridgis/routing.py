@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis._privacy import mask_name, mask_phone
-from gridgis._route_sql import ROUTE_SQL
+from gridgis._route_sql import BATCH_SQL, POINT_SQL
 from gridgis.crs import normalise_crs_name, to_wgs84
 from gridgis.errors import InvalidInput
 from gridgis.team import TeamMember, assemble_team
@@ -158,13 +158,12 @@ def _route_row(
         raise InvalidInput("The incident time needs a time zone, e.g. 2026-11-29T08:00:00+08:00.")
     row = (
         session.execute(
-            ROUTE_SQL,
+            POINT_SQL,
             {
-                "idx": [0],
-                "lon": [lon],
-                "lat": [lat],
-                "at": [at],
-                "category": [category],
+                "lon": lon,
+                "lat": lat,
+                "at": at,
+                "category": category,
                 "with_team": True,
                 "community": community,
             },
@@ -371,7 +370,7 @@ def route_points(
         chunk = valid[start : start + chunk_size]
         rows = (
             session.execute(
-                ROUTE_SQL,
+                BATCH_SQL,
                 {
                     "idx": [v[0] for v in chunk],
                     "lon": [v[1] for v in chunk],
