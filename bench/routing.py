@@ -54,6 +54,7 @@ except ImportError:  # run as a script: bench/ is sys.path[0]
 from gridgis import migrate
 from gridgis._route_sql import BATCH_SQL as ROUTE_SQL
 from gridgis.config import PROJECT_ROOT, database_url
+from gridgis.db import make_engine
 from gridgis.routing import PointInput, route_point, route_points
 
 #: Metric decisions closer than this to a tie or to the tolerance are "ambiguous":
@@ -989,7 +990,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {}
     tag = f"BENCH{uuid.uuid4().hex[:6].upper()}"
     with BenchDatabase(args.keep) as db:
-        engine = sa.create_engine(db.url, pool_size=2)
+        # The project's engine settings (JIT off, as the app runs), for every method.
+        engine = make_engine(db.url.render_as_string(hide_password=False), pool_size=2)
         loaded = None
         try:
             if not db.own:

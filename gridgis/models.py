@@ -15,6 +15,7 @@ from typing import cast
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -397,3 +398,20 @@ class Category(Base):
     is_property: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     departments: Mapped[list[Department]] = relationship(secondary=category_department)
+
+
+class RoutingEpoch(Base):
+    """One number that changes whenever anything routing reads changes.
+
+    Statement-level triggers (migration 0002) set it from a sequence after
+    every write to communities, layouts, grids, compounds, buildings, units,
+    departments and categories. A sequence never hands out a number twice, even
+    across rolled-back transactions, so a routing cache keyed by the epoch a
+    session sees is exactly that session's committed view (``routing_cache``).
+    """
+
+    __tablename__ = "routing_epoch"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)

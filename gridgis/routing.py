@@ -32,9 +32,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgis import routing_cache
 from gridgis._privacy import mask_name, mask_phone
 from gridgis._route_sql import BATCH_SQL, POINT_SQL
 from gridgis.crs import normalise_crs_name, to_wgs84
@@ -189,7 +191,14 @@ def _json(value: Any) -> list[dict[str, Any]]:
     return list(value or [])
 
 
-def build_result(row: Any, lon: float, lat: float, crs: str) -> RoutingResult:
+def build_result(
+    row: Any,
+    lon: float,
+    lat: float,
+    crs: str,
+    *,
+    assembled: tuple[TeamMember | None, tuple[TeamMember, ...], tuple[str, ...]] | None = None,
+) -> RoutingResult:
     """Turn the statement's row into a result: rule, team, departments, explanation."""
     if row["community_id"] is None:
         return _explained(
@@ -242,7 +251,7 @@ def build_result(row: Any, lon: float, lat: float, crs: str) -> RoutingResult:
         rule = "building"
     else:
         rule = "grid"
-    lead, team, notes = assemble_team(_json(row["team"]), row["category_team"])
+    lead, team, notes = assembled or assemble_team(_json(row["team"]), row["category_team"])
     return _explained(
         RoutingResult(
             rule=rule,
@@ -340,6 +349,7 @@ def route_points(
     *,
     chunk_size: int = 5000,
     community_code: str | None = None,
+    use_cache: bool | None = None,
 ) -> list[RoutingResult]:
     """Route many points set-based: a constant number of statements per chunk.
 
@@ -348,6 +358,12 @@ def route_points(
     statement. Results come back in input order; a point that cannot be
     located (missing, unparsable, out of range, unknown CRS) gets
     ``rule="invalid_location"`` and a reason instead of stopping the batch.
+
+    Large batches (and any batch once the index is loaded) first go through
+    the in-memory index of ``gridgis.routing_cache``, which answers the points
+    it can prove the database would answer the same way and leaves the rest
+    to the statement. ``use_cache``: None decides by size, False never, True
+    always (building the index if needed).
     """
     default_at = _now()
     results: list[RoutingResult | None] = [None] * len(points)
@@ -366,41 +382,61 @@ def route_points(
             continue
         valid.append((idx, wlon, wlat, crs_name, p.category, at))
     known_categories = set(session.scalars(sa.text("SELECT code FROM category")))
-    for start in range(0, len(valid), chunk_size):
-        chunk = valid[start : start + chunk_size]
-        rows = (
-            session.execute(
-                BATCH_SQL,
-                {
-                    "idx": [v[0] for v in chunk],
-                    "lon": [v[1] for v in chunk],
-                    "lat": [v[2] for v in chunk],
-                    "at": [v[5] for v in chunk],
-                    "category": [v[4] for v in chunk],
-                    "with_team": False,
-                    "community": community_code,
-                },
-            )
-            .mappings()
-            .all()
+    rows: list[dict[str, Any]] = []
+    pending = valid
+    index = (
+        routing_cache.index_for(session, len(valid), build=use_cache)
+        if valid and use_cache is not False
+        else None
+    )
+    if index is not None:
+        decided = routing_cache.resolve(
+            index,
+            np.fromiter((v[1] for v in valid), dtype=np.float64, count=len(valid)),
+            np.fromiter((v[2] for v in valid), dtype=np.float64, count=len(valid)),
+            [v[5] for v in valid],
+            [v[4] for v in valid],
+            community_code,
         )
-        rosters = _rosters(session, rows)
-        by_idx = {v[0]: v for v in chunk}
-        for row in rows:
-            idx, wlon, wlat, crs_name, category, _ = by_idx[row["idx"]]
+        rows = [{**row, "idx": valid[i][0]} for i, row in enumerate(decided) if row is not None]
+        pending = [v for v, row in zip(valid, decided, strict=True) if row is None]
+    for start in range(0, len(pending), chunk_size):
+        chunk = pending[start : start + chunk_size]
+        found = session.execute(
+            BATCH_SQL,
+            {
+                "idx": [v[0] for v in chunk],
+                "lon": [v[1] for v in chunk],
+                "lat": [v[2] for v in chunk],
+                "at": [v[5] for v in chunk],
+                "category": [v[4] for v in chunk],
+                "with_team": False,
+                "community": community_code,
+            },
+        ).mappings()
+        rows.extend(dict(row) for row in found)
+    rosters = _rosters(session, rows)
+    by_idx = {v[0]: v for v in valid}
+    teams: dict[tuple[Any, ...], Any] = {}
+    for row in rows:
+        idx, wlon, wlat, crs_name, category, _ = by_idx[row["idx"]]
+        # Many points share a grid, building and unit: assemble each team once.
+        key = (row["grid_id"], row["building_id"], row["unit_id"], row["category_team"])
+        if key not in teams:
             roster = [
                 m
-                for key in (
+                for place in (
                     ("grid", row["grid_id"]),
                     ("building", row["building_id"]),
                     ("unit", row["unit_id"]),
                 )
-                for m in rosters.get(key, [])
+                for m in rosters.get(place, [])
             ]
-            result = build_result({**row, "team": roster}, wlon, wlat, crs_name)
-            if category and category not in known_categories:
-                result = replace(result, warnings=(f"unknown category {category!r}",))
-            results[idx] = result
+            teams[key] = assemble_team(roster, row["category_team"])
+        result = build_result(row, wlon, wlat, crs_name, assembled=teams[key])
+        if category and category not in known_categories:
+            result = replace(result, warnings=(f"unknown category {category!r}",))
+        results[idx] = result
     return [r for r in results if r is not None]
 
 
