@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidInput
-from gridgis.routing import RoutingResult, _explained, _json, _route_row, build_result
+from gridgis.routing import RoutingResult, _json, _route_row, build_result
 
 # Trigram similarity a fuzzy match needs, and how far ahead of the runner-up
 # the best match must be before we take it rather than ask.
@@ -70,9 +70,7 @@ def route_address(
         if candidates:
             break
     if not candidates:
-        return _explained(
-            RoutingResult(rule="ambiguous_address", lon=None, lat=None, reason="no match")
-        )
+        return RoutingResult(rule="ambiguous_address", lon=None, lat=None, reason="no match")
     top = candidates[0]
     exact = (
         _normalise_address(top["address"] or "") == query
@@ -88,10 +86,8 @@ def route_address(
             {k: c[k] for k in ("id", "code", "name", "address", "community_code", "score")}
             for c in candidates
         )
-        return _explained(
-            RoutingResult(
-                rule="ambiguous_address", lon=None, lat=None, candidates=listed, reason="ambiguous"
-            )
+        return RoutingResult(
+            rule="ambiguous_address", lon=None, lat=None, candidates=listed, reason="ambiguous"
         )
     row = _route_row(
         session, top["lon"], top["lat"], category=category, at=at, community=community_code
@@ -103,4 +99,4 @@ def route_address(
     result = build_result(row, top["lon"], top["lat"], "EPSG:4326")
     if result.rule in ("unit", "building"):
         result = replace(result, rule="address")
-    return _explained(replace(result, matched_address=top["address"] or top["name"]))
+    return replace(result, matched_address=top["address"] or top["name"])

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -105,14 +105,21 @@ class RoutingResult:
     candidates: tuple[dict[str, Any], ...] = ()
     #: Problems with the input that did not stop routing (e.g. an unknown category).
     warnings: tuple[str, ...] = ()
-    explanation_zh: str = ""
-    explanation_en: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    # Computed on demand: a batch of 100,000 results need not format 200,000
+    # sentences nobody reads.
+    @property
+    def explanation_zh(self) -> str:
+        return explain(self)[0]
+
+    @property
+    def explanation_en(self) -> str:
+        return explain(self)[1]
 
     def to_dict(self, *, personal: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; ``personal=False`` masks names and phones."""
         data = asdict(self)
-        data.pop("extra")
+        data["explanation_zh"], data["explanation_en"] = explain(self)
         if not personal:
             for member in [data["lead"], *data["team"]]:
                 if member:
@@ -201,10 +208,8 @@ def build_result(
 ) -> RoutingResult:
     """Turn the statement's row into a result: rule, team, departments, explanation."""
     if row["community_id"] is None:
-        return _explained(
-            RoutingResult(
-                rule="outside_coverage", lon=lon, lat=lat, crs=crs, reason="outside every community"
-            )
+        return RoutingResult(
+            rule="outside_coverage", lon=lon, lat=lat, crs=crs, reason="outside every community"
         )
     base: dict[str, Any] = {
         "lon": lon,
@@ -228,19 +233,15 @@ def build_result(
         for d in _json(row["departments"])
     )
     if row["layout_id"] is None:
-        return _explained(
-            RoutingResult(
-                rule="unrouted", departments=departments, reason="no layout in force", **base
-            )
+        return RoutingResult(
+            rule="unrouted", departments=departments, reason="no layout in force", **base
         )
     if row["grid_id"] is None:
-        return _explained(
-            RoutingResult(
-                rule="unrouted",
-                departments=departments,
-                reason=f"no grid within {row['gap_tolerance_m']:g} m",
-                **base,
-            )
+        return RoutingResult(
+            rule="unrouted",
+            departments=departments,
+            reason=f"no grid within {row['gap_tolerance_m']:g} m",
+            **base,
         )
     dist = float(row["grid_dist"])
     if dist > 0:
@@ -252,25 +253,22 @@ def build_result(
     else:
         rule = "grid"
     lead, team, notes = assembled or assemble_team(_json(row["team"]), row["category_team"])
-    return _explained(
-        RoutingResult(
-            rule=rule,
-            grid_id=row["grid_id"],
-            grid_code=row["grid_code"],
-            grid_name=row["grid_name"],
-            distance_m=round(dist, 2),
-            lead=lead,
-            team=team,
-            team_notes=notes,
-            departments=departments,
-            **base,
-        )
+    return RoutingResult(
+        rule=rule,
+        grid_id=row["grid_id"],
+        grid_code=row["grid_code"],
+        grid_name=row["grid_name"],
+        distance_m=round(dist, 2),
+        lead=lead,
+        team=team,
+        team_notes=notes,
+        departments=departments,
+        **base,
     )
 
 
-def _explained(result: RoutingResult) -> RoutingResult:
-    """Add the one-sentence explanations in Chinese and English."""
-    r = result
+def explain(r: RoutingResult) -> tuple[str, str]:
+    """The one-sentence explanation of a result, in Chinese and in English."""
     if r.rule == "ambiguous_address":
         names = "、".join(str(c["address"] or c["name"]) for c in r.candidates[:5])
         zh = (
@@ -283,7 +281,7 @@ def _explained(result: RoutingResult) -> RoutingResult:
             if r.candidates
             else "No building matches that address; give coordinates or a fuller address."
         )
-        return replace(r, explanation_zh=zh, explanation_en=en)
+        return zh, en
     if r.rule == "invalid_location":
         zh = f"位置无效：{r.reason}。"
         en = f"Invalid location: {r.reason}."
@@ -329,7 +327,7 @@ def _explained(result: RoutingResult) -> RoutingResult:
         }[r.rule]
         zh = f"该位置位于{place_zh}，属网格 {r.grid_code}（{r.grid_name}）。"
         en = f"The location is in {place_en}, which belongs to grid {r.grid_code} ({r.grid_name})."
-    return replace(r, explanation_zh=zh, explanation_en=en)
+    return zh, en
 
 
 @dataclass(frozen=True)
@@ -374,10 +372,8 @@ def route_points(
         if error is None and at.tzinfo is None:
             error = "the time has no time zone"
         if error is not None:
-            results[idx] = _explained(
-                RoutingResult(
-                    rule="invalid_location", lon=p.lon, lat=p.lat, crs=crs_name, reason=error
-                )
+            results[idx] = RoutingResult(
+                rule="invalid_location", lon=p.lon, lat=p.lat, crs=crs_name, reason=error
             )
             continue
         valid.append((idx, wlon, wlat, crs_name, p.category, at))

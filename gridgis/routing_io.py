@@ -230,8 +230,6 @@ def route_table(
             lon=None,
             lat=None,
             reason=problem,
-            explanation_zh=f"位置无效：{problem}。",
-            explanation_en=f"Invalid location: {problem}.",
         )
     return RoutedTable(columns=columns, rows=rows, results=results, kind=kind, features=features)
 

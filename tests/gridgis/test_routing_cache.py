@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ def edge_and_random_points(session: Session, n_random: int, seed: int) -> list[t
         )
     ).all()
     vertices = [(float(x), float(y)) for x, y in rows]
-    mids = [((a[0] + b[0]) / 2, (a[1] + b[1]) / 2) for a, b in zip(vertices, vertices[1:])]
+    mids = [((a[0] + b[0]) / 2, (a[1] + b[1]) / 2) for a, b in itertools.pairwise(vertices)]
     xmin, ymin, xmax, ymax = session.execute(
         sa.text(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)"
