@@ -127,6 +127,7 @@ def _transformer(source: str) -> Transformer:
     return Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
 
 
+@lru_cache(maxsize=256)
 def normalise_crs_name(crs: str | int | None) -> str:
     """'4326', 4326, 'epsg:4326' → 'EPSG:4326'; gcj02/bd09 spellings → 'gcj02'/'bd09'."""
     if crs is None or crs == "":

@@ -9,6 +9,7 @@ English, so the dispatcher sees why the team differs from the roster.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 #: Order in which duty passes when someone is off duty.
@@ -43,6 +44,21 @@ class TeamMember:
     covers_for: str | None = None
 
 
+@lru_cache(maxsize=1 << 16)
+def _member(
+    role: str,
+    staff_id: int,
+    code: str,
+    name: str,
+    phone: str | None,
+    volunteer_team: str | None,
+    covers_for: str | None,
+) -> TeamMember:
+    # Results are immutable, so the same person in the same role is one object
+    # however many points of a batch route to them.
+    return TeamMember(role, staff_id, code, name, phone, volunteer_team, covers_for)
+
+
 def assemble_team(
     roster: list[dict[str, Any]], volunteer_team: str | None = None
 ) -> tuple[TeamMember | None, tuple[TeamMember, ...], tuple[str, ...]]:
@@ -51,33 +67,30 @@ def assemble_team(
     Returns the lead (the grid worker, or whoever covers for them), the team in
     role order, and one note per off-duty person naming who covers.
     """
-    by_role: dict[str, list[dict[str, Any]]] = {}
+    by_role: dict[str, list[dict[str, Any]]] = {role: [] for role in ROLE_ORDER}
     for member in roster:
         if (
-            member["role"] == "volunteer"
-            and volunteer_team
+            volunteer_team
+            and member["role"] == "volunteer"
             and member["volunteer_team"] != volunteer_team
         ):
             continue
-        by_role.setdefault(member["role"], []).append(member)
+        by_role[member["role"]].append(member)
+    duty = {role: [m for m in members if m["on_duty"]] for role, members in by_role.items()}
 
-    def on_duty(role: str) -> list[dict[str, Any]]:
-        return [m for m in by_role.get(role, []) if m["on_duty"]]
-
-    team: list[TeamMember] = []
     covers: dict[int, str] = {}
     notes: list[str] = []
     for role in ROLE_ORDER:
-        for member in by_role.get(role, []):
+        for member in by_role[role]:
             if member["on_duty"]:
                 continue
             # Walk down the fallback chain to the first role with someone on duty.
             substitute_role = FALLBACK.get(role)
-            while substitute_role and not on_duty(substitute_role):
+            while substitute_role and not duty[substitute_role]:
                 substitute_role = FALLBACK.get(substitute_role)
             zh, en = ROLE_NAMES[role]
             if substitute_role:
-                sub = on_duty(substitute_role)[0]
+                sub = duty[substitute_role][0]
                 covers.setdefault(sub["staff_id"], role)
                 szh, sen = ROLE_NAMES[substitute_role]
                 notes.append(
@@ -89,26 +102,29 @@ def assemble_team(
                     f"{zh} {member['code']} 不在岗，无人可代 / "
                     f"{en} {member['code']} is off duty and nobody can cover"
                 )
+    team: list[TeamMember] = []
     seen: set[int] = set()
     for role in ROLE_ORDER:
-        for member in on_duty(role):
-            if member["staff_id"] in seen and role != "volunteer":
+        for m in duty[role]:
+            staff_id = m["staff_id"]
+            if staff_id in seen and role != "volunteer":
                 continue
-            seen.add(member["staff_id"])
+            seen.add(staff_id)
+            covers_for = covers.get(staff_id) if role != "grid_worker" else None
             team.append(
-                TeamMember(
-                    role=role,
-                    staff_id=member["staff_id"],
-                    staff_code=member["code"],
-                    name=member["name"],
-                    phone=member["phone"],
-                    volunteer_team=member["volunteer_team"],
-                    covers_for=covers.get(member["staff_id"]) if role != "grid_worker" else None,
+                _member(
+                    role,
+                    staff_id,
+                    m["code"],
+                    m["name"],
+                    m["phone"],
+                    m["volunteer_team"],
+                    covers_for,
                 )
             )
-    lead = next((m for m in team if m.role == "grid_worker"), None)
-    if lead is None:
-        lead = next((m for m in team if m.role == "part_time_worker"), None)
-    if lead is None:
-        lead = next((m for m in team if m.role == "volunteer"), None)
+    lead = None
+    for role in ("grid_worker", "part_time_worker", "volunteer"):
+        lead = next((m for m in team if m.role == role), None)
+        if lead is not None:
+            break
     return lead, tuple(team), tuple(notes)
