@@ -416,8 +416,11 @@ def route_points(
     teams: dict[tuple[Any, ...], Any] = {}
     for row in rows:
         idx, wlon, wlat, crs_name, category, _ = by_idx[row["idx"]]
-        # Many points share a grid, building and unit: assemble each team once.
-        key = (row["grid_id"], row["building_id"], row["unit_id"], row["category_team"])
+        # Many points share a team: assemble each distinct one once (a building
+        # or unit without staff of its own does not make its team different).
+        building_key = row["building_id"] if ("building", row["building_id"]) in rosters else None
+        unit_key = row["unit_id"] if ("unit", row["unit_id"]) in rosters else None
+        key = (row["grid_id"], building_key, unit_key, row["category_team"])
         if key not in teams:
             roster = [
                 m

@@ -38,8 +38,13 @@ from sqlalchemy.orm import Session
 
 #: A point nearer than this (degrees; ~1.1 mm) to any edge is left to PostGIS.
 EDGE_MARGIN_DEG = 1e-8
-#: Batches at least this large build the index when none is loaded.
-BUILD_MIN_POINTS = 20_000
+#: Building the index costs about this much per polygon (load + two trees),
+#: routing a point through SQL about this much: build when it pays off within
+#: the batch at hand (measured on the synthetic city of bench/routing.py).
+BUILD_SECONDS_PER_POLYGON = 6e-6
+SQL_SECONDS_PER_POINT = 2e-4
+#: Below this many points the SQL path is always cheap enough.
+AUTO_MIN_POINTS = 200
 
 _LOCK = threading.Lock()
 _INDEXES: dict[str, RoutingIndex] = {}
@@ -59,6 +64,10 @@ class _Layer:
     def __post_init__(self) -> None:
         self.tree = shapely.STRtree(self.geoms)
         self.edges = shapely.STRtree(shapely.boundary(self.geoms))
+        self.id_list: list[int] = self.ids.tolist()
+        self.attr_lists: dict[str, list[Any]] = {k: v.tolist() for k, v in self.attrs.items()}
+        #: database id → position in the arrays
+        self.position: dict[int, int] = {db_id: i for i, db_id in enumerate(self.id_list)}
 
     def best(self, pairs: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
         """Per point, the index of the covering polygon with the smallest (area, id); -1 if none."""
@@ -189,22 +198,41 @@ def load_index(session: Session, epoch: int) -> RoutingIndex:
 def index_for(session: Session, points: int, *, build: bool | None = None) -> RoutingIndex | None:
     """The index for the epoch this session sees, if there is one or it is worth building.
 
-    ``build`` None: build when the batch has at least ``BUILD_MIN_POINTS``
-    points; True: always; False: only use an index already loaded.
+    ``build`` None: build when routing the batch through SQL would cost more
+    than building the index (estimated from the tables' sizes); True: always;
+    False: only use an index already loaded.
     """
     epoch = current_epoch(session)
     key = session.get_bind().engine.url.render_as_string(hide_password=True)
     index = _INDEXES.get(key)
     if index is not None and index.epoch == epoch:
         return index
-    if build is False or (build is None and points < BUILD_MIN_POINTS):
+    if build is False:
         return None
+    if build is None:
+        if points < AUTO_MIN_POINTS:
+            return None
+        if points * SQL_SECONDS_PER_POINT < _polygon_count(session) * BUILD_SECONDS_PER_POLYGON:
+            return None
     with _LOCK:
         index = _INDEXES.get(key)
         if index is None or index.epoch != epoch:
             index = load_index(session, epoch)
             _INDEXES[key] = index
     return index
+
+
+def _polygon_count(session: Session) -> float:
+    """Rows in the polygon tables: the planner's estimate, or a count where there is none."""
+    total = 0.0
+    for table in ("unit", "building", "grid", "compound", "community"):
+        estimate = session.execute(
+            sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": table}
+        ).scalar_one()
+        if estimate is None or estimate < 0:  # never analysed
+            estimate = session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+        total += float(estimate)
+    return total
 
 
 def forget_indexes() -> None:
@@ -305,11 +333,20 @@ def resolve(
         jurisdiction_hits.setdefault(int(p), set()).add(int(index.jurisdictions.ids[j]))
     juris_ids = set(index.jurisdictions.ids.tolist())
 
-    building_pos = {int(b): i for i, b in enumerate(index.buildings.ids)}
-    compound_pos = {int(c): i for i, c in enumerate(index.compounds.ids)}
+    # Plain Python lists: indexing numpy object arrays one element at a time
+    # costs more than the rest of this loop.
+    comm_ids, comm_attrs = index.communities.id_list, index.communities.attr_lists
+    grid_ids, grid_attrs = index.grids.id_list, index.grids.attr_lists
+    bld_ids, bld_attrs = index.buildings.id_list, index.buildings.attr_lists
+    unit_ids, unit_attrs = index.units.id_list, index.units.attr_lists
+    cmp_ids, cmp_attrs = index.compounds.id_list, index.compounds.attr_lists
+    building_pos, compound_pos = index.buildings.position, index.compounds.position
+    community_l, building_l, unit_l = community.tolist(), building.tolist(), unit.tolist()
+    grid_l, compound_l, layout_l = grid.tolist(), compound.tolist(), layout_id.tolist()
+    undecided_l, outside_l = undecided.tolist(), outside.tolist()
     rows: list[dict[str, Any] | None] = [None] * n
     for i in range(n):
-        if undecided[i]:
+        if undecided_l[i]:
             continue
         category = index.categories.get(categories[i]) if categories[i] else None
         row: dict[str, Any] = {
@@ -318,44 +355,50 @@ def resolve(
             "category_team": category[2] if category else None,
             "team": None,
         }
-        if outside[i] or community[i] < 0:
+        c = community_l[i]
+        if outside_l[i] or c < 0:
             row.update(dict.fromkeys(_ROW_KEYS))
             row["departments"] = _departments(
                 index, category, None, jurisdiction_hits.get(i), juris_ids
             )
             rows[i] = row
             continue
-        c = community[i]
-        b = building[i]
-        if unit[i] >= 0:
-            b = building_pos[int(index.units.attrs["building_id"][unit[i]])]
-        compound_id = index.buildings.attrs["compound_id"][b] if b >= 0 else None
-        k = compound_pos[int(compound_id)] if compound_id is not None else compound[i]
-        g = grid[i]
-        row.update(
-            community_id=int(index.communities.ids[c]),
-            community_code=index.communities.attrs["code"][c],
-            community_name=index.communities.attrs["name"][c],
-            gap_tolerance_m=index.communities.attrs["tolerance"][c],
-            community_dist=0.0,
-            layout_id=int(layout_id[i]) if layout_id[i] >= 0 else None,
-            layout_name=layout_name[i],
-            grid_id=int(index.grids.ids[g]) if g >= 0 else None,
-            grid_code=index.grids.attrs["code"][g] if g >= 0 else None,
-            grid_name=index.grids.attrs["name"][g] if g >= 0 else None,
-            grid_dist=0.0 if g >= 0 else None,
-            building_id=int(index.buildings.ids[b]) if b >= 0 else None,
-            building_code=index.buildings.attrs["code"][b] if b >= 0 else None,
-            building_name=index.buildings.attrs["name"][b] if b >= 0 else None,
-            address=index.buildings.attrs["address"][b] if b >= 0 else None,
-            unit_id=int(index.units.ids[unit[i]]) if unit[i] >= 0 else None,
-            unit_number=index.units.attrs["number"][unit[i]] if unit[i] >= 0 else None,
-            compound_id=int(index.compounds.ids[k]) if k >= 0 else None,
-            compound_name=index.compounds.attrs["name"][k] if k >= 0 else None,
-        )
-        company = index.compounds.attrs["property_company_id"][k] if k >= 0 else None
-        row["departments"] = _departments(
-            index, category, company, jurisdiction_hits.get(i), juris_ids
+        u = unit_l[i]
+        b = building_pos[unit_attrs["building_id"][u]] if u >= 0 else building_l[i]
+        compound_id = bld_attrs["compound_id"][b] if b >= 0 else None
+        k = compound_pos[compound_id] if compound_id is not None else compound_l[i]
+        g = grid_l[i]
+        row["community_id"] = comm_ids[c]
+        row["community_code"] = comm_attrs["code"][c]
+        row["community_name"] = comm_attrs["name"][c]
+        row["gap_tolerance_m"] = comm_attrs["tolerance"][c]
+        row["community_dist"] = 0.0
+        row["layout_id"] = layout_l[i] if layout_l[i] >= 0 else None
+        row["layout_name"] = layout_name[i]
+        if g >= 0:
+            row["grid_id"], row["grid_code"] = grid_ids[g], grid_attrs["code"][g]
+            row["grid_name"], row["grid_dist"] = grid_attrs["name"][g], 0.0
+        else:
+            row["grid_id"] = row["grid_code"] = row["grid_name"] = row["grid_dist"] = None
+        if b >= 0:
+            row["building_id"], row["building_code"] = bld_ids[b], bld_attrs["code"][b]
+            row["building_name"], row["address"] = bld_attrs["name"][b], bld_attrs["address"][b]
+        else:
+            row["building_id"] = row["building_code"] = None
+            row["building_name"] = row["address"] = None
+        if u >= 0:
+            row["unit_id"], row["unit_number"] = unit_ids[u], unit_attrs["number"][u]
+        else:
+            row["unit_id"] = row["unit_number"] = None
+        if k >= 0:
+            row["compound_id"], row["compound_name"] = cmp_ids[k], cmp_attrs["name"][k]
+            company = cmp_attrs["property_company_id"][k]
+        else:
+            row["compound_id"] = row["compound_name"] = company = None
+        row["departments"] = (
+            _departments(index, category, company, jurisdiction_hits.get(i), juris_ids)
+            if category
+            else None
         )
         rows[i] = row
     return rows

@@ -240,7 +240,7 @@ def test_batch_keeps_bad_rows_as_invalid_locations(db_session: Session, city) ->
 def test_batch_statement_count_does_not_grow_with_points(db_session: Session, city) -> None:
     from gridgis.routing import PointInput, route_points
 
-    def statements_for(n: int) -> int:
+    def statements_for(n: int, use_cache: bool) -> int:
         seen: list[str] = []
 
         def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
@@ -250,14 +250,19 @@ def test_batch_statement_count_does_not_grow_with_points(db_session: Session, ci
         sa.event.listen(engine, "before_cursor_execute", count)
         try:
             route_points(
-                db_session, [PointInput(114.30105 + i * 1e-6, 30.50105, at=AFTER) for i in range(n)]
+                db_session,
+                [PointInput(114.30101 + i * 1e-8, 30.50105, at=AFTER) for i in range(n)],
+                use_cache=use_cache,
             )
         finally:
             sa.event.remove(engine, "before_cursor_execute", count)
         return len(seen)
 
-    # categories, routing epoch, the routing statement, the rosters
-    assert statements_for(2) == statements_for(500) == 4
+    # SQL path: categories, the routing statement, the rosters.
+    assert statements_for(2, False) == statements_for(500, False) == 3
+    # In-memory path, index loaded: categories, the routing epoch, the rosters.
+    statements_for(2, True)
+    assert statements_for(2, True) == statements_for(5000, True) == 3
 
 
 @pytest.fixture
