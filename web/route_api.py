@@ -12,13 +12,13 @@ data"); staff codes identify the team.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from gridgis._params import parse_time
 from gridgis.addresses import route_address
 from gridgis.errors import InvalidInput
 from gridgis.routing import RoutingResult, route_point
@@ -68,20 +68,6 @@ def _text(data: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def parse_at(value: str | None, name: str = "at") -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        at = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(
-            f"'{name}' must be an ISO 8601 time such as 2026-11-29T08:00:00+08:00, got {value!r}."
-        ) from exc
-    if at.tzinfo is None:
-        raise InvalidInput(f"'{name}' needs a time zone, e.g. {value}+08:00.")
-    return at
-
-
 def serialise(result: RoutingResult) -> dict[str, Any]:
     return result.to_dict(personal=False)
 
@@ -92,7 +78,7 @@ def route() -> Response:
     data = _body()
     category = _text(data, "category")
     community = _text(data, "community")
-    at = parse_at(_text(data, "at"))
+    at = parse_time(_text(data, "at"), "'at'")
     session = db.get_session()
     has_point = data.get("lon") is not None or data.get("lat") is not None
     if has_point:
@@ -143,7 +129,7 @@ def route_batch() -> Response:
         lat_field=options.get("lat_field") or None,
         crs=options.get("crs") or None,
         category_field=options.get("category_field") or None,
-        at=parse_at(options.get("at") or None),
+        at=parse_time(options.get("at") or None, "'at'"),
         community_code=options.get("community") or None,
     )
     body = write_table(table)

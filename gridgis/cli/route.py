@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
 
+from gridgis._params import parse_time
 from gridgis.db import engine_scope, transaction
-from gridgis.errors import InvalidInput
 from gridgis.routing import RULES
-
-
-def _parse_at(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        at = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(
-            f"--at {value!r} is not an ISO 8601 time (e.g. 2026-11-29T08:00:00+08:00)."
-        ) from exc
-    if at.tzinfo is None:
-        raise InvalidInput(f"--at {value!r} needs a time zone, e.g. {value}+08:00.")
-    return at
 
 
 @click.command("route")
@@ -65,7 +50,7 @@ def route_command(
     """Route every row of INPUT to its grid team; write the rows with routing columns."""
     from gridgis.routing_io import route_file
 
-    at = _parse_at(at_text)
+    at = parse_time(at_text, "--at")
     with engine_scope() as engine, transaction(engine) as session:
         table = route_file(
             session,
