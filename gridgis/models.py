@@ -415,3 +415,8 @@ class RoutingEpoch(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     epoch: Mapped[int] = mapped_column(BigInteger)
+
+
+# Accounts, keys and the audit log share this Base; importing them here makes
+# every table known wherever the models are (Alembic, tests).
+from gridgis import account_models as _account_models  # noqa: E402,F401

@@ -62,7 +62,12 @@ CONF
     if running; then
       echo "Local PostGIS already running on 127.0.0.1:$port"
     else
-      as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $port" start >/dev/null
+      if ! as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $port" start >/dev/null; then
+        echo "The local PostGIS did not start; the end of $log says:" >&2
+        tail -n 5 "$log" >&2
+        echo "(Port $port taken by another server? Set GRIDGIS_PGPORT to a free port.)" >&2
+        exit 1
+      fi
       echo "Local PostGIS started on 127.0.0.1:$port (log: $log)"
     fi
     psql_admin -d postgres -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'gridgis'" | grep -q 1 \
