@@ -57,6 +57,7 @@ run: system venv demo ## Set up everything and serve the app at http://$GRIDGIS_
 	    || { echo "The server did not start; see var/log/gridgis.log" >&2; tail -n 20 var/log/gridgis.log >&2; exit 1; }; \
 	fi
 	@echo "Open http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/ — stop with 'make stop'."
+	@$(GRIDGIS) user hint
 
 serve: venv db ## Serve in the foreground (Ctrl-C stops it)
 	@$(GRIDGIS) serve

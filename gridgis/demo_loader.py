@@ -3,16 +3,20 @@
 The demo goes in exactly as an administrator's files would (``import_layer``),
 so loading it exercises the same validation; only the catalogue (departments,
 categories) has its own loader. ``gridgis.demo`` generates the files.
+``create_demo_admin`` gives a demo database its administrator.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgis.account_models import User
+from gridgis.accounts import create_user, has_admin
 from gridgis.catalogue import load_categories, load_departments
 from gridgis.errors import Conflict, InvalidFile
 from gridgis.importing import import_layer
@@ -29,6 +33,7 @@ LAYER_FILES = (
     ("staff", "staff.csv"),
 )
 DEMO_LAYOUT = "2026 初始网格方案"
+DEMO_ADMIN = "admin"
 
 
 def demo_community_code(shapes_dir: Path = SHAPES_DIR) -> str:
@@ -61,3 +66,22 @@ def load_demo(session: Session, shapes_dir: Path = SHAPES_DIR) -> dict[str, int]
         counts[layer] = report.count
     counts["categories"] = load_categories(session, shapes_dir / "categories.json")
     return counts
+
+
+def create_demo_admin(session: Session, *, actor: str) -> str | None:
+    """Create the demo administrator ``admin`` with a random password; return the password.
+
+    Only for the demo database (``gridgis demo load``): a real installation
+    creates its first administrator by hand. The password exists only in the
+    return value: show it once. Returns None, creating nothing, when the
+    database already has an administrator or an account named ``admin``.
+    """
+    if has_admin(session) or session.scalar(
+        sa.select(sa.func.count()).select_from(User).where(User.username == DEMO_ADMIN)
+    ):
+        return None
+    password = secrets.token_urlsafe(12)
+    while password.isdigit():  # the password policy refuses all digits (odds ~1e-11)
+        password = secrets.token_urlsafe(12)
+    create_user(session, DEMO_ADMIN, password, "admin", actor=actor)
+    return password

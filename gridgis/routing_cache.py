@@ -294,7 +294,7 @@ def resolve(
     comm_of_point = np.where(community >= 0, index.communities.ids[np.maximum(community, 0)], -1)
     layout_id = np.full(n, -1, dtype=np.int64)
     layout_name: list[str | None] = [None] * n
-    for i in np.flatnonzero(community >= 0):
+    for i in np.flatnonzero(community >= 0).tolist():
         for start, end, lid, name in index.layouts.get(int(comm_of_point[i]), ()):
             if start <= at[i] and (end is None or end > at[i]):
                 layout_id[i], layout_name[i] = lid, name
@@ -348,7 +348,8 @@ def resolve(
     for i in range(n):
         if undecided_l[i]:
             continue
-        category = index.categories.get(categories[i]) if categories[i] else None
+        code = categories[i]
+        category = index.categories.get(code) if code else None
         row: dict[str, Any] = {
             "idx": i,
             "category_found": category is not None,

@@ -37,7 +37,7 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from gridgis.cli import db, demo, route, serve, shapes
+    from gridgis.cli import db, demo, route, serve, shapes, users
 
     main.add_command(db.db)
     main.add_command(demo.demo)
@@ -45,6 +45,9 @@ def _register() -> None:
     main.add_command(shapes.import_command)
     main.add_command(shapes.export_command)
     main.add_command(route.route_command)
+    main.add_command(users.user)
+    main.add_command(users.apikey)
+    main.add_command(users.audit_group)
 
 
 _register()

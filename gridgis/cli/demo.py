@@ -30,15 +30,27 @@ def demo() -> None:
     help="Folder of demo files (default data/shapes).",
 )
 def load(if_empty: bool, shapes_dir: Path | None) -> None:
-    """Load the demo community into the database."""
-    from gridgis.demo_loader import SHAPES_DIR, load_demo
+    """Load the demo community into the database, with a demo administrator.
+
+    The administrator ``admin`` gets a random password, printed once, unless
+    the database already has an administrator.
+    """
+    from gridgis.cli.users import cli_actor
+    from gridgis.demo_loader import DEMO_ADMIN, SHAPES_DIR, create_demo_admin, load_demo
 
     with engine_scope() as engine, transaction(engine) as session:
         if if_empty and session.scalar(sa.select(sa.func.count()).select_from(Community)):
             click.echo("The database already holds a community; demo not loaded.")
             return
         counts = load_demo(session, shapes_dir or SHAPES_DIR)
+        password = create_demo_admin(session, actor=cli_actor())
+    # Printed only after the commit: a password shown for a rolled-back account would mislead.
     click.echo("Demo community loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    if password is not None:
+        click.echo(
+            f"Demo administrator: {DEMO_ADMIN} / {password} "
+            f"(shown once; change it with `gridgis user password {DEMO_ADMIN}`)"
+        )
 
 
 @demo.command()
