@@ -53,7 +53,7 @@ run: system venv demo ## Set up everything and serve the app at http://$GRIDGIS_
 	  echo "gridgis was already serving; reloaded it at http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)"; \
 	else \
 	  $(GRIDGIS) serve --daemon --pidfile $(PIDFILE) --log-file $(CURDIR)/var/log/gridgis.log; \
-	  $(BIN)/python scripts/wait_http.py http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/api/v1/communities \
+	  $(BIN)/python scripts/wait_http.py http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/api/v1 \
 	    || { echo "The server did not start; see var/log/gridgis.log" >&2; tail -n 20 var/log/gridgis.log >&2; exit 1; }; \
 	fi
 	@echo "Open http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/ — stop with 'make stop'."

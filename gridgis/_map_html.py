@@ -1,7 +1,9 @@
 """Colours, popups and the legend of the community map (:mod:`gridgis.maps`).
 
 Popup and legend HTML is built here from data, so every value is escaped here
-and nowhere else. Labels are English message ids passed through ``_`` (the
+and nowhere else. It carries no ``style`` attribute (the page's
+Content-Security-Policy refuses inline styles): colours are classes, defined
+in :data:`MAP_CSS`. Labels are English message ids passed through ``_`` (the
 caller's gettext); ``N_`` marks ids that are translated later, so the
 catalog test can find them.
 """
@@ -58,7 +60,7 @@ BUILDING_FILL_OPACITY = 0.8
 
 #: The map's own styles: legend, popups, and the plain background when there
 #: are no tiles. Inline, so a saved map still looks right without our CSS.
-MAP_CSS = """
+_BASE_CSS = """
 .leaflet-container { background: #f3f1ec; }
 .gg-legend { background: rgba(255,255,255,.94); border-radius: 6px; padding: 4px 8px;
   box-shadow: 0 1px 4px rgba(0,0,0,.3); font-size: 13px; line-height: 1.4;
@@ -69,6 +71,10 @@ MAP_CSS = """
 .gg-legend li.gg-legend-h { font-weight: 600; margin-top: 6px; }
 .gg-sw { display: inline-block; width: 18px; height: 12px; flex: none;
   border: 2px solid #333; box-sizing: border-box; }
+.gg-sw-line { border: none; height: 0; }
+.gg-sw-boundary { border-top: 3px dashed #222; }
+.gg-sw-compound-line { border-top: 2px dashed #444; }
+.gg-sw-building { border: 1px solid #333; }
 .gg-popup h3 { margin: 0 0 4px; font-size: 15px; }
 .gg-popup table { border-collapse: collapse; font-size: 13px; }
 .gg-popup th { text-align: left; font-weight: normal; color: #555; padding: 1px 8px 1px 0; }
@@ -79,8 +85,25 @@ MAP_CSS = """
   padding: 1px 4px; font-size: 12px; font-weight: 600; color: #333; }
 .gg-label::before { display: none; }
 .gg-dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
-  border: 1px solid #555; margin-right: 4px; vertical-align: middle; }
+  border: 1px solid #555; margin-right: 4px; vertical-align: middle; background: #cccccc; }
 """
+
+
+def _colour_css() -> str:
+    """One class per palette colour: grid swatches, compound swatches, volunteer dots."""
+    rules = [
+        f".gg-grid-{i} {{ border-color: {c}; background: {_rgba(c, GRID_FILL_OPACITY * 2)}; }}"
+        for i, c in enumerate(GRID_COLOURS)
+    ]
+    rules += [f".gg-compound-{i} {{ background: {c}; }}" for i, c in enumerate(COMPOUND_COLOURS)]
+    grey = LOOSE_BUILDING_COLOUR
+    rules.append(f".gg-loose {{ background: {grey}; }}")
+    rules.append(
+        ".gg-units { background: linear-gradient(to right,"
+        f"{grey} 42%,#fff 42%,#fff 58%,{grey} 58%); }}"
+    )
+    rules += [f".gg-team-{team} {{ background: {c}; }}" for team, c in VOLUNTEER_COLOURS.items()]
+    return "\n".join(rules) + "\n"
 
 
 ROLE_LABELS = {
@@ -102,6 +125,9 @@ TEAM_LABELS = {
 def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+MAP_CSS = _BASE_CSS + _colour_css()
 
 
 @dataclass(frozen=True)
@@ -130,6 +156,14 @@ class Palette:
 
     def building_colour(self, compound: str | None) -> str:
         return self.compounds.get(compound or "", LOOSE_BUILDING_COLOUR)
+
+    def grid_class(self, code: str) -> str:
+        """The legend class of a grid's colour (see MAP_CSS)."""
+        return f"gg-grid-{GRID_COLOURS.index(self.grids.get(code, GRID_COLOURS[0]))}"
+
+    def compound_class(self, compound: str) -> str:
+        colour = self.compounds.get(compound)
+        return "gg-loose" if colour is None else f"gg-compound-{COMPOUND_COLOURS.index(colour)}"
 
     def building_style(self, compound: str | None) -> dict[str, Any]:
         return {
@@ -160,14 +194,15 @@ def _team(members: list[TeamMember], _: Gettext, *, empty: str | None = None) ->
         label = _(ROLE_LABELS.get(m.role, m.role))
         dot = ""
         if m.volunteer_team:
-            colour = VOLUNTEER_COLOURS.get(m.volunteer_team, "#cccccc")
             team = _(TEAM_LABELS.get(m.volunteer_team, m.volunteer_team))
-            dot = f"<span class='gg-dot' style='background:{colour}'></span>"
+            known = m.volunteer_team in VOLUNTEER_COLOURS
+            dot = f"<span class='gg-dot{f' gg-team-{m.volunteer_team}' if known else ''}'></span>"
             label = f"{label} · {team}"
         off = f" ({_('off duty')})" if not m.on_duty else ""
         text = " ".join(p for p in (label + ":", m.name, m.phone) if p) + off
         items.append(f"<li>{dot}{escape(text)}</li>")
-    # Masked until access control exists (a later issue): see gridgis._teams.
+    if not any(m.masked for m in members):
+        return f"<ul>{''.join(items)}</ul>"
     note = escape(_("Names and phone numbers are masked."))
     return f"<ul>{''.join(items)}</ul><p class='gg-note'>{note}</p>"
 
@@ -221,8 +256,8 @@ def unit_popup(feature: Feature, team: list[TeamMember], _: Gettext) -> str:
 # --- legend -------------------------------------------------------------------
 
 
-def _swatch(style: str) -> str:
-    return f"<span class='gg-sw' style='{style}'></span>"
+def _swatch(classes: str) -> str:
+    return f"<span class='gg-sw {classes}'></span>"
 
 
 def legend_html(
@@ -236,36 +271,20 @@ def legend_html(
     def heading(label: str) -> str:
         return f"<li class='gg-legend-h'>{escape(label)}</li>"
 
-    def line(style: str) -> str:
-        return _swatch(f"border:none;border-top:{style};height:0")
-
-    lines = [item(line("3px dashed #222"), _("Community boundary"))]
+    lines = [item(_swatch("gg-sw-line gg-sw-boundary"), _("Community boundary"))]
     lines.append(heading(_("Grids")))
     for f in grids["features"]:
-        colour = palette.grids[f["id"]]
-        fill = _rgba(colour, GRID_FILL_OPACITY * 2)
-        lines.append(
-            item(_swatch(f"border-color:{colour};background:{fill}"), f["properties"]["name"])
-        )
+        lines.append(item(_swatch(palette.grid_class(f["id"])), f["properties"]["name"]))
     if not grids["features"]:
         lines.append(item("", _("No layout in force")))
     lines.append(heading(_("Buildings, by compound")))
     for f in compounds["features"]:
-        colour = palette.compounds[f["id"]]
-        lines.append(
-            item(_swatch(f"border:1px solid #333;background:{colour}"), f["properties"]["name"])
-        )
-    lines.append(
-        item(
-            _swatch(f"border:1px solid #333;background:{LOOSE_BUILDING_COLOUR}"),
-            _("Not in a compound"),
-        )
-    )
+        swatch = _swatch(f"gg-sw-building {palette.compound_class(f['id'])}")
+        lines.append(item(swatch, f["properties"]["name"]))
+    lines.append(item(_swatch("gg-sw-building gg-loose"), _("Not in a compound")))
     lines.append(heading(_("Other lines")))
-    lines.append(item(line("2px dashed #444"), _("Compound outline")))
-    grey = LOOSE_BUILDING_COLOUR
-    divided = f"linear-gradient(to right,{grey} 42%,#fff 42%,#fff 58%,{grey} 58%)"
-    lines.append(item(_swatch(f"border:1px solid #333;background:{divided}"), _("Unit divisions")))
+    lines.append(item(_swatch("gg-sw-line gg-sw-compound-line"), _("Compound outline")))
+    lines.append(item(_swatch("gg-sw-building gg-units"), _("Unit divisions")))
     return (
         f"<details open><summary>{escape(_('Legend'))}</summary><ul>{''.join(lines)}</ul></details>"
     )

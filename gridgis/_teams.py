@@ -1,8 +1,8 @@
-"""Grid teams for display: the "1+1+1+N" staff of a community, masked.
+"""Grid teams for display: the "1+1+1+N" staff of a community, masked by default.
 
-Names and phones are masked here, before they leave the query: full personal
-data waits for roles and access control (a later issue), so no caller can show
-more than ``张*`` and ``138****1234`` by mistake.
+Names and phones are masked here, before they leave the query, unless the
+caller says who may see them (``personal``): so no caller can show more than
+``张*`` and ``138****1234`` by mistake.
 """
 
 from __future__ import annotations
@@ -15,17 +15,19 @@ from sqlalchemy.orm import Session
 
 from gridgis._privacy import mask_name, mask_phone
 from gridgis.models import Assignment, Building, Community, Grid, Layout, Staff, Unit
+from gridgis.permissions import Scope
 
 
 @dataclass(frozen=True)
 class TeamMember:
-    """One person's role on a team, with name and phone already masked."""
+    """One person's role on a team, with name and phone masked unless ``masked`` is False."""
 
     role: str
     name: str
     phone: str
     volunteer_team: str | None = None
     on_duty: bool = True
+    masked: bool = True
 
 
 @dataclass
@@ -44,12 +46,36 @@ _ROLE_ORDER = sa.case(
 )
 
 
-def team_index(session: Session, community: Community, layout: Layout | None) -> TeamIndex:
+def _shown(
+    personal: bool | Scope, grid_id: int | None, building_id: int | None, unit_id: int | None
+) -> bool:
+    """Whether the person assigned to this place is shown in full."""
+    if isinstance(personal, Scope):
+        # Grid staff see the people of their own grids, buildings and units.
+        return (
+            grid_id in personal.grid_ids
+            or building_id in personal.building_ids
+            or unit_id in personal.unit_ids
+        )
+    return personal
+
+
+def team_index(
+    session: Session,
+    community: Community,
+    layout: Layout | None,
+    *,
+    personal: bool | Scope = False,
+) -> TeamIndex:
     """The "1+1+1+N" teams of ``community``: grid teams of ``layout`` and the heads.
 
-    Names and phones are masked here, before they leave the query: full
-    personal data waits for roles and access control (a later issue), so no
-    caller can show more than ``张*`` and ``138****1234`` by mistake.
+    Args:
+        session: The database session.
+        community: Whose teams.
+        layout: The layout whose grid teams to include (None: heads only).
+        personal: Who may see names and phones in full: True (an
+            administrator), a grid staff member's Scope (the people assigned
+            inside it), or False (everyone masked: the default).
     """
     index = TeamIndex()
     member = (
@@ -58,6 +84,9 @@ def team_index(session: Session, community: Community, layout: Layout | None) ->
         Assignment.on_duty,
         Staff.name,
         Staff.phone,
+        Assignment.grid_id,
+        Assignment.building_id,
+        Assignment.unit_id,
     )
     targets: list[tuple[dict[str, list[TeamMember]], Any]] = [
         (
@@ -87,8 +116,12 @@ def team_index(session: Session, community: Community, layout: Layout | None) ->
         stmt = stmt.join(Staff, Assignment.staff_id == Staff.id).order_by(
             _ROLE_ORDER, Assignment.volunteer_team, Staff.code
         )
-        for key, role, team, on_duty, name, phone in session.execute(stmt):
-            target.setdefault(key, []).append(
-                TeamMember(role, mask_name(name), mask_phone(phone), team, on_duty)
-            )
+        for key, role, team, on_duty, name, phone, grid_id, building_id, unit_id in session.execute(
+            stmt
+        ):
+            if _shown(personal, grid_id, building_id, unit_id):
+                shown = TeamMember(role, name or "", phone or "", team, on_duty, masked=False)
+            else:
+                shown = TeamMember(role, mask_name(name), mask_phone(phone), team, on_duty)
+            target.setdefault(key, []).append(shown)
     return index

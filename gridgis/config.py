@@ -31,6 +31,13 @@ def database_url() -> str:
     return normalise_database_url(url)
 
 
+def _flag(value: str | None) -> bool | None:
+    """'1'/'true'/'yes'/'on' → True, '0'/'false'/'no'/'off' → False, unset → None."""
+    if value is None or not value.strip():
+        return None
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Application settings. ``from_env`` is the only place env vars are read."""
@@ -46,6 +53,8 @@ class Settings:
     default_language: str = "zh"
     #: Largest request body accepted (batch uploads), in megabytes.
     max_upload_mb: int = 20
+    #: Session cookies only over HTTPS. None: yes, unless serving on localhost.
+    secure_cookies: bool | None = None
     secret_key: str = field(default="dev-only-not-secret", repr=False)
 
     @classmethod
@@ -61,5 +70,6 @@ class Settings:
             tianditu_key=env.get("GRIDGIS_TIANDITU_KEY", ""),
             default_language=env.get("GRIDGIS_LANGUAGE", "zh"),
             max_upload_mb=int(env.get("GRIDGIS_MAX_UPLOAD_MB", "20")),
+            secure_cookies=_flag(env.get("GRIDGIS_SECURE_COOKIES")),
             secret_key=env.get("GRIDGIS_SECRET_KEY", "dev-only-not-secret"),
         )

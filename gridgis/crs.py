@@ -115,15 +115,27 @@ def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
     return _invert(wgs84_to_bd09, lon, lat)
 
 
-@lru_cache(maxsize=64)
 def _transformer(source: str) -> Transformer:
+    found = _lookup(source)
+    if isinstance(found, str):
+        raise InvalidInput(found)
+    return found
+
+
+@lru_cache(maxsize=64)
+def _lookup(source: str) -> Transformer | str:
+    """The transformer for ``source``, or why there is none.
+
+    Failures are cached too: looking up an unknown name can take pyproj a third
+    of a second, and a batch repeats the same CRS for every row.
+    """
     try:
         crs = CRS.from_user_input(source)
-    except CRSError as exc:
-        raise InvalidInput(
+    except CRSError:
+        return (
             f"Unknown CRS {source!r}: give an EPSG code such as EPSG:4326 or EPSG:4547, "
             "or 'gcj02' / 'bd09' for Chinese web-map coordinates."
-        ) from exc
+        )
     return Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
 
 

@@ -10,7 +10,9 @@ Bounding-box filters run in PostGIS: ``geom && envelope`` lets the planner use
 the GiST index, ``ST_Intersects`` then drops what only the boxes share.
 
 These layers never carry staff names or phones; ``gridgis._teams`` gives the
-teams separately, masked.
+teams separately. A ``scope`` (a grid staff member's area,
+:class:`gridgis.permissions.Scope`) limits each layer to the grids,
+buildings and units in it, and compounds to those holding one of its buildings.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from gridgis._params import (  # noqa: F401  (re-exported: part of this module's
 from gridgis.errors import InvalidInput, NotFound
 from gridgis.layouts import get_community, in_force_clause, now
 from gridgis.models import Building, Community, Compound, Department, Grid, Layout, Unit
+from gridgis.permissions import Scope
 
 #: The layers of a community, in drawing order (bottom first).
 LAYERS = ("grids", "compounds", "buildings", "units")
@@ -195,8 +198,9 @@ def grid_collection(
     bbox: BBox | None = None,
     limit: int | None = None,
     offset: int = 0,
+    scope: Scope | None = None,
 ) -> JSON:
-    """The grids of ``layout`` with their households.
+    """The grids of ``layout`` with their households (only ``scope``'s grids, if given).
 
     A building belongs to the grid that covers a point on its surface
     (``ST_PointOnSurface``), so each building counts in exactly one grid even
@@ -206,6 +210,8 @@ def grid_collection(
     query = _Query([Grid.layout_id == layout.id])
     if bbox is not None:
         query.where.append(_in_bbox(Grid.geom, bbox))
+    if scope is not None:
+        query.where.append(Grid.id.in_(sorted(scope.grid_ids)))
     in_grid = sa.and_(
         Building.community_id == layout.community_id,
         Building.geom.op("&&")(Grid.geom),
@@ -250,11 +256,18 @@ def compound_collection(
     bbox: BBox | None = None,
     limit: int | None = None,
     offset: int = 0,
+    scope: Scope | None = None,
 ) -> JSON:
     """The compounds (小区) of ``community`` with their property company (物业)."""
     query = _Query([Compound.community_id == community.id])
     if bbox is not None:
         query.where.append(_in_bbox(Compound.geom, bbox))
+    if scope is not None:
+        query.where.append(
+            Compound.id.in_(
+                sa.select(Building.compound_id).where(Building.id.in_(sorted(scope.building_ids)))
+            )
+        )
     stmt = (
         sa.select(
             Compound.code,
@@ -292,11 +305,14 @@ def building_collection(
     bbox: BBox | None = None,
     limit: int | None = None,
     offset: int = 0,
+    scope: Scope | None = None,
 ) -> JSON:
     """The buildings (楼栋) of ``community`` with households, compound and unit count."""
     query = _Query([Building.community_id == community.id])
     if bbox is not None:
         query.where.append(_in_bbox(Building.geom, bbox))
+    if scope is not None:
+        query.where.append(Building.id.in_(sorted(scope.building_ids)))
     units = (
         sa.select(sa.func.count())
         .select_from(Unit)
@@ -348,11 +364,14 @@ def unit_collection(
     bbox: BBox | None = None,
     limit: int | None = None,
     offset: int = 0,
+    scope: Scope | None = None,
 ) -> JSON:
     """The units (单元) of ``community``; a unit's id is ``<building code>/<number>``."""
     query = _Query([Building.community_id == community.id])
     if bbox is not None:
         query.where.append(_in_bbox(Unit.geom, bbox))
+    if scope is not None:
+        query.where.append(Unit.id.in_(sorted(scope.unit_ids)))
     stmt = (
         sa.select(Building.code, Unit.number, Unit.households, _geojson(Unit.geom))
         .join(Building, Unit.building_id == Building.id)
@@ -388,6 +407,7 @@ def layer_collection(
     layout_name: str | None = None,
     limit: int | None = DEFAULT_LIMIT,
     offset: int = 0,
+    scope: Scope | None = None,
 ) -> JSON:
     """One layer of ``community`` by name (see :data:`LAYERS`).
 
@@ -399,13 +419,14 @@ def layer_collection(
         layout_name: For grids, the layout to show (default: the one in force).
         limit: At most this many features (None: all).
         offset: Skip this many features first (features are ordered by code).
+        scope: Only features in this area (grid staff); None: all.
 
     Raises:
         NotFound: Unknown layer or layout, or no layout in force for grids.
         InvalidInput: ``layout_name`` given for a layer other than grids.
     """
     check_layer(layer)
-    paging = {"bbox": bbox, "limit": limit, "offset": offset}
+    paging = {"bbox": bbox, "limit": limit, "offset": offset, "scope": scope}
     if layer == "grids":
         layout = resolve_layout(session, community, layout_name)
         if layout is None:

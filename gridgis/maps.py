@@ -45,6 +45,7 @@ from gridgis._teams import team_index
 from gridgis.config import TILE_MODES, Settings
 from gridgis.errors import GridgisError
 from gridgis.models import Community
+from gridgis.permissions import Scope
 
 #: Maps a file name of the Leaflet distribution (``leaflet.js``) to its URL.
 AssetsUrl = Callable[[str], str]
@@ -274,6 +275,8 @@ def build_community_map(
     gettext: Gettext = _identity,
     tiles: Sequence[TileSpec] = (),
     layout_name: str | None = None,
+    scope: Scope | None = None,
+    personal: bool | Scope = False,
 ) -> OfflineMap:
     """The overview map of one community: grids, compounds, buildings, units.
 
@@ -284,6 +287,10 @@ def build_community_map(
         gettext: Translates the English labels (layer names, popups, legend).
         tiles: Base layers from :func:`tile_specs` (none: a plain background).
         layout_name: The grid layout to draw (default: the one in force).
+        scope: Draw only this area's grids, buildings and units (grid staff);
+            None: everything.
+        personal: Whose names and phones the popups show in full (see
+            :func:`gridgis._teams.team_index`); masked by default.
 
     Returns:
         A map fitted to the community boundary, with one toggleable layer group
@@ -308,15 +315,15 @@ def build_community_map(
         spec.layer().add_to(m)
 
     layout = features.resolve_layout(session, community, layout_name)
-    teams = team_index(session, community, layout)
+    teams = team_index(session, community, layout, personal=personal)
     grids = (
-        features.grid_collection(session, layout)
+        features.grid_collection(session, layout, scope=scope)
         if layout is not None
         else {"type": "FeatureCollection", "features": []}
     )
-    compounds = features.compound_collection(session, community)
-    buildings = features.building_collection(session, community)
-    units = features.unit_collection(session, community)
+    compounds = features.compound_collection(session, community, scope=scope)
+    buildings = features.building_collection(session, community, scope=scope)
+    units = features.unit_collection(session, community, scope=scope)
     palette = Palette.for_layers(grids, compounds)
 
     names = {

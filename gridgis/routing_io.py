@@ -83,7 +83,10 @@ def _number(text: Any) -> float | None:
     if text is None:
         return None
     if isinstance(text, (int, float)):
-        value = float(text)
+        try:
+            value = float(text)
+        except OverflowError:  # a JSON integer beyond any float (10**400)
+            raise ValueError(f"{text!r} is not a finite number") from None
     else:
         stripped = str(text).strip()
         if stripped == "" or stripped.lower() in ("nan", "null", "none", "na", "n/a"):
@@ -139,8 +142,13 @@ def read_geojson(
     features = doc["features"]
     columns: list[str] = []
     rows = []
-    for feature in features:
-        props = dict((feature or {}).get("properties") or {})
+    for i, feature in enumerate(features):
+        if not isinstance(feature, dict):
+            raise InvalidFile(f"{source}: feature {i} is not a GeoJSON Feature (an object).")
+        props = feature.get("properties")
+        if props is not None and not isinstance(props, dict):
+            raise InvalidFile(f"{source}: the properties of feature {i} are not an object.")
+        props = dict(props or {})
         for key in props:
             if key not in columns:
                 columns.append(key)
@@ -152,10 +160,12 @@ def _point_of(feature: dict[str, Any]) -> tuple[Any, Any, str | None]:
     geometry = (feature or {}).get("geometry")
     if not geometry:
         return None, None, "no geometry"
+    if not isinstance(geometry, dict):
+        return None, None, "the geometry is not a GeoJSON object"
     if geometry.get("type") != "Point":
         return None, None, f"geometry is a {geometry.get('type')}, not a Point"
     coords = geometry.get("coordinates") or []
-    if len(coords) < 2:
+    if not isinstance(coords, list) or len(coords) < 2:
         return None, None, "the Point has no coordinates"
     return coords[0], coords[1], None
 

@@ -12,6 +12,7 @@ template.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import uuid
@@ -29,6 +30,7 @@ from gridgis.config import PROJECT_ROOT
 
 # Real datasets: tests import `shared_real` from tests/realdata.py (a module
 # name of its own, since every conftest.py is a module named "conftest").
+from leaks import ROUTING_CITY, SAMPLE, LeakRecorder, demo_staff
 from realdata import SHARED_REAL, shared_real  # noqa: F401
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -60,6 +62,29 @@ def _create_database(admin: Engine, name: str, template: str | None = None) -> N
 def _drop_database(admin: Engine, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_personal_data_in_logs() -> Iterator[LeakRecorder]:
+    """Every log record of the whole run, at DEBUG, is checked for personal data.
+
+    SQLAlchemy's statement logging stays off, as the app keeps it
+    (``web.db``): it would log the fixtures' names as they are inserted. A
+    leak fails the last test's teardown, listing the records.
+    """
+    from web.db import _quiet_sql_logging
+
+    _quiet_sql_logging()
+    root = logging.getLogger()
+    level = root.level
+    recorder = LeakRecorder((*SAMPLE, *ROUTING_CITY, *demo_staff()))
+    root.setLevel(logging.DEBUG)
+    root.addHandler(recorder)
+    yield recorder
+    root.removeHandler(recorder)
+    root.setLevel(level)
+    assert recorder.seen, "no log record at all: the recorder is not attached"
+    assert not recorder.leaks, "personal data in the log:\n" + "\n".join(recorder.leaks)
 
 
 @pytest.fixture(scope="session")

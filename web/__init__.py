@@ -32,7 +32,10 @@ def _settings(config: dict[str, Any]) -> Settings:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, database engine, languages, errors, blueprints.
+    """Build the app: settings, database engine, languages, errors, security, blueprints.
+
+    Every endpoint declares the permission it needs (:func:`web.security.requires`);
+    one that declares none is refused.
 
     Args:
         test_config: Flask config to apply after the environment's settings;
@@ -46,27 +49,29 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     # Imported here so that importing ``web`` stays free of side effects and cheap.
     from gridgis import maps
-    from web import api, assets, db, errors, i18n, pages, route_api
+    from web import admin, api, assets, auth, db, errors, i18n, limits, pages, route_api, security
 
     config = dict(test_config or {})
     settings = _settings(config)
+    tiles = maps.tile_specs(settings)
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
         GRIDGIS_SETTINGS=settings,
         # Uploads (batch routing) beyond this get a 413 that says the limit.
         MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        **security.default_config(settings),
     )
     app.config.update(config)
     # Readable Chinese in JSON, and GeoJSON members in their usual order.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    db.init_app(app, settings, tiles=maps.tile_specs(settings))
+    db.init_app(app, settings, tiles=tiles)
     i18n.init_app(app, settings.default_language)
     errors.init_app(app)
-    app.register_blueprint(assets.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(route_api.bp)
+    # Rate limits first: a burst is refused before it costs a database query.
+    limits.init_app(app, login=auth.bp, api=(api.bp, route_api.bp))
+    security.init_app(app, settings, tiles)
+    for bp in (assets.bp, auth.bp, pages.bp, admin.bp, api.bp, route_api.bp):
+        app.register_blueprint(bp)
     return app

@@ -1,5 +1,9 @@
 """The JSON API, ``/api/v1``: communities and their layers as GeoJSON.
 
+``GET /api/v1`` (public) lists the endpoints, the permission each needs and
+how to authenticate. Everything else needs ``layers:read``; grid staff get
+only the features of their own area.
+
 Layers are RFC 7946 FeatureCollections (``application/geo+json``) with
 ``numberMatched``/``numberReturned`` and ``links`` for paging, filtered by
 ``bbox=minlon,minlat,maxlon,maxlat`` and paged with ``limit``/``offset``.
@@ -15,7 +19,9 @@ from werkzeug.wrappers import Response
 
 from gridgis import features
 from gridgis.layouts import get_community
+from gridgis.permissions import PERMISSIONS, PUBLIC
 from web import db
+from web.security import CSRF_HEADER, current_principal, permission_of, requires
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -34,7 +40,47 @@ def _community_links(code: str) -> list[dict[str, str]]:
     return links
 
 
+@bp.get("")
+@requires(PUBLIC)
+def discovery() -> Response:
+    """What the API offers, what each endpoint needs, and how to authenticate."""
+    endpoints = []
+    for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(bp.url_prefix or "/api/v1"):
+            continue
+        permission = permission_of(current_app, rule.endpoint) or "(none: refused)"
+        endpoints.append(
+            {
+                "path": rule.rule,
+                "methods": sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}),
+                "permission": permission,
+                "allows": PERMISSIONS.get(permission, ""),
+                "summary": _summary(rule.endpoint),
+            }
+        )
+    return jsonify(
+        {
+            "name": "gridgis API",
+            "version": "v1",
+            "authentication": {
+                "api_key": "Send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
+                "session": (
+                    "Or log in at /login; a logged-in browser sends "
+                    f"'{CSRF_HEADER}' with every POST."
+                ),
+            },
+            "endpoints": endpoints,
+        }
+    )
+
+
+def _summary(endpoint: str) -> str:
+    doc = (current_app.view_functions[endpoint].__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
 @bp.get("/communities")
+@requires("layers:read")
 def communities() -> Response:
     """Every community with its extent, layout in force and counts."""
     found = features.community_summaries(db.get_session())
@@ -44,6 +90,7 @@ def communities() -> Response:
 
 
 @bp.get("/communities/<code>")
+@requires("layers:read")
 def community(code: str) -> Response:
     """One community, or 404 naming the code."""
     summary = features.community_summary(db.get_session(), code)
@@ -75,8 +122,12 @@ def _page_links(
 
 
 @bp.get("/communities/<code>/<layer>")
+@requires("layers:read")
 def layer(code: str, layer: str) -> Response:
-    """A layer of a community (grids, compounds, buildings, units) as GeoJSON."""
+    """A layer of a community (grids, compounds, buildings, units) as GeoJSON.
+
+    Grid staff get only what lies in their own grids, buildings and units.
+    """
     session = db.get_session()
     community = get_community(session, code)
     # The path first, then the parameters: a wrong layer is a 404 whatever the query.
@@ -93,6 +144,7 @@ def layer(code: str, layer: str) -> Response:
         layout_name=request.args.get("layout"),
         limit=limit,
         offset=offset,
+        scope=current_principal().scope,
     )
     collection["links"] = _page_links(code, layer, collection, limit, offset)
     return current_app.response_class(current_app.json.dumps(collection), mimetype=GEOJSON)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,10 +27,25 @@ class AppState:
 
 def init_app(app: Flask, settings: Settings, *, tiles: Sequence[TileSpec]) -> None:
     # The engine connects lazily: the app starts even while the database is
-    # down, and requests then get a 503 that says so.
-    engine = make_engine(settings.database_url)
+    # down, and requests then get a 503 that says so. hide_parameters: an error
+    # logged with its statement must not carry the values (names, phones).
+    engine = make_engine(settings.database_url, hide_parameters=True)
+    _quiet_sql_logging()
     app.extensions["gridgis"] = AppState(settings, engine, make_sessionmaker(engine), tiles)
     app.teardown_appcontext(close_session)
+
+
+def _quiet_sql_logging() -> None:
+    """Keep SQLAlchemy's statement and row logging off, even under a DEBUG root logger.
+
+    At INFO it logs every statement, at DEBUG every result row: staff names and
+    phones would end up in the log. A deployment that sets these loggers'
+    levels itself keeps its choice.
+    """
+    for name in ("sqlalchemy.engine", "sqlalchemy.pool", "sqlalchemy.orm"):
+        named = logging.getLogger(name)
+        if named.level == logging.NOTSET:
+            named.setLevel(logging.WARNING)
 
 
 def state() -> AppState:

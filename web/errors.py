@@ -28,8 +28,12 @@ DATABASE_DOWN = (
 )
 TITLES = {
     400: "Bad request",
+    401: "Not logged in",
+    403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
+    413: "Request too large",
+    429: "Too many requests",
     500: "Server error",
     503: "Service unavailable",
 }
@@ -55,8 +59,7 @@ def as_gridgis_error(exc: Exception) -> GridgisError:
         if exc.code == 404:
             if wants_json():
                 return NotFound(
-                    f"There is no API endpoint at {request.path}; "
-                    "the API starts at /api/v1/communities."
+                    f"There is no API endpoint at {request.path}; GET /api/v1 lists the endpoints."
                 )
             return NotFound("There is no page at this address.")
         if isinstance(exc, MethodNotAllowed):
@@ -81,7 +84,7 @@ def as_gridgis_error(exc: Exception) -> GridgisError:
     return GridgisError("Something went wrong on our side; it has been logged. Please try again.")
 
 
-def render_error(exc: Exception) -> tuple[Response | str, int]:
+def render_error(exc: Exception) -> Response:
     error = as_gridgis_error(exc)
     status = error.http_status
     if wants_json():
@@ -89,17 +92,25 @@ def render_error(exc: Exception) -> tuple[Response | str, int]:
         body: dict[str, object] = {"status": status, "message": error.user_msg}
         if error.details:
             body["details"] = error.details
-        return jsonify({"error": body}), status
-    _ = translator(current_language())
-    title = _(TITLES.get(status, "Error"))
-    html = render_template(
-        "error.html",
-        status=status,
-        title=title,
-        message=_(error.user_msg),
-        details=error.details,
-    )
-    return html, status
+        response = jsonify({"error": body})
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
+    else:
+        _ = translator(current_language())
+        title = _(TITLES.get(status, "Error"))
+        html = render_template(
+            "error.html",
+            status=status,
+            title=title,
+            message=_(error.user_msg),
+            details=error.details,
+        )
+        response = current_app.response_class(html, mimetype="text/html")
+    response.status_code = status
+    retry_after = getattr(error, "retry_after", None) or getattr(exc, "retry_after", None)
+    if retry_after:  # AccountLocked says how long to wait
+        response.headers["Retry-After"] = str(int(retry_after))
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -11,6 +13,7 @@ from gridgis.errors import InvalidInput
 from gridgis.layouts import get_community
 from gridgis.models import Community
 from web import db, i18n
+from web.security import csp_nonce, current_principal, personal_access, requires
 
 bp = Blueprint("pages", __name__)
 
@@ -25,6 +28,7 @@ def _communities() -> list[tuple[str, str]]:
 def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
     session = db.get_session()
     community = get_community(session, code)
+    principal = current_principal()
     m = maps.build_community_map(
         session,
         community,
@@ -32,13 +36,26 @@ def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
         gettext=i18n.gettext,
         tiles=db.state().tiles,
         layout_name=request.args.get("layout") or None,
+        scope=principal.scope,
+        personal=personal_access(principal),
     )
-    return render_template(
-        "map.html", community=community, communities=communities, map=maps.render_parts(m)
+    parts = maps.render_parts(m)
+    # folium writes inline <script> and <style> elements: the CSP admits them by nonce.
+    parts = maps.MapParts(
+        header=_with_nonce(parts.header), html=_with_nonce(parts.html), script=parts.script
     )
+    return render_template("map.html", community=community, communities=communities, map=parts)
+
+
+_INLINE = re.compile(r"<(script|style)\b", re.IGNORECASE)
+
+
+def _with_nonce(html: str) -> str:
+    return _INLINE.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', html)
 
 
 @bp.get("/")
+@requires("map:view")
 def overview() -> str:
     """The first community by code, or how to load one when there is none."""
     communities = _communities()
@@ -48,12 +65,14 @@ def overview() -> str:
 
 
 @bp.get("/communities/<code>")
+@requires("map:view")
 def community(code: str) -> str:
     """One community's map; ``?layout=NAME`` draws that layout's grids."""
     return _map_page(code, _communities())
 
 
 @bp.get("/go")
+@requires("map:view")
 def choose() -> Response:
     """Where the community selector lands (it also works without JavaScript)."""
     code = request.args.get("community", "").strip()

@@ -5,9 +5,9 @@ an EPSG code, ``gcj02`` or ``bd09``) or an ``address``, plus optional
 ``category``, ``at`` (ISO 8601 with zone) and ``community``. The batch takes
 a GeoJSON FeatureCollection (as the JSON body) or a CSV (``text/csv`` body or
 an uploaded ``file``) and answers in the same format with routing columns
-added, every row kept. Names and phones of staff are masked until accounts
-and roles exist (issue "Accounts, roles and the protection of residents'
-data"); staff codes identify the team.
+added, every row kept. Names and phones of the routed team are shown in full
+only to those who may see them (:func:`serialise`); the batch output names
+staff by code only.
 """
 
 from __future__ import annotations
@@ -21,17 +21,26 @@ from flask import Blueprint, Response, jsonify, request
 from gridgis._params import parse_time
 from gridgis.addresses import route_address
 from gridgis.errors import InvalidInput
+from gridgis.permissions import Scope
 from gridgis.routing import RoutingResult, route_point
 from gridgis.routing_io import route_table, write_table
 from web import db
+from web.security import current_principal, personal_access, requires
 
 bp = Blueprint("route_api", __name__, url_prefix="/api/v1")
 
 SINGLE_FIELDS = ("lon", "lat", "crs", "address", "category", "at", "community")
 
 
+#: JSON nested beyond Python's recursion limit (a list in a list ... 100,000 deep).
+TOO_DEEP = "The body is nested too deeply to read; send a flat JSON object or FeatureCollection."
+
+
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError as exc:
+        raise InvalidInput(TOO_DEEP) from exc
     if not isinstance(data, dict):
         raise InvalidInput(
             'The body must be a JSON object such as {"lon": 114.345, "lat": 30.505} '
@@ -52,7 +61,7 @@ def _coordinate(data: dict[str, Any], name: str) -> float:
         raise InvalidInput(f"'{name}' must be a number, got {json.dumps(value)}.")
     try:
         number = float(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: an integer beyond 1e308
         raise InvalidInput(f"'{name}' must be a number, got {json.dumps(value)}.") from exc
     if not math.isfinite(number):
         raise InvalidInput(f"'{name}' must be a finite number, got {json.dumps(value)}.")
@@ -68,11 +77,26 @@ def _text(data: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def serialise(result: RoutingResult) -> dict[str, Any]:
-    return result.to_dict(personal=False)
+def serialise(result: RoutingResult, access: bool | Scope = False) -> dict[str, Any]:
+    """The result as JSON; names and phones in full only where ``access`` reaches.
+
+    Args:
+        result: The routing result.
+        access: From :func:`web.security.personal_access`: True (everything),
+            a grid staff member's Scope (results in their own grid, building or
+            unit), or False (masked).
+    """
+    if isinstance(access, Scope):
+        access = (
+            result.grid_id in access.grid_ids
+            or result.building_id in access.building_ids
+            or result.unit_id in access.unit_ids
+        )
+    return result.to_dict(personal=access)
 
 
 @bp.post("/route")
+@requires("route:read")
 def route() -> Response:
     """Route one incident: a point in any supported CRS, or an address."""
     data = _body()
@@ -101,10 +125,11 @@ def route() -> Response:
         )
     else:
         raise InvalidInput("Give either 'lon' and 'lat' or an 'address'.")
-    return jsonify(serialise(result))
+    return jsonify(serialise(result, personal_access(current_principal())))
 
 
 @bp.post("/route/batch")
+@requires("route:read")
 def route_batch() -> Response:
     """Route a CSV or GeoJSON document; answer in the same format, every row kept."""
     upload = request.files.get("file")
@@ -121,17 +146,20 @@ def route_batch() -> Response:
                 "(Content-Type: text/csv), or a multipart upload with the file in 'file'."
             )
     options = request.values
-    table = route_table(
-        db.get_session(),
-        data,
-        source,
-        lon_field=options.get("lon_field") or None,
-        lat_field=options.get("lat_field") or None,
-        crs=options.get("crs") or None,
-        category_field=options.get("category_field") or None,
-        at=parse_time(options.get("at") or None, "'at'"),
-        community_code=options.get("community") or None,
-    )
+    try:
+        table = route_table(
+            db.get_session(),
+            data,
+            source,
+            lon_field=options.get("lon_field") or None,
+            lat_field=options.get("lat_field") or None,
+            crs=options.get("crs") or None,
+            category_field=options.get("category_field") or None,
+            at=parse_time(options.get("at") or None, "'at'"),
+            community_code=options.get("community") or None,
+        )
+    except RecursionError as exc:
+        raise InvalidInput(TOO_DEEP) from exc
     body = write_table(table)
     mimetype = "application/geo+json" if table.kind == "geojson" else "text/csv"
     response = Response(body, mimetype=mimetype)

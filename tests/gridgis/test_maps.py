@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gridgis import maps
+from gridgis._map_html import MAP_CSS
 from gridgis._privacy import mask_name, mask_phone
 from gridgis.config import Settings
 from gridgis.errors import GridgisError
@@ -99,7 +100,7 @@ def test_grid_popup_has_name_code_households_and_masked_team(
     assert "Grid worker: 张* 138****1234" in popup
     assert "Part-time grid worker: 李** 139****5678" in popup
     assert "Volunteer · Red Pioneer team: 王* 137****1111" in popup
-    assert "background:#d62728" in popup  # the red team's colour
+    assert "gg-dot gg-team-red" in popup  # the red team's colour (a class: no inline style)
     assert "赵* 136****2222 (off duty)" in popup
     assert "Names and phone numbers are masked." in popup
     for secret in ("张三", "李四光", "13812341234", "1234 1234"):
@@ -150,7 +151,9 @@ def test_legend_names_each_grid_and_compound(overview: maps.OfflineMap) -> None:
     html = legend(overview)
     for name in (*GRID_NAMES, COMPOUND_NAME, "Community boundary", "Not in a compound"):
         assert name in html
-    assert "#1f77b4" in html  # the first grid's colour, as drawn
+    assert "gg-sw gg-grid-0" in html  # the first grid's colour, as drawn ...
+    assert ".gg-grid-0 { border-color: #1f77b4;" in MAP_CSS  # ... defined in the map's styles
+    assert " style=" not in html
 
 
 def test_named_layout(db_session: Session, sample: Sample) -> None:

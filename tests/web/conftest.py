@@ -1,9 +1,13 @@
-"""Apps on real PostGIS: a committed sample community, and an empty database."""
+"""Apps on real PostGIS: a committed sample community with an account per role.
+
+Web clients are logged in by writing the signed session directly (no scrypt
+per test); ``tests/web/test_auth.py`` logs in through the form.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -12,17 +16,26 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
-from web import create_app
-
 from sample_community import build_sample_community
+from web_support import (
+    USERS,
+    Accounts,
+    add_accounts,
+    add_user,
+    login,
+    make_app,
+)
 
 
 @pytest.fixture(scope="session")
-def sample_database_url(pg_server: tuple[URL, Engine], template_database: str) -> Iterator[str]:
-    """A migrated database holding the committed sample community, shared read-only.
+def sample_database(
+    pg_server: tuple[URL, Engine], template_database: str
+) -> Iterator[tuple[str, Accounts]]:
+    """A migrated database holding the committed sample community and the test accounts.
 
     The app opens its own connections, so it cannot see a test's rolled-back
-    ``db_session``; the web tests only read, so one committed copy serves them all.
+    ``db_session``; the web tests only read, or write to accounts of their
+    own (``fresh_user``), so one committed copy serves them all.
     """
     server, admin = pg_server
     name = f"gridgis_test_{uuid.uuid4().hex[:10]}_web"
@@ -33,15 +46,19 @@ def sample_database_url(pg_server: tuple[URL, Engine], template_database: str) -
     with Session(engine) as session, session.begin():
         build_sample_community(session)
     engine.dispose()
-    yield url
+    yield url, add_accounts(url)
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def make_app(database_url: str, **config: object) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, **config})
-    yield app
-    app.extensions["gridgis"].engine.dispose()
+@pytest.fixture(scope="session")
+def sample_database_url(sample_database: tuple[str, Accounts]) -> str:
+    return sample_database[0]
+
+
+@pytest.fixture(scope="session")
+def sample_accounts(sample_database: tuple[str, Accounts]) -> Accounts:
+    return sample_database[1]
 
 
 @pytest.fixture
@@ -49,13 +66,64 @@ def app(sample_database_url: str) -> Iterator[Flask]:
     yield from make_app(sample_database_url)
 
 
+ClientFor = Callable[[str], FlaskClient]
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def client_for(app: Flask, sample_accounts: Accounts) -> ClientFor:
+    """``client_for("viewer")``: a client logged in with that role's account (or username)."""
+
+    def make(who: str) -> FlaskClient:
+        username = USERS.get(who, who)
+        return login(app.test_client(), sample_accounts.ids[username])
+
+    return make
+
+
+@pytest.fixture
+def client(client_for: ClientFor) -> FlaskClient:
+    """A dispatcher: sees maps, layers and routing, with personal data masked."""
+    return client_for("dispatcher")
+
+
+@pytest.fixture
+def anon_client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
 @pytest.fixture
+def key_client(app: Flask, sample_accounts: Accounts) -> Callable[[str], FlaskClient]:
+    """``key_client("router")``: a client that sends that API key with every request."""
+
+    def make(name: str) -> FlaskClient:
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {sample_accounts.keys[name]}"
+        return client
+
+    return make
+
+
+@pytest.fixture
+def fresh_user(sample_database_url: str) -> Callable[..., tuple[str, int]]:
+    """Make an account of a test's own (to lock, to change its password ...)."""
+
+    def make(role: str = "viewer", *, staff_code: str | None = None) -> tuple[str, int]:
+        username = f"u{uuid.uuid4().hex[:10]}"
+        engine = sa.create_engine(sample_database_url, poolclass=sa.pool.NullPool)
+        with Session(engine) as session, session.begin():
+            user_id = add_user(session, username, role, staff_code=staff_code)
+        engine.dispose()
+        return username, user_id
+
+    return make
+
+
+@pytest.fixture
 def empty_client(scratch_database_url: str) -> Iterator[FlaskClient]:
-    """A client of an app on a migrated database with no community."""
+    """A viewer's client of an app on a migrated database with no community."""
+    engine = sa.create_engine(scratch_database_url, poolclass=sa.pool.NullPool)
+    with Session(engine) as session, session.begin():
+        user_id = add_user(session, "viewer1", "viewer")
+    engine.dispose()
     for app in make_app(scratch_database_url):
-        yield app.test_client()
+        yield login(app.test_client(), user_id)

@@ -163,7 +163,7 @@ def test_unknown_layout_is_404_listing_the_layouts(client: FlaskClient) -> None:
 
 
 def test_unknown_endpoint_and_method(client: FlaskClient) -> None:
-    assert "the API starts at /api/v1/communities" in error(client, "/api/v1/grids", 404)
+    assert "GET /api/v1 lists the endpoints" in error(client, "/api/v1/grids", 404)
     response = client.post("/api/v1/communities")
     assert response.status_code == 405
     assert response.json["error"]["details"] == ["Allowed: GET, HEAD, OPTIONS"]

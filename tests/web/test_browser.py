@@ -1,10 +1,13 @@
-"""The overview map in a real browser: drawn, offline, and looking right.
+"""The overview map in a real browser: logged in through the form, drawn, offline, no CSP trouble.
 
 A live server (werkzeug, a background thread, a free 127.0.0.1 port) serves
-the app on a scratch database holding the committed sample community; headless
-Chromium opens ``/`` through Playwright. Every request the page makes is
-recorded and must stay on 127.0.0.1. Screenshots are left at
-``/tmp/gridgis_overview.png`` (and ``..._popup.png``) for a person to look at.
+the app on a scratch database holding the committed sample community and two
+accounts; headless Chromium logs in through ``/login`` and opens the map.
+Every request the page makes is recorded and must stay on 127.0.0.1, and the
+page must trigger no Content-Security-Policy violation. Screenshots are left
+in ``/tmp`` (``gridgis_login.png``, ``gridgis_overview.png``,
+``gridgis_overview_popup.png``, ``gridgis_overview_viewer.png``) for a person
+to look at.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,15 +31,27 @@ from sample_community import (
     GRID_CODES,
     build_sample_community,
 )
+from web_support import PASSWORD, add_user
 
 CHROMIUM = Path("/usr/bin/chromium")
+LOGIN_SCREENSHOT = Path("/tmp/gridgis_login.png")
 SCREENSHOT = Path("/tmp/gridgis_overview.png")
 POPUP_SCREENSHOT = Path("/tmp/gridgis_overview_popup.png")
+VIEWER_SCREENSHOT = Path("/tmp/gridgis_overview_viewer.png")
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (make system-test)"),
 ]
+
+#: Records CSP violations from the first moment of every page (init scripts are not subject
+#: to it). Playwright calls below pass functions, "() => ...": a bare expression would be
+#: evaluated with eval(), which the policy refuses too.
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+    e => window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline")));
+"""
 
 
 @pytest.fixture
@@ -43,8 +59,11 @@ def live_url(scratch_database_url: str) -> Iterator[str]:
     engine = sa.create_engine(scratch_database_url, poolclass=sa.pool.NullPool)
     with Session(engine) as session, session.begin():
         build_sample_community(session)
+        add_user(session, "admin1", "admin")
+        add_user(session, "viewer1", "viewer")
     engine.dispose()
-    app = create_app({"DATABASE_URL": scratch_database_url})
+    # Rate limits on, as served; a fixed secret so that nothing is written under var/.
+    app = create_app({"DATABASE_URL": scratch_database_url, "SECRET_KEY": "browser-test"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -55,6 +74,72 @@ def live_url(scratch_database_url: str) -> Iterator[str]:
         thread.join(timeout=10)
         server.server_close()
         app.extensions["gridgis"].engine.dispose()
+
+
+class Browser:
+    """One Chromium page, with everything that went wrong on it recorded."""
+
+    def __init__(self, playwright: Any) -> None:
+        self.browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = self.browser.new_context(viewport={"width": 900, "height": 640}, locale="zh-CN")
+        context.add_init_script(WATCH_CSP)
+        self.page = context.new_page()
+        self.requests: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        page = self.page
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("requestfailed", lambda r: self.failed.append(r.url))
+        page.on(
+            "response",
+            lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"),
+        )
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", lambda m: m.type in ("error", "warning") and self.console.append(m.text))
+
+    def log_in(self, base: str, username: str, *, screenshot: Path | None = None) -> None:
+        page = self.page
+        page.goto(base + "/", wait_until="networkidle")
+        assert urlsplit(page.url).path == "/login"  # sent to the login page first
+        assert page.title() == "登录 · gridgis"
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot))
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_load_state("networkidle")
+        page.wait_for_function("() => window.L && window.gridgis && window.gridgis.map")
+
+    def csp_violations(self) -> list[str]:
+        return list(self.page.evaluate("() => window.__csp"))
+
+    def click_map(self, lat: float, lon: float) -> str:
+        page = self.page
+        point = page.evaluate(
+            f"() => {{ const p = window.gridgis.map.latLngToContainerPoint([{lat}, {lon}]);"
+            " const r = document.querySelector('.folium-map').getBoundingClientRect();"
+            " return [p.x + r.left, p.y + r.top]; }"
+        )
+        page.mouse.click(*point)
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for()
+        return str(popup.inner_text())
+
+    def close_popup(self) -> None:
+        self.page.locator(".leaflet-popup-close-button").click()
+        self.page.wait_for_function("() => !document.querySelector('.leaflet-popup')")
+
+    def check_clean(self) -> None:
+        assert not self.errors, self.errors
+        assert not self.failed, self.failed
+        assert not self.csp_violations()
+        assert not [m for m in self.console if "Content Security Policy" in m], self.console
+        hosts = {urlsplit(url).hostname for url in self.requests if not url.startswith("data:")}
+        assert hosts == {"127.0.0.1"}, self.requests
 
 
 #: Leaflet layers drawn per layer group: each group holds one L.GeoJSON whose
@@ -81,23 +166,11 @@ COUNT_DRAWN = """
 def test_overview_map_in_chromium(live_url: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    requests: list[str] = []
-    failed: list[str] = []
-    errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        b = Browser(p)
         try:
-            context = browser.new_context(viewport={"width": 900, "height": 640}, locale="zh-CN")
-            page = context.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("requestfailed", lambda r: failed.append(r.url))
-            page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(live_url + "/", wait_until="networkidle")
-            page.wait_for_function("window.L && window.gridgis && window.gridgis.map")
+            b.log_in(live_url, "admin1", screenshot=LOGIN_SCREENSHOT)
+            page = b.page
             # Before any click: popups pan the map, the screenshot shows the fitted view.
             page.screenshot(path=str(SCREENSHOT))
 
@@ -118,6 +191,12 @@ def test_overview_map_in_chromium(live_url: str) -> None:
             assert page.locator("canvas.leaflet-zoom-animated").count() == 1
             assert page.title().startswith(COMMUNITY_NAME)
             assert page.locator(".gg-legend").inner_text().startswith("图例")
+            assert "admin1 · 管理员" in page.locator(".gg-account").inner_text()
+            # The legend's swatches are coloured by classes (inline styles are refused).
+            swatch = page.locator(".gg-legend .gg-grid-0").first
+            assert swatch.evaluate("e => getComputedStyle(e).borderTopColor") == (
+                "rgb(31, 119, 180)"
+            )
 
             # The layer-control icon comes from our Leaflet copy.
             page.locator(".leaflet-control-layers").hover()
@@ -127,37 +206,51 @@ def test_overview_map_in_chromium(live_url: str) -> None:
             page.mouse.move(450, 600)
 
             # A click in grid 3's empty south-east corner opens its popup.
-            point = page.evaluate(
-                "() => { const p = window.gridgis.map.latLngToContainerPoint([30.5903, 114.3057]);"
-                " const r = document.querySelector('.folium-map').getBoundingClientRect();"
-                " return [p.x + r.left, p.y + r.top]; }"
-            )
-            page.mouse.click(*point)
-            popup = page.locator(".leaflet-popup-content")
-            popup.wait_for()
-            text = popup.inner_text()
+            text = b.click_map(30.5903, 114.3057)
             assert "第三网格" in text and GRID_CODES[2] in text and "38" in text
-            page.locator(".leaflet-popup-close-button").click()
-            page.wait_for_function("!document.querySelector('.leaflet-popup')")
+            b.close_popup()
 
-            # The first grid's popup names its team, masked.
-            point = page.evaluate(
-                "() => { const p = window.gridgis.map.latLngToContainerPoint([30.5935, 114.3002]);"
-                " const r = document.querySelector('.folium-map').getBoundingClientRect();"
-                " return [p.x + r.left, p.y + r.top]; }"
-            )
-            page.mouse.click(*point)
-            popup.wait_for()
-            text = popup.inner_text()
-            assert "专职网格员: 张* 138****1234" in text and "张三" not in text
+            # The administrator sees the first grid's team in full.
+            text = b.click_map(30.5935, 114.3002)
+            assert "专职网格员: 张三 13812341234" in text
+            assert "脱敏" not in text
+            dot = page.locator(".leaflet-popup-content .gg-team-red")
+            assert dot.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(214, 39, 40)"
             page.wait_for_timeout(500)  # the popup's auto-pan animation
             page.screenshot(path=str(POPUP_SCREENSHOT))
-        finally:
-            browser.close()
+            b.check_clean()
 
-    assert not errors, errors
-    assert not failed, failed
-    hosts = {urlsplit(url).hostname for url in requests if not url.startswith("data:")}
-    assert hosts == {"127.0.0.1"}, requests
-    assert any(url.endswith("/static/vendor/leaflet/images/layers.png") for url in requests)
-    assert any(url.endswith("/static/vendor/leaflet/leaflet.js") for url in requests)
+            # The detector works: an inline style attribute is refused and reported.
+            page.evaluate(
+                "document.body.insertAdjacentHTML('beforeend', '<b style=\"color:red\">x</b>')"
+            )
+            page.wait_for_function("() => window.__csp.length > 0")
+            assert b.csp_violations()[0].startswith("style-src")
+
+            # Logging out goes back to the login page.
+            page.get_by_role("button", name="退出").click()
+            page.wait_for_load_state("networkidle")
+            assert urlsplit(page.url).path == "/login"
+        finally:
+            b.browser.close()
+    assert any(url.endswith("/static/vendor/leaflet/images/layers.png") for url in b.requests)
+    assert any(url.endswith("/static/vendor/leaflet/leaflet.js") for url in b.requests)
+
+
+def test_viewer_sees_the_map_masked(live_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = Browser(p)
+        try:
+            b.log_in(live_url, "viewer1")
+            assert "viewer1 · 只读用户" in b.page.locator(".gg-account").inner_text()
+            assert b.page.locator(".gg-account a", has_text="审计日志").count() == 0
+            text = b.click_map(30.5935, 114.3002)
+            assert "专职网格员: 张* 138****1234" in text and "张三" not in text
+            assert "姓名和电话已脱敏显示。" in text
+            b.page.wait_for_timeout(500)
+            b.page.screenshot(path=str(VIEWER_SCREENSHOT))
+            b.check_clean()
+        finally:
+            b.browser.close()

@@ -9,7 +9,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from web import create_app
+from gridgis.permissions import PUBLIC
+from web.security import requires
+
+from web_support import login, make_app
 
 
 def closed_port() -> int:
@@ -21,10 +24,10 @@ def closed_port() -> int:
 
 @pytest.fixture
 def down_client() -> Iterator[FlaskClient]:
+    """A logged-in browser whose account cannot be looked up: the database is down."""
     url = f"postgresql+psycopg://gridgis:secret@127.0.0.1:{closed_port()}/gridgis"
-    app = create_app({"TESTING": True, "DATABASE_URL": url})
-    yield app.test_client()
-    app.extensions["gridgis"].engine.dispose()
+    for app in make_app(url):
+        yield login(app.test_client(), 1)
 
 
 def test_database_down_is_503_json_for_the_api(down_client: FlaskClient) -> None:
@@ -46,6 +49,7 @@ def test_database_down_is_503_html_for_pages(down_client: FlaskClient) -> None:
 
 @pytest.fixture
 def boom_app(app: Flask) -> Flask:
+    @requires(PUBLIC)
     def boom() -> str:
         raise RuntimeError("internal detail: password=hunter2")
 

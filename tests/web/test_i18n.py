@@ -17,6 +17,9 @@ SOURCES = [
     *sorted((PROJECT_ROOT / "web" / "templates").glob("*.html")),
     PROJECT_ROOT / "web" / "errors.py",
     PROJECT_ROOT / "web" / "pages.py",
+    PROJECT_ROOT / "web" / "auth.py",
+    PROJECT_ROOT / "web" / "admin.py",
+    PROJECT_ROOT / "web" / "security.py",
     PROJECT_ROOT / "gridgis" / "maps.py",
     PROJECT_ROOT / "gridgis" / "_map_html.py",
 ]
@@ -35,10 +38,28 @@ def test_every_message_id_has_a_chinese_translation() -> None:
 
 
 def test_error_messages_of_the_web_layer_are_translated() -> None:
+    from gridgis.accounts import AuthenticationFailed
+    from gridgis.apikeys import INVALID_KEY
+    from web import auth, limits, security
     from web.errors import DATABASE_DOWN, TITLES
 
-    for msgid in (DATABASE_DOWN, *TITLES.values()):
-        assert msgid in CATALOGS["zh"]
+    messages = (
+        DATABASE_DOWN,
+        *TITLES.values(),
+        auth.ACCOUNT_LOCKED,
+        auth.PASSWORDS_DIFFER,
+        AuthenticationFailed().user_msg,
+        INVALID_KEY,
+        "The current password is wrong; nothing was changed.",  # gridgis.accounts
+        "Log in first (or send an API key) to use this.",  # gridgis.permissions
+        security.CSRF_FAILED,
+        security.FORBIDDEN_PAGE,
+        security.SESSION_ENDED,
+        limits.LOGIN_TOO_FAST,
+        limits.API_TOO_FAST,
+    )
+    for msgid in messages:
+        assert msgid in CATALOGS["zh"], msgid
 
 
 def page(client: FlaskClient, url: str = "/", **headers: str) -> str:

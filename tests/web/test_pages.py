@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from gridgis.models import Community
-from web import create_app
 
 from sample_community import COMMUNITY_CODE, COMMUNITY_NAME, GRID_NAMES, LAYOUT_OLD
+from web_support import Accounts, add_user, login, make_app
 
 
 class Resources(HTMLParser):
@@ -120,9 +120,10 @@ def two_communities(scratch_database_url: str) -> Iterator[FlaskClient]:
                 boundary=from_shape(MultiPolygon([box(114.31, 30.59, 114.32, 30.6)]), srid=4326),
             )
         )
-    app = create_app({"TESTING": True})
-    yield app.test_client()
-    app.extensions["gridgis"].engine.dispose()
+        user_id = add_user(session, "viewer1", "viewer")
+    engine.dispose()
+    for app in make_app(scratch_database_url):
+        yield login(app.test_client(), user_id)
 
 
 def test_selector_lists_communities_and_first_by_code_is_shown(
@@ -162,19 +163,20 @@ def test_tile_settings_are_checked_at_start_up(sample_database_url: str) -> None
     from gridgis.errors import GridgisError
 
     with pytest.raises(GridgisError, match="GRIDGIS_TIANDITU_KEY"):
-        create_app({"DATABASE_URL": sample_database_url, "TILES": "tianditu"})
+        next(make_app(sample_database_url, TILES="tianditu"))
 
 
-def test_tianditu_tiles_on_the_page(sample_database_url: str) -> None:
-    app = create_app(
-        {"DATABASE_URL": sample_database_url, "TILES": "tianditu", "TIANDITU_KEY": "K"}
-    )
-    try:
-        html = app.test_client().get("/").get_data(as_text=True)
-    finally:
-        app.extensions["gridgis"].engine.dispose()
+def test_tianditu_tiles_on_the_page(sample_database_url: str, sample_accounts: Accounts) -> None:
+    for app in make_app(sample_database_url, TILES="tianditu", TIANDITU_KEY="K"):
+        response = login(app.test_client(), sample_accounts.ids["viewer1"]).get("/")
+    html = response.get_data(as_text=True)
     assert html.count("L.tileLayer(") == 2
     assert "tianditu.gov.cn/vec_w/wmts" in html and 'tk=K"' in html
+    # The page may load tiles from Tianditu's hosts, and images from nowhere else.
+    csp = response.headers["Content-Security-Policy"]
+    img_src = next(d for d in csp.split("; ") if d.startswith("img-src "))
+    hosts = " ".join(f"http://t{i}.tianditu.gov.cn" for i in range(8))
+    assert img_src == f"img-src 'self' data: {hosts}"
 
 
 def test_app_settings_follow_test_config(app: Flask, sample_database_url: str) -> None:

@@ -11,6 +11,8 @@ from flask.testing import FlaskClient
 
 from gridgis.crs import wgs84_to_gcj02
 
+from web_support import Accounts, login, make_app
+
 # Inside building B01 (unit 1) of 网格一, see tests/sample_community.py.
 B01 = (114.3005, 30.5905)
 
@@ -122,15 +124,11 @@ def test_batch_bad_uploads(client: FlaskClient) -> None:
     assert nocols.status_code == 400 and "--lon-field" in nocols.get_json()["error"]["message"]
 
 
-def test_batch_upload_size_is_limited(sample_database_url: str) -> None:
-    from web import create_app
-
-    app = create_app(
-        {"TESTING": True, "DATABASE_URL": sample_database_url, "MAX_CONTENT_LENGTH": 2048}
-    )
-    answer = app.test_client().post(
-        "/api/v1/route/batch", data=b"lon,lat\n" + b"1,2\n" * 1000, content_type="text/csv"
-    )
-    app.extensions["gridgis"].engine.dispose()
+def test_batch_upload_size_is_limited(sample_database_url: str, sample_accounts: Accounts) -> None:
+    for app in make_app(sample_database_url, MAX_CONTENT_LENGTH=2048):
+        client = login(app.test_client(), sample_accounts.ids["dispatcher1"])
+        answer = client.post(
+            "/api/v1/route/batch", data=b"lon,lat\n" + b"1,2\n" * 1000, content_type="text/csv"
+        )
     assert answer.status_code == 413
     assert "larger than 2 KB" in answer.get_json()["error"]["message"]

@@ -1,0 +1,237 @@
+"""Who may call what: every endpoint of the URL map, for every role, key and anonymous.
+
+The matrix is generated from ``app.url_map``: a new endpoint fails these tests
+until it declares its permission (``web.security.requires``) and has a sample
+call below. The expected status follows from ``gridgis.permissions``: allowed
+→ the endpoint's own answer; denied → 401 (API) or a redirect to the login
+page (pages) for anonymous, 403 for everyone else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gridgis.permissions import PERMISSIONS, PUBLIC, ROLE_PERMISSIONS
+from web.security import permission_of, requires
+
+from sample_community import COMMUNITY_CODE
+from web_support import KEYS, USERS, Accounts, login
+
+#: Inside building B01 of 网格一.
+B01 = {"lon": 114.301, "lat": 30.5911}
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    url: str
+    #: The status when allowed (a set where it depends on who asks).
+    ok: frozenset[int]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def call(method: str, url: str, *ok: int, **kwargs: Any) -> Call:
+    return Call(method, url, frozenset(ok), kwargs)
+
+
+#: One request per endpoint and method. GET /login and POST /logout redirect a logged-in user.
+SAMPLES: dict[tuple[str, str], Call] = {
+    ("static", "GET"): call("GET", "/static/gridgis.css", 200),
+    ("assets.leaflet", "GET"): call("GET", "/static/vendor/leaflet/leaflet.js", 200),
+    ("auth.login", "GET"): call("GET", "/login", 200, 302),
+    ("auth.login", "POST"): call(
+        "POST", "/login", 401, data={"username": "nobody", "password": "wrong-password"}
+    ),
+    ("auth.logout", "POST"): call("POST", "/logout", 302),
+    ("auth.password", "GET"): call("GET", "/account/password", 200),
+    ("auth.password", "POST"): call(
+        "POST",
+        "/account/password",
+        400,
+        data={"old_password": "wrong-password", "new_password": "x", "confirm_password": "x"},
+    ),
+    ("pages.overview", "GET"): call("GET", "/", 200),
+    ("pages.community", "GET"): call("GET", f"/communities/{COMMUNITY_CODE}", 200),
+    ("pages.choose", "GET"): call("GET", f"/go?community={COMMUNITY_CODE}", 302),
+    ("admin.audit_log", "GET"): call("GET", "/admin/audit", 200),
+    ("admin.audit_csv", "GET"): call("GET", "/admin/audit.csv", 200),
+    ("api.discovery", "GET"): call("GET", "/api/v1", 200),
+    ("api.communities", "GET"): call("GET", "/api/v1/communities", 200),
+    ("api.community", "GET"): call("GET", f"/api/v1/communities/{COMMUNITY_CODE}", 200),
+    ("api.layer", "GET"): call("GET", f"/api/v1/communities/{COMMUNITY_CODE}/grids", 200),
+    ("route_api.route", "POST"): call("POST", "/api/v1/route", 200, json=B01),
+    ("route_api.route_batch", "POST"): call(
+        "POST",
+        "/api/v1/route/batch",
+        200,
+        data=b"lon,lat\n114.301,30.5911\n",
+        content_type="text/csv",
+    ),
+}
+
+#: Who asks: anonymous, a person of each role, a key of each kind.
+WHO = ["anonymous", *USERS, *(f"key:{name}" for name in KEYS)]
+
+
+def endpoints(app: Flask) -> set[tuple[str, str]]:
+    return {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+
+
+def permissions_of(who: str) -> frozenset[str]:
+    if who == "anonymous":
+        return frozenset()
+    if who.startswith("key:"):
+        return frozenset(KEYS[who.removeprefix("key:")])
+    return ROLE_PERMISSIONS[who]
+
+
+def client_of(app: Flask, accounts: Accounts, who: str) -> FlaskClient:
+    client = app.test_client()
+    if who.startswith("key:"):
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {accounts.keys[who[4:]]}"
+    elif who != "anonymous":
+        login(client, accounts.ids[USERS[who]])
+    # A browser's form carries the session's token: anonymous forms (login) too.
+    with client.session_transaction() as session:
+        session.setdefault("csrf_token", "matrix-token")
+    client.environ_base.setdefault("HTTP_X_CSRF_TOKEN", session["csrf_token"])
+    return client
+
+
+def test_every_endpoint_declares_a_permission(app: Flask) -> None:
+    undeclared = sorted(e for e, _ in endpoints(app) if permission_of(app, e) is None)
+    assert not undeclared, f"declare a permission with @requires(...) on: {undeclared}"
+    for endpoint, _ in endpoints(app):
+        assert permission_of(app, endpoint) in PERMISSIONS
+
+
+def test_every_endpoint_has_a_sample_call(app: Flask) -> None:
+    assert endpoints(app) == set(SAMPLES), "add the new endpoint to SAMPLES in this file"
+
+
+def test_only_login_assets_and_discovery_are_public(app: Flask) -> None:
+    public = {e for e, _ in endpoints(app) if permission_of(app, e) == PUBLIC}
+    assert public == {"static", "assets.leaflet", "auth.login", "api.discovery"}
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("endpoint", sorted(SAMPLES), ids=lambda e: f"{e[1]} {e[0]}")
+def test_permission_matrix(
+    app: Flask, sample_accounts: Accounts, who: str, endpoint: tuple[str, str]
+) -> None:
+    sample = SAMPLES[endpoint]
+    permission = permission_of(app, endpoint[0])
+    assert permission is not None
+    allowed = permission == PUBLIC or permission in permissions_of(who)
+    client = client_of(app, sample_accounts, who)
+    with client.open(sample.url, method=sample.method, **sample.kwargs) as response:
+        response.get_data()
+    status = response.status_code
+    api = sample.url.startswith("/api/")
+    if allowed:
+        assert status in sample.ok, (who, endpoint, status, response.data[:300])
+    elif who == "anonymous" and not api:
+        assert status == 302, (endpoint, status)
+        assert response.location.startswith("/login?next=")
+    elif who == "anonymous":
+        assert status == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert response.json["error"]["message"].startswith("Log in first")
+    else:
+        assert status == 403, (who, endpoint, status, response.data[:300])
+        if api:
+            assert permission in response.json["error"]["message"]
+
+
+def test_anonymous_gets_200_only_from_public_urls(anon_client: FlaskClient) -> None:
+    # What `make run` is checked with: every URL of the map, without logging in.
+    answered = {}
+    for sample in SAMPLES.values():
+        with anon_client.open(sample.url, method=sample.method, **sample.kwargs) as response:
+            answered[sample.method, sample.url] = response.status_code
+    ok = sorted(f"{method} {url}" for (method, url), status in answered.items() if status == 200)
+    assert ok == [
+        "GET /api/v1",
+        "GET /login",
+        "GET /static/gridgis.css",
+        "GET /static/vendor/leaflet/leaflet.js",
+    ]
+    # Pages redirect to the login page, the API says 401, POST /login wants its form token.
+    assert set(answered.values()) == {200, 302, 401, 403}
+
+
+def test_login_redirect_keeps_the_page_asked_for(anon_client: FlaskClient) -> None:
+    response = anon_client.get(f"/communities/{COMMUNITY_CODE}?layout=2024版")
+    assert response.status_code == 302
+    assert response.location == (
+        f"/login?next=/communities/{COMMUNITY_CODE}?layout%3D2024%E7%89%88"
+    )
+
+
+def test_an_endpoint_without_a_permission_is_refused(app: Flask, client: FlaskClient) -> None:
+    def forgotten() -> str:
+        return "secret"
+
+    app.add_url_rule("/forgotten", view_func=forgotten)
+    app.add_url_rule("/api/v1/forgotten", view_func=forgotten, endpoint="api_forgotten")
+    page = client.get("/forgotten")
+    assert page.status_code == 403 and b"secret" not in page.data
+    api = client.get("/api/v1/forgotten")
+    assert api.status_code == 403
+    assert "declares no permission" in api.json["error"]["message"]
+
+
+def test_requires_knows_the_permissions() -> None:
+    with pytest.raises(ValueError, match="Unknown permission 'map:edit'"):
+        requires("map:edit")
+
+
+def test_wrong_role_gets_a_page_saying_so(client_for: Any) -> None:
+    response = client_for("viewer").get("/admin/audit")
+    assert response.status_code == 403 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "您的账号无权访问此页面" in html and "audit:read" in html
+
+
+def test_bad_api_key_is_401_whatever_the_endpoint(anon_client: FlaskClient) -> None:
+    for headers in (
+        {"Authorization": "Bearer ggk_nothere_" + "x" * 40},
+        {"X-API-Key": "not-a-key"},
+    ):
+        response = anon_client.get("/api/v1/communities", headers=headers)
+        assert response.status_code == 401
+        assert response.json["error"]["message"] == "Invalid or revoked API key."
+
+
+def test_api_key_in_either_header(app: Flask, sample_accounts: Accounts) -> None:
+    client = app.test_client()
+    key = sample_accounts.keys["reader"]
+    assert client.get("/api/v1/communities", headers={"X-API-Key": key}).status_code == 200
+    bearer = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/communities", headers=bearer).status_code == 200
+    # The reader key has layers:read only: no routing, no pages.
+    assert client.post("/api/v1/route", json=B01, headers=bearer).status_code == 403
+    assert client.get("/", headers=bearer).status_code == 403
+
+
+def test_discovery_lists_endpoints_and_permissions(anon_client: FlaskClient) -> None:
+    body = anon_client.get("/api/v1").json
+    found = {(e["path"], tuple(e["methods"])): e["permission"] for e in body["endpoints"]}
+    assert found == {
+        ("/api/v1", ("GET",)): "public",
+        ("/api/v1/communities", ("GET",)): "layers:read",
+        ("/api/v1/communities/<code>", ("GET",)): "layers:read",
+        ("/api/v1/communities/<code>/<layer>", ("GET",)): "layers:read",
+        ("/api/v1/route", ("POST",)): "route:read",
+        ("/api/v1/route/batch", ("POST",)): "route:read",
+    }
+    assert "X-API-Key" in body["authentication"]["api_key"]

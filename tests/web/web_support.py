@@ -1,0 +1,100 @@
+"""Accounts and logged-in clients for the web tests (imported by conftest.py and tests).
+
+A module of its own name: every ``conftest.py`` is a module named "conftest".
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from gridgis import accounts, apikeys
+from web import create_app
+
+#: Every test account's password (the policy wants 10+ characters, not only digits).
+PASSWORD = "Grid-test-passw0rd"
+ACTOR = "cli:tests"
+#: One account per role; the grid staff account is 张三 (S1), grid worker of 网格一.
+USERS = {
+    "admin": "admin1",
+    "planner": "planner1",
+    "dispatcher": "dispatcher1",
+    "grid_staff": "zhangsan",
+    "viewer": "viewer1",
+}
+GRID_STAFF_CODE = "S1"
+#: The building head of B01 (钱七): a grid staff account whose scope is one building.
+BUILDING_HEAD = ("qianqi", "S5")
+#: API keys: name -> scopes.
+KEYS = {"router": ["route:read"], "reader": ["layers:read"]}
+#: The sample's personal data: none of it may be in a log, nor unmasked where it should not be.
+STAFF_NAMES = ("张三", "李四光", "王五", "赵六", "钱七", "孙八")
+STAFF_PHONES = (
+    "13812341234",
+    "13900005678",
+    "13700001111",
+    "13600002222",
+    "13500003333",
+    "13400004444",
+)
+#: Test configuration of every app: fixed secret, no rate limits (test_limits turns them on).
+TEST_CONFIG = {"TESTING": True, "SECRET_KEY": "tests-only-secret", "RATELIMIT_ENABLED": False}
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """What the sample database holds besides the community: account ids and API keys."""
+
+    ids: dict[str, int]
+    keys: dict[str, str]
+
+
+def add_user(session: Session, username: str, role: str, *, staff_code: str | None = None) -> int:
+    user = accounts.create_user(
+        session, username, PASSWORD, role, staff_code=staff_code, actor=ACTOR
+    )
+    return user.id
+
+
+def add_accounts(url: str) -> Accounts:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    ids: dict[str, int] = {}
+    keys: dict[str, str] = {}
+    with Session(engine) as session, session.begin():
+        for role, username in USERS.items():
+            staff = GRID_STAFF_CODE if role == "grid_staff" else None
+            ids[username] = add_user(session, username, role, staff_code=staff)
+        ids[BUILDING_HEAD[0]] = add_user(
+            session, BUILDING_HEAD[0], "grid_staff", staff_code=BUILDING_HEAD[1]
+        )
+        for name, scopes in KEYS.items():
+            _, keys[name] = apikeys.create_key(session, name, scopes, actor=ACTOR)
+    engine.dispose()
+    return Accounts(ids=ids, keys=keys)
+
+
+def make_app(database_url: str, **config: object) -> Iterator[Flask]:
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, **config})
+    yield app
+    app.extensions["gridgis"].engine.dispose()
+
+
+def login(client: FlaskClient, user_id: int) -> FlaskClient:
+    """Make ``client`` a browser logged in as ``user_id`` (as a successful login would).
+
+    Its writes send the session's CSRF token in ``X-CSRF-Token``, as a page script would.
+    """
+    token = uuid.uuid4().hex
+    with client.session_transaction() as session:
+        session.permanent = True
+        now = time.time()
+        session.update(uid=user_id, iat=now, seen=now, csrf_token=token)
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = token
+    return client
