@@ -48,14 +48,16 @@ demo: migrate ## Load the demo community if the database has no community yet
 
 run: system venv demo ## Set up everything and serve the app at http://$GRIDGIS_HOST:$GRIDGIS_PORT
 	@mkdir -p var/run var/log
+	@# A running server is restarted, not HUP-reloaded: its master process has
+	@# gridgis modules loaded, and new workers must not mix old and new code.
 	@if [ -f $(PIDFILE) ] && kill -0 $$(cat $(PIDFILE)) 2>/dev/null; then \
-	  kill -HUP $$(cat $(PIDFILE)); \
-	  echo "gridgis was already serving; reloaded it at http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)"; \
-	else \
-	  $(GRIDGIS) serve --daemon --pidfile $(PIDFILE) --log-file $(CURDIR)/var/log/gridgis.log; \
-	  $(BIN)/python scripts/wait_http.py http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/api/v1 \
-	    || { echo "The server did not start; see var/log/gridgis.log" >&2; tail -n 20 var/log/gridgis.log >&2; exit 1; }; \
+	  kill -TERM $$(cat $(PIDFILE)); \
+	  for i in $$(seq 100); do [ -f $(PIDFILE) ] || break; sleep 0.1; done; \
+	  echo "Restarting the gridgis server with the current code"; \
 	fi
+	@$(GRIDGIS) serve --daemon --pidfile $(PIDFILE) --log-file $(CURDIR)/var/log/gridgis.log
+	@$(BIN)/python scripts/wait_http.py http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/api/v1 \
+	  || { echo "The server did not start; see var/log/gridgis.log" >&2; tail -n 20 var/log/gridgis.log >&2; exit 1; }
 	@echo "Open http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/ — stop with 'make stop'."
 	@$(GRIDGIS) user hint
 
