@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from gridgis import audit
+from gridgis.cli.users import cli_actor
 from gridgis.db import check_connection, make_engine, transaction
 from gridgis.exporting import export_layer
 from gridgis.importing import LAYERS, import_layer
@@ -105,6 +107,21 @@ def import_command(
                 publish=publish,
                 progress=bar,
             )
+            # Every write is audited, in the same transaction as the import.
+            audit.record(
+                session,
+                cli_actor(),
+                "import",
+                layer,
+                community,
+                after={
+                    "file": str(file),
+                    "count": report.count,
+                    "layout": report.layout,
+                    "published": publish,
+                    "fixed": len(report.fixes),
+                },
+            )
     finally:
         bar.close()
         engine.dispose()
@@ -134,6 +151,16 @@ def export_command(layer: str, out: Path, community: str, layout: str | None) ->
     try:
         with transaction(engine) as session:
             count = export_layer(session, layer, out, community_code=community, layout_name=layout)
+            if layer == "staff":
+                # Staff exports hold names and phones: personal data leaving the system.
+                audit.record(
+                    session,
+                    cli_actor(),
+                    "export",
+                    layer,
+                    community,
+                    after={"file": str(out), "count": count},
+                )
     finally:
         engine.dispose()
     click.echo(f"Exported {count} {layer} of community {community} to {out}.")

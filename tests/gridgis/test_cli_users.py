@@ -201,3 +201,31 @@ def test_demo_load_creates_the_demo_admin_once(db: sa.Engine) -> None:
     again = ok("demo", "load", "--if-empty")
     assert again == "The database already holds a community; demo not loaded.\n"
     assert ("cli:tester", "create", "user", "admin") in audit_actions(db)
+
+
+def test_imports_are_audited(scratch_database_url: str, tmp_path: Path) -> None:
+    from gridgis.cli import main
+    from gridgis.demo_loader import SHAPES_DIR
+
+    runner = CliRunner()
+    imported = runner.invoke(
+        main,
+        [
+            "import",
+            "community",
+            str(SHAPES_DIR / "community.geojson"),
+            "--community",
+            "420111003012",
+        ],
+    )
+    assert imported.exit_code == 0, imported.output
+    exported = runner.invoke(
+        main, ["export", "community", str(tmp_path / "c.geojson"), "--community", "420111003012"]
+    )
+    assert exported.exit_code == 0, exported.output
+    engine = sa.create_engine(scratch_database_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT actor, action, entity FROM audit_log")).all()
+    engine.dispose()
+    assert [(a, e) for _, a, e in rows] == [("import", "community")]
+    assert rows[0][0].startswith("cli:")
