@@ -145,7 +145,7 @@ def presented_api_key() -> str | None:
 def _principal_from_key(key: str) -> Principal:
     session_ = db.get_session()
     row = apikeys.verify_key(session_, key)  # raises AuthenticationFailed (401)
-    session_.commit()  # last_used_at
+    session_.commit()  # last_used_at (written at most once a minute)
     return apikeys.principal_for_key(row)
 
 
