@@ -14,7 +14,7 @@ import click
 
 from gridgis import audit
 from gridgis.cli.users import cli_actor
-from gridgis.db import check_connection, make_engine, transaction
+from gridgis.db import engine_scope, transaction
 from gridgis.exporting import export_layer
 from gridgis.importing import LAYERS, import_layer
 
@@ -89,11 +89,9 @@ def import_command(
     columns; staff: code,name,phone,role,grid,building,unit,team,on_duty).
     Grids go into a new draft layout unless --publish is given.
     """
-    engine = make_engine()
-    check_connection(engine)
     bar = _ProgressBar()
     try:
-        with transaction(engine) as session:
+        with engine_scope() as engine, transaction(engine) as session:
             report = import_layer(
                 session,
                 layer,
@@ -124,7 +122,6 @@ def import_command(
             )
     finally:
         bar.close()
-        engine.dispose()
     click.echo(report.summary())
 
 
@@ -146,21 +143,16 @@ def export_command(layer: str, out: Path, community: str, layout: str | None) ->
     The file holds the fields `gridgis import` reads, so it imports back as
     the same data.
     """
-    engine = make_engine()
-    check_connection(engine)
-    try:
-        with transaction(engine) as session:
-            count = export_layer(session, layer, out, community_code=community, layout_name=layout)
-            if layer == "staff":
-                # Staff exports hold names and phones: personal data leaving the system.
-                audit.record(
-                    session,
-                    cli_actor(),
-                    "export",
-                    layer,
-                    community,
-                    after={"file": str(out), "count": count},
-                )
-    finally:
-        engine.dispose()
+    with engine_scope() as engine, transaction(engine) as session:
+        count = export_layer(session, layer, out, community_code=community, layout_name=layout)
+        if layer == "staff":
+            # Staff exports hold names and phones: personal data leaving the system.
+            audit.record(
+                session,
+                cli_actor(),
+                "export",
+                layer,
+                community,
+                after={"file": str(out), "count": count},
+            )
     click.echo(f"Exported {count} {layer} of community {community} to {out}.")
