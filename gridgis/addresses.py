@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidInput
-from gridgis.routing import RoutingResult, _json, _route_row, build_result
+from gridgis.routing import RoutingResult, _json, _route_row, build_result, check_text
 
 # Trigram similarity a fuzzy match needs, and how far ahead of the runner-up
 # the best match must be before we take it rather than ask.
@@ -43,6 +43,8 @@ def route_address(
     ``ambiguous_address`` and it lists the candidates: a person chooses, we
     never guess.
     """
+    check_text(address, "address")
+    check_text(community_code, "community")
     query = _normalise_address(address or "")
     if len(query) < 2:
         raise InvalidInput("Give an address or building name of at least two characters.")

@@ -165,6 +165,8 @@ def _route_row(
     at = at or _now()
     if at.tzinfo is None:
         raise InvalidInput("The incident time needs a time zone, e.g. 2026-11-29T08:00:00+08:00.")
+    check_text(category, "category")
+    check_text(community, "community")
     row = (
         session.execute(
             POINT_SQL,
@@ -183,6 +185,12 @@ def _route_row(
     if category and not row["category_found"]:
         _raise_unknown_category(session, category)
     return dict(row)
+
+
+def check_text(value: str | None, what: str) -> None:
+    """Refuse text that PostgreSQL cannot store (a NUL character) with a clear message."""
+    if value is not None and "\x00" in value:
+        raise InvalidInput(f"The {what} contains a NUL character (\\0); remove it.")
 
 
 def _raise_unknown_category(session: Session, category: str) -> None:
@@ -363,6 +371,7 @@ def route_points(
     to the statement. ``use_cache``: None decides by size, False never, True
     always (building the index if needed).
     """
+    check_text(community_code, "community")
     default_at = _now()
     results: list[RoutingResult | None] = [None] * len(points)
     valid: list[tuple[int, float, float, str, str | None, dt.datetime]] = []
@@ -405,7 +414,8 @@ def route_points(
                 "lon": [v[1] for v in chunk],
                 "lat": [v[2] for v in chunk],
                 "at": [v[5] for v in chunk],
-                "category": [v[4] for v in chunk],
+                # A code PostgreSQL cannot even hold is unknown (warned below).
+                "category": [None if v[4] and "\x00" in v[4] else v[4] for v in chunk],
                 "with_team": False,
                 "community": community_code,
             },

@@ -323,3 +323,15 @@ def test_unknown_address(db_session: Session, addressed) -> None:
     r = route_address(db_session, "长江大桥", at=AFTER)
     assert r.rule == "ambiguous_address" and r.candidates == ()
     assert "No building matches" in r.explanation_en
+
+
+def test_nul_characters_are_refused_or_unknown(db_session: Session, city) -> None:
+    from gridgis.addresses import route_address
+    from gridgis.routing import PointInput, route_points
+
+    with pytest.raises(InvalidInput, match="NUL character"):
+        route_point(db_session, 114.3003, 30.508, category="park\x00ing", at=AFTER)
+    with pytest.raises(InvalidInput, match="NUL character"):
+        route_address(db_session, "仁和\x00南路", at=AFTER)
+    (result,) = route_points(db_session, [PointInput(114.3003, 30.508, category="a\x00", at=AFTER)])
+    assert result.grid_code == "A" and result.warnings == ("unknown category 'a\\x00'",)
