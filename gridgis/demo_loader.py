@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from gridgis.account_models import User
 from gridgis.accounts import create_user, has_admin
 from gridgis.catalogue import load_categories, load_departments
+from gridgis.demo import SHAPES_DIR
 from gridgis.errors import Conflict, InvalidFile
 from gridgis.importing import import_layer
 from gridgis.models import Community
 
-SHAPES_DIR = Path(__file__).resolve().parent.parent / "data" / "shapes"
 #: The layers in dependency order, each with its file.
 LAYER_FILES = (
     ("community", "community.geojson"),

@@ -16,7 +16,7 @@ import logging
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -108,6 +108,25 @@ def template_database(pg_server: tuple[URL, Engine]) -> Iterator[str]:
         yield name
     finally:
         engine.dispose()
+        _drop_database(admin, name)
+
+
+@pytest.fixture(scope="session")
+def database_from_template(
+    pg_server: tuple[URL, Engine], template_database: str
+) -> Iterator[Callable[[str], str]]:
+    """Make migrated databases of the run's own (named with a suffix); dropped at the end."""
+    server, admin = pg_server
+    made: list[str] = []
+
+    def make(suffix: str = "") -> str:
+        name = f"gridgis_test_{uuid.uuid4().hex[:10]}{suffix}"
+        _create_database(admin, name, template=template_database)
+        made.append(name)
+        return server.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    for name in made:
         _drop_database(admin, name)
 
 

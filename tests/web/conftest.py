@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
 from sample_community import build_sample_community
@@ -28,27 +27,19 @@ from web_support import (
 
 
 @pytest.fixture(scope="session")
-def sample_database(
-    pg_server: tuple[URL, Engine], template_database: str
-) -> Iterator[tuple[str, Accounts]]:
+def sample_database(database_from_template: Callable[[str], str]) -> tuple[str, Accounts]:
     """A migrated database holding the committed sample community and the test accounts.
 
     The app opens its own connections, so it cannot see a test's rolled-back
     ``db_session``; the web tests only read, or write to accounts of their
     own (``fresh_user``), so one committed copy serves them all.
     """
-    server, admin = pg_server
-    name = f"gridgis_test_{uuid.uuid4().hex[:10]}_web"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
+    url = database_from_template("_web")
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with Session(engine) as session, session.begin():
         build_sample_community(session)
     engine.dispose()
-    yield url, add_accounts(url)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return url, add_accounts(url)
 
 
 @pytest.fixture(scope="session")
