@@ -5,8 +5,8 @@
 Builds a synthetic city with COPY (``bench/_synthetic.py``), then routes the
 same incident points with
 
-(a) ``gridgis.routing.route_points``, the batch path (all points);
-(b) ``gridgis.routing.route_point``, one round trip per point (a sample);
+(a) ``gridgis.routing.points.route_points``, the batch path (all points);
+(b) ``gridgis.routing.points.route_point``, one round trip per point (a sample);
 (c) one hand-written PostGIS statement over a temp table, owners only: the
     database's ceiling;
 (d) a naive per-point ORM loop, one query per table (the N+1 a beginner writes);
@@ -51,11 +51,12 @@ except ImportError:  # run as a script: bench/ is sys.path[0]
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _synthetic as synth  # type: ignore[no-redef]
 
-from gridgis import migrate, routing_cache
-from gridgis._route_sql import BATCH_SQL as ROUTE_SQL
+from gridgis import migrate
 from gridgis.config import PROJECT_ROOT, database_url
 from gridgis.db import make_engine
-from gridgis.routing import PointInput, route_point, route_points
+from gridgis.routing import cache as routing_cache
+from gridgis.routing.points import PointInput, route_point, route_points
+from gridgis.routing.sql import BATCH_SQL as ROUTE_SQL
 
 #: Metric decisions closer than this to a tie or to the tolerance are "ambiguous":
 #: geodesic (PostGIS) and projected (shapely) distances may legitimately differ there.
@@ -675,7 +676,7 @@ class Server:
 
 def _bench_api_key(url: URL) -> str:
     """A route:read API key for the HTTP method, as a hotline system would hold."""
-    from gridgis.apikeys import create_key
+    from gridgis.access.apikeys import create_key
 
     engine = make_engine(url.render_as_string(hide_password=False), poolclass=sa.pool.NullPool)
     try:
@@ -774,7 +775,7 @@ def run_http(
 def profile_route_sql(
     engine: Engine, pts: synth.Points, cats: list[str | None], at: dt.datetime, n: int
 ) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of gridgis.routing.ROUTE_SQL on one batch-sized chunk."""
+    """EXPLAIN ANALYZE of gridgis.routing.points.ROUTE_SQL on one batch-sized chunk."""
     # Parameters the statement may have gained since (e.g. a community filter) stay NULL.
     params: dict[str, Any] = dict.fromkeys(ROUTE_SQL._bindparams)
     params.update(

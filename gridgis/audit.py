@@ -25,8 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis.account_models import AuditEntry
 from gridgis.errors import InvalidInput
+from gridgis.models import AuditEntry
 
 #: Field names whose values never go into the log, at any depth.
 SECRET_FIELDS = frozenset(

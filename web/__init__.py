@@ -48,8 +48,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             start-up rather than on the first map.
     """
     # Imported here so that importing ``web`` stays free of side effects and cheap.
-    from gridgis import maps
-    from web import admin, api, assets, auth, db, errors, i18n, limits, pages, route_api, security
+    from gridgis.maps import community as maps
+    from web import access as auth
+    from web import assets, db, errors, i18n, limits, security
+    from web import audit as admin
+    from web import maps as pages
+    from web.api import layers as api
+    from web.api import routing as route_api
 
     config = dict(test_config or {})
     settings = _settings(config)

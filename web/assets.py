@@ -5,7 +5,7 @@ from __future__ import annotations
 import xstatic.pkg.leaflet  # type: ignore[import-untyped]
 from flask import Blueprint, Response, send_from_directory
 
-from gridgis.permissions import PUBLIC
+from gridgis.access.permissions import PUBLIC
 from web.security import requires
 
 #: leaflet.js, leaflet.css and images/ (layer-control and marker icons).

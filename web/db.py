@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgis.config import Settings
 from gridgis.db import make_engine, make_sessionmaker
-from gridgis.maps import TileSpec
+from gridgis.maps.community import TileSpec
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ password changes (they check a password too) and logouts.
 Counters live in memory, per process: with several gunicorn workers each
 keeps its own, so a client may get a few times the limit through. That is
 enough against a burst; the hard limit on password guessing is the account
-lockout in the database (``gridgis.accounts.MAX_FAILED_LOGINS``), which every
+lockout in the database (``gridgis.access.accounts.MAX_FAILED_LOGINS``), which every
 worker shares. Behind a reverse proxy, ``request.remote_addr`` is the proxy's
 address unless the app is wrapped in werkzeug's ``ProxyFix``.
 """

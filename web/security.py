@@ -35,12 +35,12 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from gridgis import accounts, apikeys
-from gridgis.account_models import User
+from gridgis.access import accounts, apikeys
+from gridgis.access.permissions import ANONYMOUS, PERMISSIONS, PUBLIC, Forbidden, Principal, Scope
 from gridgis.config import PROJECT_ROOT, Settings
 from gridgis.errors import GridgisError
-from gridgis.maps import TileSpec
-from gridgis.permissions import ANONYMOUS, PERMISSIONS, PUBLIC, Forbidden, Principal, Scope
+from gridgis.maps.community import TileSpec
+from gridgis.models import User
 from web import db
 from web.errors import wants_json
 from web.i18n import gettext
@@ -93,7 +93,7 @@ def requires(permission: str) -> Callable[[View], View]:
     the view runs, so a view without the decorator is refused, not open.
     """
     if permission not in PERMISSIONS:
-        raise ValueError(f"Unknown permission {permission!r}; see gridgis.permissions.")
+        raise ValueError(f"Unknown permission {permission!r}; see gridgis.access.permissions.")
 
     def mark(view: View) -> View:
         setattr(view, PERMISSION_ATTR, permission)

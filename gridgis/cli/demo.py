@@ -36,7 +36,7 @@ def load(if_empty: bool, shapes_dir: Path | None) -> None:
     the database already has an administrator.
     """
     from gridgis.cli.users import cli_actor
-    from gridgis.demo_loader import DEMO_ADMIN, SHAPES_DIR, create_demo_admin, load_demo
+    from gridgis.demo.loader import DEMO_ADMIN, SHAPES_DIR, create_demo_admin, load_demo
 
     with engine_scope() as engine, transaction(engine) as session:
         if if_empty and session.scalar(sa.select(sa.func.count()).select_from(Community)):
@@ -64,7 +64,7 @@ def load(if_empty: bool, shapes_dir: Path | None) -> None:
 @click.option("--seed", type=int, default=20261129, show_default=True)
 def generate(out_dir: Path | None, seed: int) -> None:
     """Regenerate the demo community files (deterministic for a seed)."""
-    from gridgis import demo as demo_module
+    from gridgis.demo import generate as demo_module
 
     out = out_dir or demo_module.SHAPES_DIR
     out.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from gridgis._params import parse_time
 from gridgis.db import engine_scope, transaction
-from gridgis.routing import RULES
+from gridgis.geo.query import parse_time
+from gridgis.routing.points import RULES
 
 
 @click.command("route")
@@ -48,7 +48,7 @@ def route_command(
     at_text: str | None,
 ) -> None:
     """Route every row of INPUT to its grid team; write the rows with routing columns."""
-    from gridgis.routing_io import route_file
+    from gridgis.routing.files import route_file
 
     at = parse_time(at_text, "--at")
     with engine_scope() as engine, transaction(engine) as session:

@@ -15,8 +15,8 @@ import click
 from gridgis import audit
 from gridgis.cli.users import cli_actor
 from gridgis.db import engine_scope, transaction
-from gridgis.exporting import export_layer
-from gridgis.importing import LAYERS, import_layer
+from gridgis.shapes.exporting import export_layer
+from gridgis.shapes.importing import LAYERS, import_layer
 
 #: Files with fewer features than this import without a progress bar.
 PROGRESS_FROM = 1000

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import click
 
-from gridgis import accounts, apikeys, audit
-from gridgis.account_models import USER_ROLES
+from gridgis import audit
+from gridgis.access import accounts, apikeys
+from gridgis.access.permissions import API_SCOPES
 from gridgis.db import engine_scope, transaction
-from gridgis.permissions import API_SCOPES
+from gridgis.models import USER_ROLES
 
 PASSWORD_ENV = "GRIDGIS_PASSWORD"
 

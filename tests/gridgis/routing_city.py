@@ -11,7 +11,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Polygon, box
 from sqlalchemy.orm import Session
 
-from gridgis.layouts import publish_layout
+from gridgis.geo.layouts import publish_layout
 from gridgis.models import (
     SRID,
     Assignment,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from gridgis.importing import import_layer
+from gridgis.shapes.importing import import_layer
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SHAPES = DATA / "shapes"

@@ -8,9 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis import accounts
-from gridgis.account_models import AuditEntry, User
-from gridgis.accounts import (
+from gridgis.access import accounts
+from gridgis.access.accounts import (
     LOCKOUT,
     MAX_FAILED_LOGINS,
     AccountLocked,
@@ -23,9 +22,9 @@ from gridgis.accounts import (
     validate_password,
     verify_password,
 )
+from gridgis.access.permissions import ROLE_PERMISSIONS
 from gridgis.errors import Conflict, InvalidInput, NotFound
-from gridgis.models import Community, Staff
-from gridgis.permissions import ROLE_PERMISSIONS
+from gridgis.models import AuditEntry, Community, Staff, User
 
 from sample_community import GRID_CODES, build_sample_community, multi
 

@@ -8,17 +8,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis.account_models import ApiKey, AuditEntry
-from gridgis.accounts import AuthenticationFailed
-from gridgis.apikeys import (
+from gridgis.access.accounts import AuthenticationFailed
+from gridgis.access.apikeys import (
     create_key,
     list_keys,
     principal_for_key,
     revoke_key,
     verify_key,
 )
+from gridgis.access.permissions import Forbidden
 from gridgis.errors import Conflict, InvalidInput, NotFound
-from gridgis.permissions import Forbidden
+from gridgis.models import ApiKey, AuditEntry
 
 ACTOR = "user:root"
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis import audit
-from gridgis.account_models import AuditEntry
 from gridgis.errors import InvalidInput
+from gridgis.models import AuditEntry
 
 
 def test_record_makes_values_json_safe(db_session: Session) -> None:

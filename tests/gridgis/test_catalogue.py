@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis.catalogue import load_categories, load_departments
 from gridgis.errors import InvalidFile
 from gridgis.models import Category, Department
+from gridgis.shapes.catalogue import load_categories, load_departments
 
 DEPARTMENTS = {
     "type": "FeatureCollection",

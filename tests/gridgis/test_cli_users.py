@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
-from gridgis.accounts import authenticate
-from gridgis.apikeys import verify_key
+from gridgis.access.accounts import authenticate
+from gridgis.access.apikeys import verify_key
 from gridgis.cli import main
 
 PASSWORD = "a long enough password"
@@ -205,7 +205,7 @@ def test_demo_load_creates_the_demo_admin_once(db: sa.Engine) -> None:
 
 def test_imports_are_audited(scratch_database_url: str, tmp_path: Path) -> None:
     from gridgis.cli import main
-    from gridgis.demo_loader import SHAPES_DIR
+    from gridgis.demo.loader import SHAPES_DIR
 
     runner = CliRunner()
     imported = runner.invoke(

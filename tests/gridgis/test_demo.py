@@ -1,4 +1,4 @@
-"""The demo community generator (gridgis.demo): reproducible, and a believable community.
+"""The demo community generator (gridgis.demo.generate): reproducible, and a believable community.
 
 No database here: these tests read the generated files with shapely and
 geopandas, in the local UTM zone wherever metres matter.
@@ -19,7 +19,7 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from gridgis.demo import SHAPES_DIR, generate
+from gridgis.demo.generate import SHAPES_DIR, generate
 
 LAYERS = ("community", "grids", "compounds", "buildings", "units", "roads", "departments")
 FILES = {f"{layer}.geojson" for layer in LAYERS} | {"categories.json", "staff.csv", "README.md"}
@@ -84,7 +84,7 @@ def test_committed_files_equal_a_fresh_generation(tmp_path: Path) -> None:
     fresh, committed = _read_all(tmp_path), _read_all(SHAPES_DIR)
     assert set(committed) == FILES, "data/shapes holds other files than the generator writes"
     stale = sorted(name for name in FILES if fresh[name] != committed[name])
-    assert not stale, f"data/shapes is stale, run `python -m gridgis.demo`: {stale}"
+    assert not stale, f"data/shapes is stale, run `gridgis demo generate`: {stale}"
     assert sum(len(b) for b in committed.values()) < 2_000_000
     assert counts["buildings"] == len(json.loads(fresh["buildings.geojson"])["features"])
 

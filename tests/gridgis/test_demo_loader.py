@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from gridgis.demo_loader import demo_community_code, load_demo
+from gridgis.demo.loader import demo_community_code, load_demo
 from gridgis.errors import Conflict
-from gridgis.layouts import get_community, layout_in_force
-from gridgis.routing import route_point
+from gridgis.geo.layouts import get_community, layout_in_force
+from gridgis.routing.points import route_point
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Exporting layers (gridgis.exporting): every format, and back in as the same data."""
+"""Exporting layers (gridgis.shapes.exporting): every format, and back in as the same data."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidInput, NotFound
-from gridgis.exporting import export_layer
-from gridgis.importing import import_layer
+from gridgis.shapes.exporting import export_layer
+from gridgis.shapes.importing import import_layer
 
 from shape_files import KUNMING, SHAPES, load_fixture, same_geometry
 

@@ -9,10 +9,10 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Polygon, shape
 from sqlalchemy.orm import Session
 
-from gridgis import features
-from gridgis._teams import team_index
 from gridgis.errors import InvalidInput, NotFound
+from gridgis.maps import features
 from gridgis.models import SRID, Building
+from gridgis.staff.roster import team_index
 
 from sample_community import (
     BUILDINGS,

@@ -1,4 +1,4 @@
-"""Importing layers (gridgis.importing) into a real PostGIS, all or nothing.
+"""Importing layers (gridgis.shapes.importing) into a real PostGIS, all or nothing.
 
 Each refused import is checked twice: the error names the file, the feature
 and the problem, and no table has a row more or less than before.
@@ -17,9 +17,9 @@ from shapely.geometry import mapping
 from sqlalchemy.orm import Session
 
 from gridgis.errors import GridgisError, InvalidFile, InvalidGeometry, NotFound
-from gridgis.importing import ImportReport, import_layer
-from gridgis.layouts import get_community, layout_in_force
+from gridgis.geo.layouts import get_community, layout_in_force
 from gridgis.models import Assignment, Building, Compound, Grid, Layout, Staff, Unit
+from gridgis.shapes.importing import ImportReport, import_layer
 
 from shape_files import (
     GRID_CODES,

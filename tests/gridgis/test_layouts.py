@@ -11,7 +11,7 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy.orm import Session
 
 from gridgis.errors import Conflict, InvalidInput
-from gridgis.layouts import layout_in_force, publish_layout
+from gridgis.geo.layouts import layout_in_force, publish_layout
 from gridgis.models import SRID, Community, Grid, Layout
 
 UTC = dt.UTC

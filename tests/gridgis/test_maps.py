@@ -9,11 +9,11 @@ import folium
 import pytest
 from sqlalchemy.orm import Session
 
-from gridgis import maps
-from gridgis._map_html import MAP_CSS
-from gridgis._privacy import mask_name, mask_phone
+from gridgis.access.privacy import mask_name, mask_phone
 from gridgis.config import Settings
 from gridgis.errors import GridgisError
+from gridgis.maps import community as maps
+from gridgis.maps.popups import MAP_CSS
 
 from sample_community import (
     COMPOUND_NAME,

@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from shapely.geometry import box
 from sqlalchemy.orm import Session
 
-from gridgis.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gridgis.errors import InvalidInput
+from gridgis.geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gridgis.models import (
     Building,
 )
-from gridgis.routing import route_point
+from gridgis.routing.points import route_point
 
 from routing_city import AFTER, PUBLISHED, geom
 
@@ -193,7 +193,7 @@ def test_a_single_point_is_one_round_trip(db_session: Session, city) -> None:
 
 
 def test_batch_gives_the_same_answers_as_single_points(db_session: Session, city) -> None:
-    from gridgis.routing import PointInput, route_points
+    from gridgis.routing.points import PointInput, route_points
 
     probes = [
         (114.30105, 30.50105, "parking"),
@@ -213,7 +213,7 @@ def test_batch_gives_the_same_answers_as_single_points(db_session: Session, city
 
 
 def test_batch_keeps_bad_rows_as_invalid_locations(db_session: Session, city) -> None:
-    from gridgis.routing import PointInput, route_points
+    from gridgis.routing.points import PointInput, route_points
 
     results = route_points(
         db_session,
@@ -238,7 +238,7 @@ def test_batch_keeps_bad_rows_as_invalid_locations(db_session: Session, city) ->
 
 
 def test_batch_statement_count_does_not_grow_with_points(db_session: Session, city) -> None:
-    from gridgis.routing import PointInput, route_points
+    from gridgis.routing.points import PointInput, route_points
 
     def statements_for(n: int, use_cache: bool) -> int:
         seen: list[str] = []
@@ -282,7 +282,7 @@ def addressed(db_session: Session, city) -> dict[str, object]:
 
 
 def test_exact_address_routes_to_the_building(db_session: Session, addressed) -> None:
-    from gridgis.addresses import route_address
+    from gridgis.routing.addresses import route_address
 
     r = route_address(db_session, "仁和南路18号丽景小区1栋", at=AFTER)
     assert (r.rule, r.building_code, r.grid_code, r.unit_number) == ("address", "X", "A", None)
@@ -291,19 +291,19 @@ def test_exact_address_routes_to_the_building(db_session: Session, addressed) ->
 
 
 def test_full_width_digits_and_spaces_are_folded(db_session: Session, addressed) -> None:
-    from gridgis.addresses import route_address
+    from gridgis.routing.addresses import route_address
 
     assert route_address(db_session, "仁和南路 １８号 丽景小区1栋", at=AFTER).building_code == "X"
 
 
 def test_partial_name_that_fits_one_building(db_session: Session, addressed) -> None:
-    from gridgis.addresses import route_address
+    from gridgis.routing.addresses import route_address
 
     assert route_address(db_session, "丽景小区2栋", at=AFTER).building_code == "Y"
 
 
 def test_ambiguous_address_returns_candidates(db_session: Session, addressed) -> None:
-    from gridgis.addresses import route_address
+    from gridgis.routing.addresses import route_address
 
     r = route_address(db_session, "丽景小区", at=AFTER)
     assert r.rule == "ambiguous_address" and r.grid_code is None
@@ -311,14 +311,14 @@ def test_ambiguous_address_returns_candidates(db_session: Session, addressed) ->
 
 
 def test_typo_is_matched_fuzzily(db_session: Session, addressed) -> None:
-    from gridgis.addresses import route_address
+    from gridgis.routing.addresses import route_address
 
     r = route_address(db_session, "仁和南路18号丽景小区1幢", at=AFTER)  # 幢 for 栋
     assert r.building_code == "X"
 
 
 def test_unknown_address(db_session: Session, addressed) -> None:
-    from gridgis.addresses import route_address
+    from gridgis.routing.addresses import route_address
 
     r = route_address(db_session, "长江大桥", at=AFTER)
     assert r.rule == "ambiguous_address" and r.candidates == ()
@@ -326,8 +326,8 @@ def test_unknown_address(db_session: Session, addressed) -> None:
 
 
 def test_nul_characters_are_refused_or_unknown(db_session: Session, city) -> None:
-    from gridgis.addresses import route_address
-    from gridgis.routing import PointInput, route_points
+    from gridgis.routing.addresses import route_address
+    from gridgis.routing.points import PointInput, route_points
 
     with pytest.raises(InvalidInput, match="NUL character"):
         route_point(db_session, 114.3003, 30.508, category="park\x00ing", at=AFTER)

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis import routing_cache
-from gridgis.demo_loader import load_demo
-from gridgis.routing import PointInput, route_points
+from gridgis.demo.loader import load_demo
+from gridgis.routing import cache as routing_cache
+from gridgis.routing.points import PointInput, route_points
 
 from routing_city import AFTER, PUBLISHED
 

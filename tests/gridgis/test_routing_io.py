@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidFile, InvalidInput
-from gridgis.routing_io import ROUTING_COLUMNS, route_table, write_table
+from gridgis.routing.files import ROUTING_COLUMNS, route_table, write_table
 
 from routing_city import AFTER
 
@@ -100,7 +100,7 @@ def test_empty_and_truncated_files(db_session: Session, city, data: bytes, messa
 
 
 def test_gcj02_file_routes_like_its_wgs84_twin(db_session: Session, city) -> None:
-    from gridgis.crs import wgs84_to_gcj02
+    from gridgis.geo.crs import wgs84_to_gcj02
 
     points = [(114.30105, 30.50105), (114.3049, 30.502), (114.3051, 30.502), (114.30505, 30.508)]
     wgs = "lon,lat\n" + "".join(f"{x},{y}\n" for x, y in points)

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from gridgis.crs import wgs84_to_bd09, wgs84_to_gcj02
-from gridgis.demo_loader import load_demo
+from gridgis.demo.loader import load_demo
+from gridgis.geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gridgis.models import Community, Grid
-from gridgis.routing import route_point
+from gridgis.routing.points import route_point
 
 # One loaded demo per test function; the examples only read it.
 PROPERTY_SETTINGS = settings(

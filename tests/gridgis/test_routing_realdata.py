@@ -22,8 +22,8 @@ import pytest
 import shapely
 from sqlalchemy.orm import Session
 
-from gridgis.importing import import_layer
-from gridgis.routing_io import read_csv, route_table
+from gridgis.routing.files import read_csv, route_table
+from gridgis.shapes.importing import import_layer
 
 from realdata import SHARED_REAL, shared_real
 

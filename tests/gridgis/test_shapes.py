@@ -1,4 +1,4 @@
-"""Reading shape files (gridgis.shapes): every format in, every bad file refused clearly.
+"""Reading shape files (gridgis.shapes.reading): every format in, every bad file refused clearly.
 
 No database here: what a planner sees is the GeoDataFrame or the error text.
 """
@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput
-from gridgis.shapes import read_shapes
+from gridgis.shapes.reading import read_shapes
 
 from shape_files import (
     BOWTIE,

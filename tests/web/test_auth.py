@@ -14,10 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from gridgis import accounts
-from gridgis.account_models import AuditEntry
-from gridgis.accounts import MAX_FAILED_LOGINS
+from gridgis.access import accounts
+from gridgis.access.accounts import MAX_FAILED_LOGINS
 from gridgis.config import Settings
+from gridgis.models import AuditEntry
 from web.security import safe_next, secret_key, secure_cookies
 
 from web_support import PASSWORD, USERS, Accounts, login

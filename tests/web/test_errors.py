@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gridgis.permissions import PUBLIC
+from gridgis.access.permissions import PUBLIC
 from web.security import requires
 
 from web_support import login, make_app

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from web.route_api import SINGLE_FIELDS
+from web.api.routing import SINGLE_FIELDS
 
 from web_support import Accounts
 

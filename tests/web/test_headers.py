@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
-from gridgis.maps import TileSpec
+from gridgis.maps.community import TileSpec
 from web.security import content_security_policy, tile_sources
 
 FIXED = {

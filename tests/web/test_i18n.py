@@ -16,12 +16,12 @@ from web.i18n import CATALOGS, COOKIE
 SOURCES = [
     *sorted((PROJECT_ROOT / "web" / "templates").glob("*.html")),
     PROJECT_ROOT / "web" / "errors.py",
-    PROJECT_ROOT / "web" / "pages.py",
-    PROJECT_ROOT / "web" / "auth.py",
-    PROJECT_ROOT / "web" / "admin.py",
+    PROJECT_ROOT / "web" / "maps.py",
+    PROJECT_ROOT / "web" / "access.py",
+    PROJECT_ROOT / "web" / "audit.py",
     PROJECT_ROOT / "web" / "security.py",
-    PROJECT_ROOT / "gridgis" / "maps.py",
-    PROJECT_ROOT / "gridgis" / "_map_html.py",
+    PROJECT_ROOT / "gridgis" / "maps" / "community.py",
+    PROJECT_ROOT / "gridgis" / "maps" / "popups.py",
 ]
 CALL = re.compile(r"""\b(?:_|N_|gettext)\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""")
 
@@ -38,9 +38,10 @@ def test_every_message_id_has_a_chinese_translation() -> None:
 
 
 def test_error_messages_of_the_web_layer_are_translated() -> None:
-    from gridgis.accounts import AuthenticationFailed
-    from gridgis.apikeys import INVALID_KEY
-    from web import auth, limits, security
+    from gridgis.access.accounts import AuthenticationFailed
+    from gridgis.access.apikeys import INVALID_KEY
+    from web import access as auth
+    from web import limits, security
     from web.errors import DATABASE_DOWN, TITLES
 
     messages = (
@@ -50,8 +51,8 @@ def test_error_messages_of_the_web_layer_are_translated() -> None:
         auth.PASSWORDS_DIFFER,
         AuthenticationFailed().user_msg,
         INVALID_KEY,
-        "The current password is wrong; nothing was changed.",  # gridgis.accounts
-        "Log in first (or send an API key) to use this.",  # gridgis.permissions
+        "The current password is wrong; nothing was changed.",  # gridgis.access.accounts
+        "Log in first (or send an API key) to use this.",  # gridgis.access.permissions
         security.CSRF_FAILED,
         security.FORBIDDEN_PAGE,
         security.SESSION_ENDED,

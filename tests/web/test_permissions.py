@@ -2,7 +2,7 @@
 
 The matrix is generated from ``app.url_map``: a new endpoint fails these tests
 until it declares its permission (``web.security.requires``) and has a sample
-call below. The expected status follows from ``gridgis.permissions``: allowed
+call below. The expected status follows from ``gridgis.access.permissions``: allowed
 → the endpoint's own answer; denied → 401 (API) or a redirect to the login
 page (pages) for anonymous, 403 for everyone else.
 """
@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gridgis.permissions import PERMISSIONS, PUBLIC, ROLE_PERMISSIONS
+from gridgis.access.permissions import PERMISSIONS, PUBLIC, ROLE_PERMISSIONS
 from web.security import permission_of, requires
 
 from sample_community import COMMUNITY_CODE

@@ -9,7 +9,7 @@ import json
 import pytest
 from flask.testing import FlaskClient
 
-from gridgis.crs import wgs84_to_gcj02
+from gridgis.geo.crs import wgs84_to_gcj02
 
 from web_support import Accounts, login, make_app
 

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from gridgis import accounts, apikeys
+from gridgis.access import accounts, apikeys
 from web import create_app
 
 #: Every test account's password (the policy wants 10+ characters, not only digits).

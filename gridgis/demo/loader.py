@@ -1,0 +1,86 @@
+"""Loading the demo community (``data/shapes``) through the ordinary import path.
+
+The demo goes in exactly as an administrator's files would (``import_layer``),
+so loading it exercises the same validation; only the catalogue (departments,
+categories) has its own loader. ``gridgis.demo.generate`` makes the files.
+``create_demo_admin`` gives a demo database its administrator.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gridgis.access.accounts import create_user, has_admin
+from gridgis.demo.generate import SHAPES_DIR
+from gridgis.errors import Conflict, InvalidFile
+from gridgis.models import Community, User
+from gridgis.shapes.catalogue import load_categories, load_departments
+from gridgis.shapes.importing import import_layer
+
+#: The layers in dependency order, each with its file.
+LAYER_FILES = (
+    ("community", "community.geojson"),
+    ("grids", "grids.geojson"),
+    ("compounds", "compounds.geojson"),
+    ("buildings", "buildings.geojson"),
+    ("units", "units.geojson"),
+    ("staff", "staff.csv"),
+)
+DEMO_LAYOUT = "2026 初始网格方案"
+DEMO_ADMIN = "admin"
+
+
+def demo_community_code(shapes_dir: Path = SHAPES_DIR) -> str:
+    path = shapes_dir / "community.geojson"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return str(doc["features"][0]["properties"]["code"])
+    except (OSError, KeyError, IndexError, ValueError) as exc:
+        raise InvalidFile(
+            f"{path}: the demo community file is missing or broken; "
+            "regenerate it with `gridgis demo generate`."
+        ) from exc
+
+
+def load_demo(session: Session, shapes_dir: Path = SHAPES_DIR) -> dict[str, int]:
+    """Load the demo community into the session's transaction; return counts per layer."""
+    code = demo_community_code(shapes_dir)
+    if session.scalar(sa.select(Community.id).where(Community.code == code)) is not None:
+        raise Conflict(f"The demo community {code} is already loaded.")
+    counts = {"departments": load_departments(session, shapes_dir / "departments.geojson")}
+    for layer, filename in LAYER_FILES:
+        report = import_layer(
+            session,
+            layer,
+            shapes_dir / filename,
+            community_code=code,
+            layout_name=DEMO_LAYOUT,
+            publish=(layer == "grids"),
+        )
+        counts[layer] = report.count
+    counts["categories"] = load_categories(session, shapes_dir / "categories.json")
+    return counts
+
+
+def create_demo_admin(session: Session, *, actor: str) -> str | None:
+    """Create the demo administrator ``admin`` with a random password; return the password.
+
+    Only for the demo database (``gridgis demo load``): a real installation
+    creates its first administrator by hand. The password exists only in the
+    return value: show it once. Returns None, creating nothing, when the
+    database already has an administrator or an account named ``admin``.
+    """
+    if has_admin(session) or session.scalar(
+        sa.select(sa.func.count()).select_from(User).where(User.username == DEMO_ADMIN)
+    ):
+        return None
+    password = secrets.token_urlsafe(12)
+    while password.isdigit():  # the password policy refuses all digits (odds ~1e-11)
+        password = secrets.token_urlsafe(12)
+    create_user(session, DEMO_ADMIN, password, "admin", actor=actor)
+    return password

@@ -1,0 +1,422 @@
+"""Folium maps of a community, drawn with assets the app serves itself.
+
+Government intranets have no internet (DESIGN.md, Maps), so a map page must
+not reference a CDN: :class:`OfflineMap` replaces folium's default scripts and
+styles (Leaflet, jQuery, Bootstrap, Font Awesome, awesome-markers, all from
+CDNs) by Leaflet alone, at URLs the caller chooses. Nothing here needs jQuery:
+popups are bound from plain strings, never through ``folium.Popup``.
+
+A community map is small (DESIGN.md: its own buildings, inline GeoJSON, canvas
+renderer), so the layers from :mod:`gridgis.maps.features` are embedded whole.
+Labels go through a ``gettext`` callable so the web layer can translate them;
+this module stays free of Flask.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+from urllib.parse import urlsplit
+
+import folium
+import sqlalchemy as sa
+from branca.element import Figure, MacroElement
+from folium.template import Template
+from folium.utilities import JsCode
+from sqlalchemy.orm import Session
+
+from gridgis.access.permissions import Scope
+from gridgis.config import TILE_MODES, Settings
+from gridgis.errors import GridgisError
+from gridgis.maps import features
+from gridgis.maps.popups import (
+    BOUNDARY_STYLE,
+    COMPOUND_STYLE,
+    MAP_CSS,
+    UNIT_STYLE,
+    Palette,
+    building_popup,
+    compound_popup,
+    grid_popup,
+    legend_html,
+    unit_popup,
+)
+from gridgis.models import Community
+from gridgis.staff.roster import team_index
+
+#: Maps a file name of the Leaflet distribution (``leaflet.js``) to its URL.
+AssetsUrl = Callable[[str], str]
+Gettext = Callable[[str], str]
+
+TIANDITU_SUBDOMAINS = "01234567"
+#: Tianditu WMTS in Web Mercator (``_w``); ``{layer}`` is ``vec`` (roads and
+#: areas) or ``cva`` (Chinese annotation), ``{key}`` the subscriber's key.
+TIANDITU_URL = (
+    "http://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+    "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+    "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"
+)
+TIANDITU_ATTRIBUTION = "天地图 Tianditu"
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+class OfflineMap(folium.Map):
+    """A ``folium.Map`` whose page loads Leaflet from ``assets_url`` and nothing else.
+
+    Args:
+        assets_url: Turns ``leaflet.js`` / ``leaflet.css`` into the URL the app
+            serves them at (Leaflet's CSS finds its ``images/`` beside itself).
+        **kwargs: As for ``folium.Map``; ``tiles`` defaults to None (no base layer).
+    """
+
+    def __init__(self, *, assets_url: AssetsUrl, **kwargs: Any) -> None:
+        kwargs.setdefault("tiles", None)
+        super().__init__(**kwargs)
+        # Instance attributes, not an edit of the class lists: folium's
+        # add_js_link mutates those lists in place, for every map in the process.
+        self.default_js = [("leaflet", assets_url("leaflet.js"))]
+        self.default_css = [("leaflet_css", assets_url("leaflet.css"))]
+        #: The GeoJSON drawn per layer (``grids``...), as embedded in the page.
+        self.layer_data: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """One base-map tile layer, as configured (no network involved)."""
+
+    url: str
+    attribution: str
+    name: str
+    subdomains: str = "abc"
+    overlay: bool = False
+
+    def layer(self) -> folium.TileLayer:
+        return folium.TileLayer(
+            tiles=self.url,
+            attr=self.attribution,
+            name=self.name,
+            subdomains=self.subdomains,
+            overlay=self.overlay,
+            # The annotation layer belongs with its base layer: no switch of its own.
+            control=not self.overlay,
+            max_zoom=20,
+            max_native_zoom=18,
+        )
+
+
+def tile_specs(settings: Settings) -> list[TileSpec]:
+    """The tile layers ``settings`` ask for: none, one XYZ layer, or Tianditu's two.
+
+    Raises:
+        GridgisError: The mode is unknown or lacks its URL or key; the message
+            names the environment variable to set.
+    """
+    if settings.tiles == "none":
+        return []
+    if settings.tiles == "xyz":
+        url = settings.tile_url
+        if not all(part in url for part in ("{z}", "{x}", "{y}")):
+            raise GridgisError(
+                "GRIDGIS_TILES=xyz needs GRIDGIS_TILE_URL with {z}, {x} and {y} "
+                f"(e.g. http://tiles.intranet/{{z}}/{{x}}/{{y}}.png); got {url!r}."
+            )
+        attribution = settings.tile_attribution or urlsplit(url).hostname or url
+        return [TileSpec(url=url, attribution=attribution, name="base")]
+    if settings.tiles == "tianditu":
+        key = settings.tianditu_key
+        if not key:
+            raise GridgisError(
+                "GRIDGIS_TILES=tianditu needs a Tianditu key in GRIDGIS_TIANDITU_KEY "
+                "(apply at console.tianditu.gov.cn)."
+            )
+        return [
+            TileSpec(
+                url=TIANDITU_URL.replace("{layer}", layer).replace("{key}", key),
+                attribution=TIANDITU_ATTRIBUTION,
+                name=f"tianditu-{layer}",
+                subdomains=TIANDITU_SUBDOMAINS,
+                overlay=(layer == "cva"),
+            )
+            for layer in ("vec", "cva")
+        ]
+    raise GridgisError(
+        f"GRIDGIS_TILES must be one of {', '.join(TILE_MODES)}; got {settings.tiles!r}."
+    )
+
+
+class _MapHandle(MacroElement):
+    """Publishes the map and its layer groups as ``window.gridgis`` for page scripts."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            window.gridgis = {
+                map: {{ this.map.get_name() }},
+                layers: {
+                {%- for key, group in this.groups.items() %}
+                    {{ key|tojson }}: {{ group.get_name() }},
+                {%- endfor %}
+                },
+            };
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, map_: folium.Map, groups: dict[str, folium.FeatureGroup]) -> None:
+        super().__init__()
+        self._name = "MapHandle"
+        self.map = map_
+        self.groups = groups
+
+
+class _Legend(MacroElement):
+    """A legend control with the map's own styles (no external CSS)."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <style>{{ this.css }}</style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            (function () {
+                var legend = L.control({position: "bottomleft"});
+                legend.onAdd = function () {
+                    var div = L.DomUtil.create("div", "gg-legend leaflet-control");
+                    div.innerHTML = {{ this.html|tojson }};
+                    L.DomEvent.disableClickPropagation(div);
+                    L.DomEvent.disableScrollPropagation(div);
+                    // On a phone the map matters more: start folded.
+                    if (window.matchMedia("(max-width: 600px)").matches) {
+                        div.querySelector("details").open = false;
+                    }
+                    return div;
+                };
+                legend.addTo({{ this._parent.get_name() }});
+            })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html: str, css: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.html = html
+        self.css = css
+
+
+#: Popups are plain HTML strings in the data: no folium.Popup, hence no jQuery.
+_BIND_POPUP = JsCode(
+    "function (feature, layer) {"
+    " layer.bindPopup(feature.properties.popup, {maxWidth: 280, className: 'gg-popup',"
+    "  autoPanPaddingTopLeft: [48, 12], autoPanPaddingBottomRight: [12, 12]});"
+    " if (feature.properties.label) {"
+    "  layer.bindTooltip(feature.properties.label,"
+    "   {permanent: true, direction: 'center', className: 'gg-label'});"
+    " }"
+    " }"
+)
+
+
+def _for_map(
+    collection: dict[str, Any],
+    popup: Callable[[dict[str, Any]], str],
+    *,
+    labelled: bool = False,
+) -> dict[str, Any]:
+    # The page needs only the shape, the popup and (grids) a label on the map;
+    # the API properties stay out of the inline document to keep it small.
+    def properties(f: dict[str, Any]) -> dict[str, str]:
+        out = {"popup": popup(f)}
+        if labelled:
+            # Leaflet sets tooltip strings as HTML: escape like the popups.
+            out["label"] = escape(f["properties"]["name"])
+        return out
+
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": f["id"],
+                "geometry": f["geometry"],
+                "properties": properties(f),
+            }
+            for f in collection["features"]
+        ],
+    }
+
+
+def _add_layer(
+    group: folium.FeatureGroup,
+    collection: dict[str, Any],
+    *,
+    style: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    # An empty GeoJson would render a styler with no cases; the group stays,
+    # so the layer control and window.gridgis look the same for every community.
+    if not collection["features"]:
+        return
+    folium.GeoJson(
+        collection, style_function=style, on_each_feature=_BIND_POPUP, control=False
+    ).add_to(group)
+
+
+def build_community_map(
+    session: Session,
+    community: Community,
+    *,
+    assets_url: AssetsUrl,
+    gettext: Gettext = _identity,
+    tiles: Sequence[TileSpec] = (),
+    layout_name: str | None = None,
+    scope: Scope | None = None,
+    personal: bool | Scope = False,
+) -> OfflineMap:
+    """The overview map of one community: grids, compounds, buildings, units.
+
+    Args:
+        session: The database session.
+        community: The community to draw.
+        assets_url: Where the app serves the Leaflet files (see OfflineMap).
+        gettext: Translates the English labels (layer names, popups, legend).
+        tiles: Base layers from :func:`tile_specs` (none: a plain background).
+        layout_name: The grid layout to draw (default: the one in force).
+        scope: Draw only this area's grids, buildings and units (grid staff);
+            None: everything.
+        personal: Whose names and phones the popups show in full (see
+            :func:`gridgis.staff.roster.team_index`); masked by default.
+
+    Returns:
+        A map fitted to the community boundary, with one toggleable layer group
+        per layer (units start hidden), popups and a legend. ``layer_data``
+        holds what each layer draws; in the page, ``window.gridgis`` holds the
+        Leaflet map and layer groups.
+    """
+    _ = gettext
+    boundary, (x0, y0, x1, y1) = _boundary(session, community)
+    m = OfflineMap(
+        assets_url=assets_url,
+        location=[(y0 + y1) / 2, (x0 + x1) / 2],
+        zoom_start=16,
+        prefer_canvas=True,
+        control_scale=True,
+        position="absolute",
+    )
+    # Quarter zoom steps let fitBounds fill a phone screen with the community
+    # instead of stopping at the next whole zoom level.
+    m.options.update(max_zoom=20, min_zoom=3, zoom_snap=0.25)
+    for spec in tiles:
+        spec.layer().add_to(m)
+
+    layout = features.resolve_layout(session, community, layout_name)
+    teams = team_index(session, community, layout, personal=personal)
+    grids = (
+        features.grid_collection(session, layout, scope=scope)
+        if layout is not None
+        else {"type": "FeatureCollection", "features": []}
+    )
+    compounds = features.compound_collection(session, community, scope=scope)
+    buildings = features.building_collection(session, community, scope=scope)
+    units = features.unit_collection(session, community, scope=scope)
+    palette = Palette.for_layers(grids, compounds)
+
+    names = {
+        "grids": _("Grids"),
+        "compounds": _("Compounds"),
+        "buildings": _("Buildings"),
+        "units": _("Units"),
+    }
+    groups = {
+        key: folium.FeatureGroup(name=names[key], show=(key != "units")) for key in features.LAYERS
+    }
+    for group in groups.values():
+        m.add_child(group)
+    compound_names = {f["id"]: f["properties"]["name"] for f in compounds["features"]}
+    compound_of = {f["id"]: f["properties"]["compound"] for f in buildings["features"]}
+    m.layer_data = {
+        "grids": _for_map(
+            grids, lambda f: grid_popup(f, teams.grids.get(f["id"], []), _), labelled=True
+        ),
+        "compounds": _for_map(compounds, lambda f: compound_popup(f, _)),
+        "buildings": _for_map(
+            buildings,
+            lambda f: building_popup(f, compound_names, teams.buildings.get(f["id"], []), _),
+        ),
+        "units": _for_map(units, lambda f: unit_popup(f, teams.units.get(f["id"], []), _)),
+    }
+    styles: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        "grids": lambda f: palette.grid_style(f["id"]),
+        "compounds": lambda f: COMPOUND_STYLE,
+        "buildings": lambda f: palette.building_style(compound_of[f["id"]]),
+        "units": lambda f: UNIT_STYLE,
+    }
+    for key in features.LAYERS:
+        _add_layer(groups[key], m.layer_data[key], style=styles[key])
+
+    # Drawn after the layers so that the community's edge stays visible on top;
+    # not interactive, so clicks reach the grid underneath.
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": [boundary]},
+        style_function=lambda f: BOUNDARY_STYLE,
+        interactive=False,
+        control=False,
+    ).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    m.add_child(_Legend(legend_html(grids, compounds, palette, _), MAP_CSS))
+    m.fit_bounds([[y0, x0], [y1, x1]], padding=(16, 16))
+    m.add_child(_MapHandle(m, groups))
+    return m
+
+
+def _boundary(
+    session: Session, community: Community
+) -> tuple[dict[str, Any], tuple[float, float, float, float]]:
+    """The community boundary as a GeoJSON Feature, and its lon/lat extent."""
+    geom = Community.boundary
+    row = session.execute(
+        sa.select(
+            sa.func.ST_AsGeoJSON(geom, features.COORDINATE_DIGITS, 0),
+            sa.func.ST_XMin(geom),
+            sa.func.ST_YMin(geom),
+            sa.func.ST_XMax(geom),
+            sa.func.ST_YMax(geom),
+        ).where(Community.id == community.id)
+    ).one()
+    feature = {
+        "type": "Feature",
+        "id": community.code,
+        "geometry": json.loads(row[0]),
+        "properties": {},
+    }
+    return feature, (row[1], row[2], row[3], row[4])
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """A rendered map in three pieces, for embedding in a page template.
+
+    ``header`` goes in ``<head>`` (Leaflet links, styles), ``html`` where the
+    map should appear, ``script`` in a ``<script>`` element after it.
+    """
+
+    header: str
+    html: str
+    script: str
+
+
+def render_parts(m: folium.Map) -> MapParts:
+    """Render ``m`` and split the result for a page of our own (folium's Flask recipe)."""
+    root = m.get_root()
+    assert isinstance(root, Figure)  # folium.Map always lives in a Figure
+    root.render()
+    return MapParts(
+        header=root.header.render(),
+        html=root.html.render(),
+        script=root.script.render(),
+    )

@@ -1,0 +1,51 @@
+"""The data model: typed SQLAlchemy 2 models on PostGIS, and the role vocabulary.
+
+Owns the tables and nothing else: places (community, layout, grid, compound,
+building, unit), people (staff and their assignments), the catalogue
+(departments, categories), accounts (users, API keys, the audit log) and the
+vocabulary of roles and teams. Alembic migrations are the schema's only
+source; ``tests/gridgis/models/test_migrations.py`` checks the two agree.
+
+Everything else in gridgis imports models from here (``from gridgis.models
+import Grid``), never from the modules inside.
+"""
+
+from gridgis.models.accounts import ApiKey, AuditEntry, User
+from gridgis.models.base import SRID, Base
+from gridgis.models.catalogue import Category, Department, category_department
+from gridgis.models.people import Assignment, Staff
+from gridgis.models.places import Building, Community, Compound, Grid, Layout, RoutingEpoch, Unit
+from gridgis.models.roles import (
+    DEPARTMENT_KINDS,
+    GRID_ROLES,
+    LAYOUT_STATUSES,
+    STAFF_ROLES,
+    USER_ROLES,
+    VOLUNTEER_TEAMS,
+)
+
+__all__ = [
+    "DEPARTMENT_KINDS",
+    "GRID_ROLES",
+    "LAYOUT_STATUSES",
+    "SRID",
+    "STAFF_ROLES",
+    "USER_ROLES",
+    "VOLUNTEER_TEAMS",
+    "ApiKey",
+    "Assignment",
+    "AuditEntry",
+    "Base",
+    "Building",
+    "Category",
+    "Community",
+    "Compound",
+    "Department",
+    "Grid",
+    "Layout",
+    "RoutingEpoch",
+    "Staff",
+    "Unit",
+    "User",
+    "category_department",
+]

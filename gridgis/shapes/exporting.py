@@ -1,0 +1,282 @@
+"""Exporting a layer to GeoJSON, GeoPackage, Shapefile or CSV.
+
+An export writes exactly the fields the importer reads (``_fields.LAYER_FIELDS``,
+shortened to 10 characters in a Shapefile), with references as codes (a
+building's compound, a unit's building), so a file exported from one
+community imports into another as the same data. Coordinates are written
+in full: GeoPackage and Shapefile keep doubles as they are, GeoJSON is
+written with 17 significant figures, CSV as full-precision WKT.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from gridgis.errors import InvalidFile, InvalidInput, NotFound
+from gridgis.geo.layouts import get_community
+from gridgis.models import (
+    GRID_ROLES,
+    Assignment,
+    Building,
+    Community,
+    Compound,
+    Department,
+    Grid,
+    Staff,
+    Unit,
+)
+from gridgis.shapes.fields import LAYER_FIELDS, LAYERS
+from gridgis.shapes.loader import pick_layout
+from gridgis.shapes.reading import WGS84
+
+__all__ = ["EXPORT_FORMATS", "export_layer"]
+
+log = logging.getLogger(__name__)
+
+#: Extension -> GDAL driver ("CSV" is written by the csv module).
+EXPORT_FORMATS = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "GPKG",
+    ".shp": "ESRI Shapefile",
+    ".csv": "CSV",
+}
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def export_layer(
+    session: Session,
+    layer: str,
+    out_path: str | Path,
+    *,
+    community_code: str,
+    layout_name: str | None = None,
+) -> int:
+    """Write one layer of a community to a file chosen by its extension.
+
+    Args:
+        session: Where to read.
+        layer: One of ``importing.LAYERS``; staff export to CSV only.
+        out_path: .geojson/.json, .gpkg, .shp or .csv; replaced if it exists.
+        community_code: The community.
+        layout_name: Grids and staff: the layout (default: the one in force,
+            else the newest draft).
+
+    Returns:
+        The number of features (staff: rows) written.
+
+    Raises:
+        InvalidInput: Unknown layer or extension.
+        NotFound: No such community or layout, or nothing to export.
+    """
+    out = Path(out_path)
+    suffix = out.suffix.lower()
+    if layer not in LAYERS:
+        raise InvalidInput(f"Unknown layer {layer!r}; choose one of {', '.join(LAYERS)}.")
+    if suffix not in EXPORT_FORMATS:
+        raise InvalidInput(
+            f"{out}: unknown extension {out.suffix or '(none)'!r}; export to .geojson, .json, "
+            ".gpkg, .shp or .csv."
+        )
+    if layer == "staff" and suffix != ".csv":
+        raise InvalidInput(f"{out}: staff have no geometry; export them to a .csv file.")
+    if not out.parent.is_dir():
+        raise InvalidFile(f"{out}: the folder {out.parent} does not exist.")
+    community = get_community(session, community_code)
+    columns = [spec.name for spec in LAYER_FIELDS[layer]]
+    rows = _ROWS[layer](session, community, layout_name)
+    if not rows:
+        raise NotFound(f"Community {community.code} has no {layer} to export.")
+    if layer == "staff":
+        _write_csv(out, columns, rows, geometry=False)
+    elif suffix == ".csv":
+        _write_csv(out, columns, rows, geometry=True)
+    else:
+        _write_gdal(out, suffix, layer, columns, rows)
+    log.info("exported %d %s of %s to %s", len(rows), layer, community.code, out)
+    return len(rows)
+
+
+def _wkb(column: Any) -> Any:
+    return sa.func.ST_AsBinary(column).label("geom")
+
+
+def _layout_id(session: Session, community: Community, name: str | None) -> int:
+    layout = pick_layout(session, community, name)
+    if layout is None:
+        missing = f"no layout named {name!r}" if name else "no grid layout"
+        raise NotFound(f"Community {community.code} has {missing}.")
+    return layout.id
+
+
+def _community_rows(session: Session, community: Community, _: str | None) -> list[tuple]:
+    c = Community
+    query = sa.select(
+        c.code, c.name, c.gap_tolerance_m, c.households_min, c.households_max, _wkb(c.boundary)
+    ).where(c.id == community.id)
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _grid_rows(session: Session, community: Community, layout: str | None) -> list[tuple]:
+    layout_id = _layout_id(session, community, layout)
+    query = (
+        sa.select(Grid.code, Grid.name, _wkb(Grid.geom))
+        .where(Grid.layout_id == layout_id)
+        .order_by(Grid.id)
+    )
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _compound_rows(session: Session, community: Community, _: str | None) -> list[tuple]:
+    query = (
+        sa.select(
+            Compound.code,
+            Compound.name,
+            Department.code,
+            Compound.has_owners_committee,
+            _wkb(Compound.geom),
+        )
+        .outerjoin(Department, Department.id == Compound.property_company_id)
+        .where(Compound.community_id == community.id)
+        .order_by(Compound.id)
+    )
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _building_rows(session: Session, community: Community, _: str | None) -> list[tuple]:
+    b = Building
+    query = (
+        sa.select(b.code, b.name, b.address, b.floors, b.households, Compound.code, _wkb(b.geom))
+        .outerjoin(Compound, Compound.id == b.compound_id)
+        .where(b.community_id == community.id)
+        .order_by(b.id)
+    )
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _unit_rows(session: Session, community: Community, _: str | None) -> list[tuple]:
+    query = (
+        sa.select(Building.code, Unit.number, Unit.households, _wkb(Unit.geom))
+        .join(Building, Building.id == Unit.building_id)
+        .where(Building.community_id == community.id)
+        .order_by(Unit.id)
+    )
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _staff_rows(session: Session, community: Community, layout: str | None) -> list[tuple]:
+    """One row per assignment; grid roles of the chosen layout only."""
+    chosen = pick_layout(session, community, layout)
+    if layout is not None and chosen is None:
+        raise NotFound(f"Community {community.code} has no layout named {layout!r}.")
+    unit_building = aliased(Building)
+    query = (
+        sa.select(
+            Staff.id,
+            Staff.code,
+            Staff.name,
+            Staff.phone,
+            Assignment.role,
+            Grid.code,
+            sa.func.coalesce(Building.code, unit_building.code),
+            Unit.number,
+            Assignment.volunteer_team,
+            Assignment.on_duty,
+            Grid.layout_id,
+        )
+        .outerjoin(Assignment, Assignment.staff_id == Staff.id)
+        .outerjoin(Grid, Grid.id == Assignment.grid_id)
+        .outerjoin(Building, Building.id == Assignment.building_id)
+        .outerjoin(Unit, Unit.id == Assignment.unit_id)
+        .outerjoin(unit_building, unit_building.id == Unit.building_id)
+        .where(Staff.community_id == community.id)
+        .order_by(Staff.id, Assignment.id)
+    )
+    rows: list[tuple] = []
+    exported: set[int] = set()
+    everyone: dict[int, tuple] = {}
+    for staff_id, code, name, phone, role, *rest, layout_id in session.execute(query):
+        everyone.setdefault(staff_id, (code, name, phone))
+        if role in GRID_ROLES and (chosen is None or layout_id != chosen.id):
+            continue  # a grid of another layout: its code means nothing in this one
+        if role is not None:
+            rows.append((code, name, phone, role, *rest))
+            exported.add(staff_id)
+    # People without an exported role still come back as staff on re-import.
+    for staff_id, person in everyone.items():
+        if staff_id not in exported:
+            rows.append((*person, None, None, None, None, None, None))
+    return rows
+
+
+_ROWS = {
+    "community": _community_rows,
+    "grids": _grid_rows,
+    "compounds": _compound_rows,
+    "buildings": _building_rows,
+    "units": _unit_rows,
+    "staff": _staff_rows,
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _write_csv(out: Path, columns: list[str], rows: list[tuple], *, geometry: bool) -> None:
+    # A BOM, so that Excel opens the Chinese text as UTF-8; the importer accepts both.
+    with out.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*columns, "wkt"] if geometry else columns)
+        for row in rows:
+            if geometry:
+                *values, wkb = row
+                wkt = shapely.to_wkt(shapely.from_wkb(bytes(wkb)), rounding_precision=-1)
+                writer.writerow([*map(_cell, values), wkt])
+            else:
+                writer.writerow([_cell(v) for v in row])
+
+
+def _frame(layer: str, columns: list[str], rows: list[tuple]) -> gpd.GeoDataFrame:
+    data = pd.DataFrame([r[:-1] for r in rows], columns=columns, dtype=object)
+    for spec in LAYER_FIELDS[layer]:
+        # Typed columns, so that GeoPackage and Shapefile fields get numeric types.
+        kind = {"int": "Int64", "float": "Float64", "bool": "boolean"}.get(spec.kind)
+        if kind:
+            data[spec.name] = data[spec.name].astype(kind)
+        else:
+            data[spec.name] = data[spec.name].astype("string")
+    geoms = shapely.from_wkb([bytes(r[-1]) for r in rows])
+    return gpd.GeoDataFrame(data, geometry=list(geoms), crs=WGS84)
+
+
+def _write_gdal(out: Path, suffix: str, layer: str, columns: list[str], rows: list[tuple]) -> None:
+    frame = _frame(layer, columns, rows)
+    options: dict[str, Any] = {}
+    if suffix == ".shp":
+        frame = frame.rename(columns={s.name: s.shapefile_name for s in LAYER_FIELDS[layer]})
+        options["encoding"] = "UTF-8"  # also writes the .cpg that says so
+        for part in _SHAPEFILE_PARTS:
+            out.with_suffix(part).unlink(missing_ok=True)
+    else:
+        out.unlink(missing_ok=True)
+    if suffix == ".gpkg":
+        options["layer"] = layer
+    if EXPORT_FORMATS[suffix] == "GeoJSON":
+        # 17 significant figures read back as the very same doubles.
+        options["layer_options"] = {"SIGNIFICANT_FIGURES": 17}
+    pyogrio.write_dataframe(frame, str(out), driver=EXPORT_FORMATS[suffix], **options)

@@ -1,0 +1,81 @@
+"""HTML pages: the overview map of a community (``/``, ``/communities/<code>``)."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from gridgis.errors import InvalidInput
+from gridgis.geo.layouts import get_community
+from gridgis.maps import community as maps
+from gridgis.models import Community
+from web import db, i18n
+from web.security import csp_nonce, current_principal, personal_access, requires
+
+bp = Blueprint("pages", __name__)
+
+
+def _communities() -> list[tuple[str, str]]:
+    rows = db.get_session().execute(
+        sa.select(Community.code, Community.name).order_by(Community.code)
+    )
+    return [(code, name) for code, name in rows]
+
+
+def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
+    session = db.get_session()
+    community = get_community(session, code)
+    principal = current_principal()
+    m = maps.build_community_map(
+        session,
+        community,
+        assets_url=lambda name: url_for("assets.leaflet", filename=name),
+        gettext=i18n.gettext,
+        tiles=db.state().tiles,
+        layout_name=request.args.get("layout") or None,
+        scope=principal.scope,
+        personal=personal_access(principal),
+    )
+    parts = maps.render_parts(m)
+    # folium writes inline <script> and <style> elements: the CSP admits them by nonce.
+    parts = maps.MapParts(
+        header=_with_nonce(parts.header), html=_with_nonce(parts.html), script=parts.script
+    )
+    return render_template("map.html", community=community, communities=communities, map=parts)
+
+
+_INLINE = re.compile(r"<(script|style)\b", re.IGNORECASE)
+
+
+def _with_nonce(html: str) -> str:
+    return _INLINE.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', html)
+
+
+@bp.get("/")
+@requires("map:view")
+def overview() -> str:
+    """The first community by code, or how to load one when there is none."""
+    communities = _communities()
+    if not communities:
+        return render_template("empty.html")
+    return _map_page(communities[0][0], communities)
+
+
+@bp.get("/communities/<code>")
+@requires("map:view")
+def community(code: str) -> str:
+    """One community's map; ``?layout=NAME`` draws that layout's grids."""
+    return _map_page(code, _communities())
+
+
+@bp.get("/go")
+@requires("map:view")
+def choose() -> Response:
+    """Where the community selector lands (it also works without JavaScript)."""
+    code = request.args.get("community", "").strip()
+    if not code:
+        raise InvalidInput("Choose a community.")
+    return redirect(url_for(".community", code=code))
