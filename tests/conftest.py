@@ -27,11 +27,10 @@ from sqlalchemy.orm import Session
 from gridgis import config as gridgis_config
 from gridgis import migrate
 from gridgis.config import PROJECT_ROOT
+from tests.support.leaks import ROUTING_CITY, SAMPLE, LeakRecorder, demo_staff
 
-# Real datasets: tests import `shared_real` from tests/realdata.py (a module
-# name of its own, since every conftest.py is a module named "conftest").
-from leaks import ROUTING_CITY, SAMPLE, LeakRecorder, demo_staff
-from realdata import SHARED_REAL, shared_real  # noqa: F401
+# Fixtures defined beside the worlds they build.
+pytest_plugins = ["tests.support.routing_city"]
 
 TESTS_DIR = Path(__file__).resolve().parent
 DATA_DIR = TESTS_DIR / "data"

@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from sample_community import build_sample_community
-from web_support import (
+from tests.support.sample_community import build_sample_community
+from tests.support.web import (
     USERS,
     Accounts,
     add_accounts,

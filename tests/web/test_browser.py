@@ -23,15 +23,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from web import create_app
-
-from sample_community import (
+from tests.support.sample_community import (
     BUILDINGS,
     COMMUNITY_NAME,
     GRID_CODES,
     build_sample_community,
 )
-from web_support import PASSWORD, add_user
+from tests.support.web import PASSWORD, add_user
+from web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 LOGIN_SCREENSHOT = Path("/tmp/gridgis_login.png")

@@ -10,9 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gridgis.access.permissions import PUBLIC
+from tests.support.web import login, make_app
 from web.security import requires
-
-from web_support import login, make_app
 
 
 def closed_port() -> int:

@@ -20,9 +20,8 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.support.web import Accounts
 from web.api.routing import SINGLE_FIELDS
-
-from web_support import Accounts
 
 FUZZ = settings(
     max_examples=120,

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
+from tests.support.web import Accounts, make_app
 from web.limits import API_RATE, LOGIN_RATE
-
-from web_support import Accounts, make_app
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gridgis.access.permissions import PERMISSIONS, PUBLIC, ROLE_PERMISSIONS
+from tests.support.sample_community import COMMUNITY_CODE
+from tests.support.web import KEYS, USERS, Accounts, login
 from web.security import permission_of, requires
-
-from sample_community import COMMUNITY_CODE
-from web_support import KEYS, USERS, Accounts, login
 
 #: Inside building B01 of 网格一.
 B01 = {"lon": 114.301, "lat": 30.5911}

@@ -16,8 +16,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from sample_community import COMMUNITY_CODE, GRID_CODES, GRID_NAMES
-from web_support import PASSWORD, STAFF_NAMES, STAFF_PHONES, Accounts
+from tests.support.sample_community import COMMUNITY_CODE, GRID_CODES, GRID_NAMES
+from tests.support.web import PASSWORD, STAFF_NAMES, STAFF_PHONES, Accounts
 
 ClientFor = Callable[[str], FlaskClient]
 BASE = f"/api/v1/communities/{COMMUNITY_CODE}"

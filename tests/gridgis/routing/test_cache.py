@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from gridgis.demo.loader import load_demo
 from gridgis.routing import cache as routing_cache
 from gridgis.routing.points import PointInput, route_points
-
-from routing_city import AFTER, PUBLISHED
+from tests.support.routing_city import AFTER, PUBLISHED
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidFile, InvalidInput
 from gridgis.routing.files import ROUTING_COLUMNS, route_table, write_table
-
-from routing_city import AFTER
+from tests.support.routing_city import AFTER
 
 MESSY_CSV = (
     "\ufeffid,Complaint,Amount,Longitude,Latitude,cat\r\n"

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from gridgis.errors import InvalidInput, NotFound
 from gridgis.shapes.exporting import export_layer
 from gridgis.shapes.importing import import_layer
-
-from shape_files import KUNMING, SHAPES, load_fixture, same_geometry
+from tests.support.shape_files import KUNMING, SHAPES, load_fixture, same_geometry
 
 LAYERS = ("community", "grids", "compounds", "buildings", "units", "staff")
 FORMATS = ("geojson", "json", "gpkg", "shp", "csv")

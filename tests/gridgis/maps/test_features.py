@@ -13,8 +13,7 @@ from gridgis.errors import InvalidInput, NotFound
 from gridgis.maps import features
 from gridgis.models import SRID, Building
 from gridgis.staff.roster import team_index
-
-from sample_community import (
+from tests.support.sample_community import (
     BUILDINGS,
     COMMUNITY_CODE,
     COMPOUND_CODE,

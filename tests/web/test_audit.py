@@ -9,7 +9,7 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-from web_support import USERS
+from tests.support.web import USERS
 
 ClientFor = Callable[[str], FlaskClient]
 

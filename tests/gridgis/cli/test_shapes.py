@@ -15,9 +15,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from gridgis.cli import main
-
-from realdata import shared_real
-from shape_files import (
+from tests.support.realdata import shared_real
+from tests.support.shape_files import (
     SHAPES,
     add_department,
     box,

@@ -24,8 +24,7 @@ from sqlalchemy.orm import Session
 
 from gridgis.routing.files import read_csv, route_table
 from gridgis.shapes.importing import import_layer
-
-from realdata import SHARED_REAL, shared_real
+from tests.support.realdata import SHARED_REAL, shared_real
 
 pytestmark = pytest.mark.realdata
 

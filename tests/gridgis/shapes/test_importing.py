@@ -20,8 +20,7 @@ from gridgis.errors import GridgisError, InvalidFile, InvalidGeometry, NotFound
 from gridgis.geo.layouts import get_community, layout_in_force
 from gridgis.models import Assignment, Building, Compound, Grid, Layout, Staff, Unit
 from gridgis.shapes.importing import ImportReport, import_layer
-
-from shape_files import (
+from tests.support.shape_files import (
     GRID_CODES,
     KUNMING,
     SHAPES,

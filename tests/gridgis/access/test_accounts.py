@@ -25,8 +25,7 @@ from gridgis.access.accounts import (
 from gridgis.access.permissions import ROLE_PERMISSIONS
 from gridgis.errors import Conflict, InvalidInput, NotFound
 from gridgis.models import AuditEntry, Community, Staff, User
-
-from sample_community import GRID_CODES, build_sample_community, multi
+from tests.support.sample_community import GRID_CODES, build_sample_community, multi
 
 PASSWORD = "correct horse battery"
 ACTOR = "cli:tester"

@@ -14,8 +14,7 @@ from gridgis.config import Settings
 from gridgis.errors import GridgisError
 from gridgis.maps import community as maps
 from gridgis.maps.popups import MAP_CSS
-
-from sample_community import (
+from tests.support.sample_community import (
     COMPOUND_NAME,
     GRID_CODES,
     GRID_NAMES,

@@ -13,9 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from gridgis.models import Community
-
-from sample_community import COMMUNITY_CODE, COMMUNITY_NAME, GRID_NAMES, LAYOUT_OLD
-from web_support import Accounts, add_user, login, make_app
+from tests.support.sample_community import COMMUNITY_CODE, COMMUNITY_NAME, GRID_NAMES, LAYOUT_OLD
+from tests.support.web import Accounts, add_user, login, make_app
 
 
 class Resources(HTMLParser):
@@ -108,7 +107,7 @@ def two_communities(scratch_database_url: str) -> Iterator[FlaskClient]:
     from geoalchemy2.shape import from_shape
     from shapely.geometry import MultiPolygon, box
 
-    from sample_community import build_sample_community
+    from tests.support.sample_community import build_sample_community
 
     engine = sa.create_engine(scratch_database_url, poolclass=sa.pool.NullPool)
     with Session(engine) as session, session.begin():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from sample_community import (
+from tests.support.sample_community import (
     COMMUNITY_CODE,
     COMPOUND_CODE,
     GRID_CODES,

@@ -10,8 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from gridgis.geo.crs import wgs84_to_gcj02
-
-from web_support import Accounts, login, make_app
+from tests.support.web import Accounts, login, make_app
 
 # Inside building B01 (unit 1) of 网格一, see tests/sample_community.py.
 B01 = (114.3005, 30.5905)

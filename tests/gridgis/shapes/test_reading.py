@@ -14,8 +14,7 @@ import shapely
 
 from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput
 from gridgis.shapes.reading import read_shapes
-
-from shape_files import (
+from tests.support.shape_files import (
     BOWTIE,
     SHAPES,
     box,

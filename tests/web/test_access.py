@@ -18,9 +18,8 @@ from gridgis.access import accounts
 from gridgis.access.accounts import MAX_FAILED_LOGINS
 from gridgis.config import Settings
 from gridgis.models import AuditEntry
+from tests.support.web import PASSWORD, USERS, Accounts, login
 from web.security import safe_next, secret_key, secure_cookies
-
-from web_support import PASSWORD, USERS, Accounts, login
 
 FreshUser = Callable[..., tuple[str, int]]
 
@@ -115,7 +114,7 @@ def test_secure_cookies_unless_local(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_secure_cookie_app_says_so(sample_database_url: str) -> None:
-    from web_support import make_app
+    from tests.support.web import make_app
 
     for app in make_app(sample_database_url, SESSION_COOKIE_SECURE=True):
         response = app.test_client().get("/login", base_url="https://localhost")
