@@ -677,12 +677,16 @@ class Server:
 def _bench_api_key(url: URL) -> str:
     """A route:read API key for the HTTP method, as a hotline system would hold."""
     from gridgis.access.apikeys import create_key
+    from gridgis.access.permissions import cli_principal
 
     engine = make_engine(url.render_as_string(hide_password=False), poolclass=sa.pool.NullPool)
     try:
         with Session(engine) as session, session.begin():
             _, key = create_key(
-                session, f"bench-{uuid.uuid4().hex[:8]}", ["route:read"], actor="bench"
+                session,
+                f"bench-{uuid.uuid4().hex[:8]}",
+                ["route:read"],
+                actor=cli_principal("bench"),
             )
     finally:
         engine.dispose()

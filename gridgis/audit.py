@@ -20,7 +20,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -39,9 +39,21 @@ EXPORT_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 EXPORT_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "before", "after", "note")
 
 
+class Actor(Protocol):
+    """Whoever acts: a :class:`gridgis.access.Principal`, or anything that names itself.
+
+    Domain writes take the acting principal as ``actor`` and pass it here, so
+    the log names who did it the same way everywhere (``user:alice``,
+    ``apikey:hotline``, ``cli:root``).
+    """
+
+    @property
+    def audit_name(self) -> str: ...
+
+
 def record(
     session: Session,
-    actor: str,
+    actor: Actor,
     action: str,
     entity: str,
     entity_id: str | int | None,
@@ -54,7 +66,8 @@ def record(
 
     Args:
         session: The session of the write being described.
-        actor: Who: ``user:alice``, ``apikey:hotline``, ``cli:root`` (``Principal.actor``).
+        actor: Who (a principal); logged by its ``audit_name``: ``user:alice``,
+            ``apikey:hotline``, ``cli:root``.
         action: What was done: ``create``, ``disable``, ``set_role``, ``revoke`` ...
         entity: To what kind of thing: ``user``, ``api_key``, ``grid`` ...
         entity_id: Which one (its code, name or id).
@@ -66,7 +79,7 @@ def record(
         The new entry.
     """
     entry = AuditEntry(
-        actor=actor,
+        actor=actor.audit_name,
         action=action,
         entity=entity,
         entity_id=None if entity_id is None else str(entity_id),

@@ -45,8 +45,14 @@ def check_connection(engine: Engine) -> None:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose work is committed on success and rolled back on error."""
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """One unit of work: a session committed on success and rolled back on error.
+
+    The command line runs each command in one (the web app runs each request
+    in one, ``web.db``). Domain functions flush and audit their writes inside
+    it and never commit themselves, so a write and its audit entry land
+    together or not at all.
+    """
     with make_sessionmaker(engine)() as session, session.begin():
         yield session
 

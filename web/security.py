@@ -35,8 +35,10 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
+from gridgis import clock
 from gridgis.access import accounts, apikeys
-from gridgis.access.permissions import ANONYMOUS, PERMISSIONS, PUBLIC, Forbidden, Principal, Scope
+from gridgis.access.permissions import ANONYMOUS, PERMISSIONS, PUBLIC, Forbidden, Principal
+from gridgis.access.scope import Scope
 from gridgis.config import PROJECT_ROOT, Settings
 from gridgis.errors import GridgisError
 from gridgis.maps.community import TileSpec
@@ -153,7 +155,7 @@ def _principal_from_session() -> Principal:
     uid, issued, seen = (session.get(k) for k in _LOGIN_KEYS)
     if uid is None:
         return ANONYMOUS
-    now = time.time()
+    now = clock.timestamp()
     lifetime = current_app.permanent_session_lifetime.total_seconds()
     idle = _idle_timeout().total_seconds()
     if (
@@ -189,7 +191,7 @@ def _idle_timeout() -> timedelta:
 def start_login(user: User) -> None:
     """Make this browser's session a login of ``user`` (a fresh session: no fixation)."""
     session.clear()
-    now = time.time()
+    now = clock.timestamp()
     session.permanent = True
     session.update(uid=user.id, iat=now, seen=now)
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
@@ -204,7 +206,7 @@ def end_login() -> None:
 
 def renew_login() -> None:
     """Re-issue the current login (after a password change ended older sessions)."""
-    now = time.time()
+    now = clock.timestamp()
     session.update(iat=now, seen=now)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis import audit
+from gridgis import audit, clock
 
 # Re-exported: callers hash and check passwords through this module.
 from gridgis.access.passwords import (  # noqa: F401
@@ -33,7 +33,9 @@ from gridgis.access.passwords import (  # noqa: F401
     validate_password,
     verify_password,
 )
-from gridgis.access.permissions import ROLE_PERMISSIONS, Principal, scope_for_staff
+from gridgis.access.permissions import ROLE_PERMISSIONS, Principal
+from gridgis.access.scope import scope_for_staff
+from gridgis.audit import Actor
 from gridgis.errors import Conflict, GridgisError, InvalidInput, NotFound
 from gridgis.models import USER_ROLES, Community, Staff, User
 
@@ -75,10 +77,6 @@ class AccountLocked(GridgisError):
 # -- logging in --------------------------------------------------------------
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _aware(moment: dt.datetime) -> dt.datetime:
     """A naive time is taken as UTC (the database stores aware times)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
@@ -107,7 +105,7 @@ def authenticate(
             the same scrypt time as a known one, so timing does not tell).
         AccountLocked: The account is locked, even if the password is right.
     """
-    now = _aware(now) if now is not None else _now()
+    now = _aware(now) if now is not None else clock.now()
     user = session.scalar(sa.select(User).where(User.username == username).with_for_update())
     if user is None:
         verify_password(password, _dummy_hash())
@@ -131,7 +129,7 @@ def authenticate(
             user.locked_until = now + LOCKOUT
             audit.record(
                 session,
-                f"user:{user.username}",
+                Principal(kind="user", name=user.username),
                 "lock",
                 "user",
                 user.username,
@@ -196,7 +194,7 @@ def create_user(
     *,
     staff_code: str | None = None,
     community_code: str | None = None,
-    actor: str,
+    actor: Actor,
 ) -> User:
     """Create an account (audited; flushed, the caller commits).
 
@@ -209,7 +207,7 @@ def create_user(
             ``grid_staff``, whose scope it defines).
         community_code: The community of ``staff_code``, when the code is
             used in more than one.
-        actor: Who does it, for the audit log (``Principal.actor``).
+        actor: Who does it, for the audit log (a principal).
 
     Raises:
         InvalidInput: Bad username, password or role; grid staff without a staff code;
@@ -232,7 +230,7 @@ def create_user(
         disabled=False,
         failed_logins=0,
         # The application's clock, like every later change of it (not the database's).
-        sessions_valid_from=_now(),
+        sessions_valid_from=clock.now(),
     )
     session.add(user)
     session.flush()
@@ -241,7 +239,7 @@ def create_user(
     return user
 
 
-def disable_user(session: Session, username: str, *, actor: str) -> User:
+def disable_user(session: Session, username: str, *, actor: Actor) -> User:
     """Disable an account: it can no longer log in and its sessions end.
 
     Raises:
@@ -255,14 +253,14 @@ def disable_user(session: Session, username: str, *, actor: str) -> User:
         _keep_an_admin(session, user, "disable")
     before = _fields(user)
     user.disabled = True
-    user.sessions_valid_from = _now()
+    user.sessions_valid_from = clock.now()
     session.flush()
     audit.record(session, actor, "disable", "user", username, before=before, after=_fields(user))
     log.info("account %s disabled", username)
     return user
 
 
-def enable_user(session: Session, username: str, *, actor: str) -> User:
+def enable_user(session: Session, username: str, *, actor: Actor) -> User:
     """Enable a disabled account again (and lift any lockout).
 
     Raises:
@@ -288,7 +286,7 @@ def set_role(
     *,
     staff_code: str | None = None,
     community_code: str | None = None,
-    actor: str,
+    actor: Actor,
 ) -> User:
     """Change an account's role (and staff link); its sessions end.
 
@@ -311,7 +309,7 @@ def set_role(
     elif role == "grid_staff" and user.staff_id is None:
         _resolve_staff(session, role, None, community_code, username=username)  # raises
     user.role = role
-    user.sessions_valid_from = _now()
+    user.sessions_valid_from = clock.now()
     session.flush()
     audit.record(session, actor, "set_role", "user", username, before=before, after=_fields(user))
     log.info("account %s now has role %s", username, role)
@@ -324,7 +322,7 @@ def change_password(
     old_password: str | None,
     new_password: str,
     *,
-    actor: str,
+    actor: Actor,
 ) -> None:
     """Set a new password; every session of the account issued before now ends.
 
@@ -346,7 +344,7 @@ def change_password(
         raise InvalidInput("The current password is wrong; nothing was changed.")
     validate_password(user.username, new_password)
     user.password_hash = hash_password(new_password)
-    user.sessions_valid_from = _now()
+    user.sessions_valid_from = clock.now()
     if old_password is None:
         user.failed_logins = 0
         user.locked_until = None

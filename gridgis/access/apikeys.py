@@ -17,9 +17,10 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis import audit
+from gridgis import audit, clock
 from gridgis.access.accounts import AuthenticationFailed
 from gridgis.access.permissions import API_SCOPES, Principal
+from gridgis.audit import Actor
 from gridgis.errors import Conflict, InvalidInput, NotFound
 from gridgis.models import ApiKey
 
@@ -33,7 +34,9 @@ MAX_NAME_LENGTH = 100
 INVALID_KEY = "Invalid or revoked API key."
 
 
-def create_key(session: Session, name: str, scopes: list[str], *, actor: str) -> tuple[ApiKey, str]:
+def create_key(
+    session: Session, name: str, scopes: list[str], *, actor: Actor
+) -> tuple[ApiKey, str]:
     """Make a key with ``scopes`` (audited; flushed, the caller commits).
 
     Returns:
@@ -97,7 +100,7 @@ def verify_key(session: Session, key: str) -> ApiKey:
         # The prefix only, never the key: it is not secret and helps find a misconfigured client.
         log.info("refused API key with prefix %s", prefix or "(malformed)")
         raise AuthenticationFailed(INVALID_KEY)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     # At most one write a minute per key: a hotline system sends many requests
     # a second, and "last used" needs no finer grain than that.
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRAIN:
@@ -106,7 +109,7 @@ def verify_key(session: Session, key: str) -> ApiKey:
     return row
 
 
-def revoke_key(session: Session, name: str, *, actor: str) -> ApiKey:
+def revoke_key(session: Session, name: str, *, actor: Actor) -> ApiKey:
     """Revoke a key for good (audited).
 
     Raises:
@@ -116,7 +119,7 @@ def revoke_key(session: Session, name: str, *, actor: str) -> ApiKey:
     row = get_key(session, name)
     if row.revoked_at is not None:
         raise Conflict(f"The API key {name!r} was revoked already, on {row.revoked_at:%Y-%m-%d}.")
-    row.revoked_at = dt.datetime.now(dt.UTC)
+    row.revoked_at = clock.now()
     session.flush()
     audit.record(
         session,

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from gridgis.access.scope import Scope
 from gridgis.errors import GridgisError
 
 #: No login needed: the login page, static assets, API discovery.
@@ -61,33 +59,10 @@ class Unauthenticated(GridgisError):
 
 
 @dataclass(frozen=True)
-class Scope:
-    """The places a grid staff member answers for (ids), and what lies inside them."""
-
-    grid_ids: frozenset[int] = frozenset()
-    building_ids: frozenset[int] = frozenset()
-    unit_ids: frozenset[int] = frozenset()
-
-    def allows(
-        self,
-        *,
-        grid_id: int | None = None,
-        building_id: int | None = None,
-        unit_id: int | None = None,
-    ) -> bool:
-        """True when every place given lies in the scope."""
-        return (
-            (grid_id is None or grid_id in self.grid_ids)
-            and (building_id is None or building_id in self.building_ids)
-            and (unit_id is None or unit_id in self.unit_ids)
-        )
-
-
-@dataclass(frozen=True)
 class Principal:
     """Who is asking: a logged-in person or an API key."""
 
-    kind: str  # "user", "apikey" or "anonymous"
+    kind: str  # "user", "apikey", "cli" or "anonymous"
     name: str
     role: str | None = None
     permissions: frozenset[str] = frozenset()
@@ -98,8 +73,8 @@ class Principal:
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
-    def actor(self) -> str:
-        """How the audit log names this principal."""
+    def audit_name(self) -> str:
+        """How the audit log names this principal: ``user:alice``, ``cli:root`` ..."""
         return f"{self.kind}:{self.name}"
 
     def can(self, permission: str) -> bool:
@@ -119,50 +94,10 @@ class Principal:
 ANONYMOUS = Principal(kind="anonymous", name="anonymous")
 
 
-def scope_for_staff(session: Session, staff_id: int) -> Scope:
-    """The grids, buildings and units a staff member answers for.
+def cli_principal(user: str) -> Principal:
+    """Whoever runs the command line: an administrator, named by the system user.
 
-    A grid role (grid worker, part-time worker, volunteer) covers the grid and
-    every building whose footprint lies in it (by point on surface) with their
-    units; a building head covers the building and its units; a unit head the
-    unit (and, to find it, its building).
+    The command line is for the people who run the server; they can read the
+    database directly anyway, so it holds every permission.
     """
-    rows = session.execute(
-        sa.text(
-            """
-            WITH mine AS (SELECT role, grid_id, building_id, unit_id
-                          FROM assignment WHERE staff_id = :staff),
-            grids AS (SELECT grid_id AS id FROM mine WHERE grid_id IS NOT NULL),
-            buildings AS (
-                SELECT building_id AS id FROM mine WHERE building_id IS NOT NULL
-                UNION
-                SELECT u.building_id FROM mine JOIN unit u ON u.id = mine.unit_id
-                UNION
-                SELECT b.id FROM grids JOIN grid g ON g.id = grids.id
-                JOIN building b ON ST_Covers(g.geom, ST_PointOnSurface(b.geom))
-            ),
-            units AS (
-                SELECT unit_id AS id FROM mine WHERE unit_id IS NOT NULL
-                UNION
-                SELECT u.id FROM unit u
-                WHERE u.building_id IN (
-                    SELECT building_id FROM mine WHERE building_id IS NOT NULL
-                    UNION
-                    SELECT b.id FROM grids JOIN grid g ON g.id = grids.id
-                    JOIN building b ON ST_Covers(g.geom, ST_PointOnSurface(b.geom)))
-            )
-            SELECT 'grid', id FROM grids
-            UNION ALL SELECT 'building', id FROM buildings
-            UNION ALL SELECT 'unit', id FROM units
-            """
-        ),
-        {"staff": staff_id},
-    ).all()
-    by_kind: dict[str, set[int]] = {"grid": set(), "building": set(), "unit": set()}
-    for kind, ident in rows:
-        by_kind[kind].add(int(ident))
-    return Scope(
-        grid_ids=frozenset(by_kind["grid"]),
-        building_ids=frozenset(by_kind["building"]),
-        unit_ids=frozenset(by_kind["unit"]),
-    )
+    return Principal(kind="cli", name=user, role="admin", permissions=ROLE_PERMISSIONS["admin"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 
-from gridgis.db import engine_scope, transaction
+from gridgis.db import engine_scope, unit_of_work
 from gridgis.models import Community
 
 
@@ -35,14 +35,14 @@ def load(if_empty: bool, shapes_dir: Path | None) -> None:
     The administrator ``admin`` gets a random password, printed once, unless
     the database already has an administrator.
     """
-    from gridgis.cli.users import cli_actor
+    from gridgis.cli.common import cli_actor
     from gridgis.demo.loader import DEMO_ADMIN, SHAPES_DIR, create_demo_admin, load_demo
 
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         if if_empty and session.scalar(sa.select(sa.func.count()).select_from(Community)):
             click.echo("The database already holds a community; demo not loaded.")
             return
-        counts = load_demo(session, shapes_dir or SHAPES_DIR)
+        counts = load_demo(session, shapes_dir or SHAPES_DIR, actor=cli_actor())
         password = create_demo_admin(session, actor=cli_actor())
     # Printed only after the commit: a password shown for a rolled-back account would mislead.
     click.echo("Demo community loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from gridgis.db import engine_scope, transaction
-from gridgis.geo.query import parse_time
+from gridgis.clock import parse_time
+from gridgis.db import engine_scope, unit_of_work
 from gridgis.routing.points import RULES
 
 
@@ -51,7 +51,7 @@ def route_command(
     from gridgis.routing.files import route_file
 
     at = parse_time(at_text, "--at")
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         table = route_file(
             session,
             input_path,

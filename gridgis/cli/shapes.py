@@ -12,9 +12,8 @@ from pathlib import Path
 
 import click
 
-from gridgis import audit
-from gridgis.cli.users import cli_actor
-from gridgis.db import engine_scope, transaction
+from gridgis.cli.common import cli_actor
+from gridgis.db import engine_scope, unit_of_work
 from gridgis.shapes.exporting import export_layer
 from gridgis.shapes.importing import LAYERS, import_layer
 
@@ -91,7 +90,7 @@ def import_command(
     """
     bar = _ProgressBar()
     try:
-        with engine_scope() as engine, transaction(engine) as session:
+        with engine_scope() as engine, unit_of_work(engine) as session:
             report = import_layer(
                 session,
                 layer,
@@ -104,21 +103,7 @@ def import_command(
                 layout_name=layout,
                 publish=publish,
                 progress=bar,
-            )
-            # Every write is audited, in the same transaction as the import.
-            audit.record(
-                session,
-                cli_actor(),
-                "import",
-                layer,
-                community,
-                after={
-                    "file": str(file),
-                    "count": report.count,
-                    "layout": report.layout,
-                    "published": publish,
-                    "fixed": len(report.fixes),
-                },
+                actor=cli_actor(),
             )
     finally:
         bar.close()
@@ -143,16 +128,8 @@ def export_command(layer: str, out: Path, community: str, layout: str | None) ->
     The file holds the fields `gridgis import` reads, so it imports back as
     the same data.
     """
-    with engine_scope() as engine, transaction(engine) as session:
-        count = export_layer(session, layer, out, community_code=community, layout_name=layout)
-        if layer == "staff":
-            # Staff exports hold names and phones: personal data leaving the system.
-            audit.record(
-                session,
-                cli_actor(),
-                "export",
-                layer,
-                community,
-                after={"file": str(out), "count": count},
-            )
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        count = export_layer(
+            session, layer, out, community_code=community, layout_name=layout, actor=cli_actor()
+        )
     click.echo(f"Exported {count} {layer} of community {community} to {out}.")

@@ -9,41 +9,21 @@ would keep them). An API key is printed once, after its transaction commits.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from gridgis import audit
+from gridgis import audit, clock
 from gridgis.access import accounts, apikeys
 from gridgis.access.permissions import API_SCOPES
-from gridgis.db import engine_scope, transaction
+from gridgis.cli.common import PASSWORD_ENV, cli_actor, read_password
+from gridgis.db import engine_scope, unit_of_work
 from gridgis.models import USER_ROLES
-
-PASSWORD_ENV = "GRIDGIS_PASSWORD"
-
-
-def cli_actor() -> str:
-    """How the audit log names whoever runs a command."""
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # a container user with no passwd entry and no $USER
-        name = f"uid{os.getuid()}"
-    return f"cli:{name}"
-
-
-def read_password(prompt: str = "Password") -> str:
-    """The password from GRIDGIS_PASSWORD, else asked twice without echo."""
-    password = os.environ.get(PASSWORD_ENV)
-    if password is not None:
-        return password
-    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
 
 
 def _when(moment: dt.datetime | None) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "-"
+    return clock.show(moment)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -82,7 +62,7 @@ community_option = click.option(
 def user_add(username: str, role: str, staff_code: str | None, community_code: str | None) -> None:
     """Create the account USERNAME (password from GRIDGIS_PASSWORD, else asked)."""
     password = read_password()
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         accounts.create_user(
             session,
             username,
@@ -99,8 +79,8 @@ def user_add(username: str, role: str, staff_code: str | None, community_code: s
 @user.command("list")
 def user_list() -> None:
     """List the accounts (no names or phones: staff by code)."""
-    with engine_scope() as engine, transaction(engine) as session:
-        now = dt.datetime.now(dt.UTC)
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        now = clock.now()
         rows = []
         for u in accounts.list_users(session):
             if u.disabled:
@@ -121,7 +101,7 @@ def user_list() -> None:
 @click.argument("username")
 def user_disable(username: str) -> None:
     """Disable USERNAME: no more logins, and its sessions end."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         accounts.disable_user(session, username, actor=cli_actor())
     click.echo(f"Account {username} disabled; its sessions have ended.")
 
@@ -130,7 +110,7 @@ def user_disable(username: str) -> None:
 @click.argument("username")
 def user_enable(username: str) -> None:
     """Enable USERNAME again (also lifts a lockout)."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         accounts.enable_user(session, username, actor=cli_actor())
     click.echo(f"Account {username} enabled.")
 
@@ -142,7 +122,7 @@ def user_enable(username: str) -> None:
 @community_option
 def user_role(username: str, role: str, staff_code: str | None, community_code: str | None) -> None:
     """Give USERNAME the role ROLE (its sessions end)."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         accounts.set_role(
             session,
             username,
@@ -158,7 +138,7 @@ def user_role(username: str, role: str, staff_code: str | None, community_code: 
 @click.argument("username")
 def user_password(username: str) -> None:
     """Reset USERNAME's password (from GRIDGIS_PASSWORD, else asked); its sessions end."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         account = accounts.get_user(session, username)
         password = read_password("New password")
         accounts.change_password(session, account, None, password, actor=cli_actor())
@@ -168,7 +148,7 @@ def user_password(username: str) -> None:
 @user.command("hint")
 def user_hint() -> None:
     """Say how to create the first administrator, if there is none yet (for `make run`)."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         if accounts.has_admin(session):
             return
     click.echo(
@@ -196,7 +176,7 @@ def apikey() -> None:
 )
 def apikey_add(name: str, scopes: str) -> None:
     """Create the API key NAME and print it (once: only its hash is kept)."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         row, key = apikeys.create_key(session, name, scopes.split(","), actor=cli_actor())
         granted = ", ".join(row.scopes)
     click.echo(f"API key {name} created with the scopes {granted}:")
@@ -212,7 +192,7 @@ def apikey_add(name: str, scopes: str) -> None:
 @apikey.command("list")
 def apikey_list() -> None:
     """List the API keys (never the keys themselves)."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         rows = [
             (
                 k.name,
@@ -234,7 +214,7 @@ def apikey_list() -> None:
 @click.argument("name")
 def apikey_revoke(name: str) -> None:
     """Revoke the API key NAME for good."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         apikeys.revoke_key(session, name, actor=cli_actor())
     click.echo(f"API key {name} revoked; clients using it are refused from now on.")
 
@@ -253,7 +233,7 @@ def audit_group() -> None:
 @click.option("--entity", metavar="ENTITY", help="Only writes to this kind of thing (user ...).")
 def audit_list(limit: int, actor: str | None, entity: str | None) -> None:
     """Show the newest entries of the audit log."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         found = audit.entries(session, limit=limit, actor=actor, entity=entity)
         rows = [
             (
@@ -275,7 +255,7 @@ def audit_list(limit: int, actor: str | None, entity: str | None) -> None:
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def audit_export(out: Path) -> None:
     """Write the whole audit log to OUT (.csv or .jsonl)."""
-    with engine_scope() as engine, transaction(engine) as session:
+    with engine_scope() as engine, unit_of_work(engine) as session:
         count = audit.export(session, out)
     click.echo(f"Exported {count} audit entries to {out}.")
 

@@ -617,4 +617,3 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED) -> dict[str, int]:
     readme = _readme(counts, _households_by_grid(grid_codes, buildings))
     (out_dir / "README.md").write_text(readme, encoding="utf-8", newline="\n")
     return counts
-

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis.access.accounts import create_user, has_admin
+from gridgis.audit import Actor
 from gridgis.demo.generate import SHAPES_DIR
 from gridgis.errors import Conflict, InvalidFile
 from gridgis.models import Community, User
@@ -47,12 +48,13 @@ def demo_community_code(shapes_dir: Path = SHAPES_DIR) -> str:
         ) from exc
 
 
-def load_demo(session: Session, shapes_dir: Path = SHAPES_DIR) -> dict[str, int]:
-    """Load the demo community into the session's transaction; return counts per layer."""
+def load_demo(session: Session, shapes_dir: Path = SHAPES_DIR, *, actor: Actor) -> dict[str, int]:
+    """Load the demo community (every file audited); return counts per layer."""
     code = demo_community_code(shapes_dir)
     if session.scalar(sa.select(Community.id).where(Community.code == code)) is not None:
         raise Conflict(f"The demo community {code} is already loaded.")
-    counts = {"departments": load_departments(session, shapes_dir / "departments.geojson")}
+    departments = load_departments(session, shapes_dir / "departments.geojson", actor=actor)
+    counts = {"departments": departments}
     for layer, filename in LAYER_FILES:
         report = import_layer(
             session,
@@ -61,13 +63,14 @@ def load_demo(session: Session, shapes_dir: Path = SHAPES_DIR) -> dict[str, int]
             community_code=code,
             layout_name=DEMO_LAYOUT,
             publish=(layer == "grids"),
+            actor=actor,
         )
         counts[layer] = report.count
-    counts["categories"] = load_categories(session, shapes_dir / "categories.json")
+    counts["categories"] = load_categories(session, shapes_dir / "categories.json", actor=actor)
     return counts
 
 
-def create_demo_admin(session: Session, *, actor: str) -> str | None:
+def create_demo_admin(session: Session, *, actor: Actor) -> str | None:
     """Create the demo administrator ``admin`` with a random password; return the password.
 
     Only for the demo database (``gridgis demo load``): a real installation

@@ -1,4 +1,4 @@
-"""Reading request parameters: bbox, limit, offset, and incident times.
+"""Reading request parameters: bbox, limit and offset.
 
 They live in the domain, not in ``web/``, so that every surface (API, CLI)
 refuses a bad value with the same sentence a person can act on.
@@ -6,7 +6,6 @@ refuses a bad value with the same sentence a person can act on.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -84,18 +83,3 @@ def parse_offset(text: str | None) -> int:
     if not text.isdigit():
         raise InvalidInput(f"offset must be a whole number, 0 or more; got {text!r}.")
     return int(text)
-
-
-def parse_time(value: str | None, name: str = "at") -> dt.datetime | None:
-    """An ISO 8601 time with its zone (None for no value); ``name`` is how the user wrote it."""
-    if not value:
-        return None
-    try:
-        at = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(
-            f"{name} must be an ISO 8601 time such as 2026-11-29T08:00:00+08:00, got {value!r}."
-        ) from exc
-    if at.tzinfo is None:
-        raise InvalidInput(f"{name} {value!r} needs a time zone, e.g. {value}+08:00.")
-    return at

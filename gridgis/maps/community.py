@@ -28,9 +28,10 @@ from folium.template import Template
 from folium.utilities import JsCode
 from sqlalchemy.orm import Session
 
-from gridgis.access.permissions import Scope
+from gridgis.access.scope import Scope
 from gridgis.config import TILE_MODES, Settings
 from gridgis.errors import GridgisError
+from gridgis.geo.layouts import choose_layout
 from gridgis.maps import features
 from gridgis.maps.popups import (
     BOUNDARY_STYLE,
@@ -314,7 +315,7 @@ def build_community_map(
     for spec in tiles:
         spec.layer().add_to(m)
 
-    layout = features.resolve_layout(session, community, layout_name)
+    layout = choose_layout(session, community, layout_name)
     teams = team_index(session, community, layout, personal=personal)
     grids = (
         features.grid_collection(session, layout, scope=scope)

@@ -25,9 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from gridgis.access.permissions import Scope
+from gridgis import clock
+from gridgis.access.scope import Scope
 from gridgis.errors import InvalidInput, NotFound
-from gridgis.geo.layouts import get_community, in_force_clause, now
+from gridgis.geo.areas import building_in_grid
+from gridgis.geo.layouts import choose_layout, get_community, in_force_clause, layout_names
 from gridgis.geo.query import (  # noqa: F401  (re-exported: part of this module's API)
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -58,7 +60,7 @@ def community_summaries(session: Session, *, code: str | None = None) -> list[JS
     """
     layout = (
         sa.select(Layout.id, Layout.name, Layout.valid_from)
-        .where(Layout.community_id == Community.id, in_force_clause(now()))
+        .where(Layout.community_id == Community.id, in_force_clause(clock.now()))
         .limit(1)
         .lateral("layout_in_force")
     )
@@ -119,36 +121,6 @@ def community_summary(session: Session, code: str) -> JSON:
     return found[0]
 
 
-def resolve_layout(session: Session, community: Community, name: str | None) -> Layout | None:
-    """The layout called ``name`` (drafts included), or the one in force when no name.
-
-    Returns None only when no name is given and no layout is in force.
-
-    Raises:
-        NotFound: No layout has that name; the message lists the ones there are.
-    """
-    if name is None:
-        return session.scalar(
-            sa.select(Layout).where(Layout.community_id == community.id, in_force_clause(now()))
-        )
-    layout = session.scalar(
-        sa.select(Layout).where(Layout.community_id == community.id, Layout.name == name)
-    )
-    if layout is None:
-        raise NotFound(
-            f"Community {community.code} has no layout named {name!r}; "
-            f"its layouts are: {_layout_names(session, community)}."
-        )
-    return layout
-
-
-def _layout_names(session: Session, community: Community) -> str:
-    names = session.scalars(
-        sa.select(Layout.name).where(Layout.community_id == community.id).order_by(Layout.name)
-    ).all()
-    return ", ".join(repr(n) for n in names) or "none yet"
-
-
 # --- layers -------------------------------------------------------------------
 
 
@@ -202,10 +174,9 @@ def grid_collection(
 ) -> JSON:
     """The grids of ``layout`` with their households (only ``scope``'s grids, if given).
 
-    A building belongs to the grid that covers a point on its surface
-    (``ST_PointOnSurface``), so each building counts in exactly one grid even
-    when its footprint crosses a grid edge. ``households`` is the sum over
-    those buildings, ``buildings`` their number.
+    ``households`` is the sum over the buildings that belong to the grid
+    (:mod:`gridgis.geo.areas`: each building counts in exactly one grid),
+    ``buildings`` their number.
     """
     query = _Query([Grid.layout_id == layout.id])
     if bbox is not None:
@@ -213,9 +184,7 @@ def grid_collection(
     if scope is not None:
         query.where.append(Grid.id.in_(sorted(scope.grid_ids)))
     in_grid = sa.and_(
-        Building.community_id == layout.community_id,
-        Building.geom.op("&&")(Grid.geom),
-        sa.func.ST_Covers(Grid.geom, sa.func.ST_PointOnSurface(Building.geom)),
+        Building.community_id == layout.community_id, building_in_grid(Building, Grid)
     )
     stmt = (
         sa.select(
@@ -428,11 +397,11 @@ def layer_collection(
     check_layer(layer)
     paging = {"bbox": bbox, "limit": limit, "offset": offset, "scope": scope}
     if layer == "grids":
-        layout = resolve_layout(session, community, layout_name)
+        layout = choose_layout(session, community, layout_name)
         if layout is None:
             raise NotFound(
                 f"Community {community.code} has no layout in force; ask for one by name "
-                f"with layout=NAME (its layouts are: {_layout_names(session, community)})."
+                f"with layout=NAME (its layouts are: {layout_names(session, community)})."
             )
         return grid_collection(session, layout, **paging)  # type: ignore[arg-type]
     if layout_name is not None:

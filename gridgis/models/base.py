@@ -45,8 +45,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-
-
 def polygons(nullable: bool = False) -> Mapped[WKBElement]:
     """A MultiPolygon column in ``SRID``."""
     # spatial_index=False: the GiST indexes are declared by name in __table_args__

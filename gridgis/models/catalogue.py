@@ -38,7 +38,6 @@ class Department(Base):
     jurisdiction: Mapped[WKBElement | None] = polygons(nullable=True)
 
 
-
 #: Departments a category also goes to.
 category_department = Table(
     "category_department",
@@ -73,5 +72,3 @@ class Category(Base):
     is_property: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     departments: Mapped[list[Department]] = relationship(secondary=category_department)
-
-

@@ -83,5 +83,3 @@ class Assignment(Base):
     on_duty: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
 
     staff: Mapped[Staff] = relationship(back_populates="assignments")
-
-

@@ -36,6 +36,8 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgis.geo.layouts import in_force
+
 #: A point nearer than this (degrees; ~1.1 mm) to any edge is left to PostGIS.
 EDGE_MARGIN_DEG = 1e-8
 #: Building the index costs about this much per polygon (load + two trees),
@@ -296,7 +298,7 @@ def resolve(
     layout_name: list[str | None] = [None] * n
     for i in np.flatnonzero(community >= 0).tolist():
         for start, end, lid, name in index.layouts.get(int(comm_of_point[i]), ()):
-            if start <= at[i] and (end is None or end > at[i]):
+            if in_force(start, end, at[i]):
                 layout_id[i], layout_name[i] = lid, name
                 break
 

@@ -36,6 +36,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgis import clock
 from gridgis.access.privacy import mask_name, mask_phone
 from gridgis.errors import InvalidInput
 from gridgis.geo.crs import normalise_crs_name, to_wgs84
@@ -128,10 +129,6 @@ class RoutingResult:
         return data
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def route_point(
     session: Session,
     lon: float,
@@ -162,7 +159,7 @@ def _route_row(
     at: dt.datetime | None,
     community: str | None = None,
 ) -> dict[str, Any]:
-    at = at or _now()
+    at = at or clock.now()
     if at.tzinfo is None:
         raise InvalidInput("The incident time needs a time zone, e.g. 2026-11-29T08:00:00+08:00.")
     check_text(category, "category")
@@ -372,7 +369,7 @@ def route_points(
     always (building the index if needed).
     """
     check_text(community_code, "community")
-    default_at = _now()
+    default_at = clock.now()
     results: list[RoutingResult | None] = [None] * len(points)
     valid: list[tuple[int, float, float, str, str | None, dt.datetime]] = []
     for idx, (wlon, wlat, crs_name, error) in enumerate(_normalise_all(points)):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from gridgis.geo.layouts import in_force_sql
+
 # Metres per degree of latitude is at least 110,574 (at the equator); a degree
 # of longitude is 111,320·cos(lat) at most. Dividing the tolerance by the
 # smaller of the two, with 1% to spare, gives a box around the point that
@@ -68,8 +70,7 @@ LEFT JOIN LATERAL (
 ) comm ON true
 LEFT JOIN LATERAL (
     SELECT l.id, l.name FROM layout l
-    WHERE l.community_id = comm.id AND l.status = 'published'
-      AND tstzrange(l.valid_from, l.valid_to) @> i.at
+    WHERE l.community_id = comm.id AND {in_force}
     LIMIT 1
 ) lay ON true
 LEFT JOIN LATERAL (
@@ -147,13 +148,15 @@ ORDER BY i.idx
 
 BATCH_SQL = sa.text(
     _TEMPLATE.format(
+        in_force=in_force_sql("l", "i.at"),
         input="unnest(CAST(:idx AS int[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),"
-        " CAST(:at AS timestamptz[]), CAST(:category AS text[]))"
+        " CAST(:at AS timestamptz[]), CAST(:category AS text[]))",
     )
 )
 POINT_SQL = sa.text(
     _TEMPLATE.format(
+        in_force=in_force_sql("l", "i.at"),
         input="(VALUES (0, CAST(:lon AS float8), CAST(:lat AS float8),"
-        " CAST(:at AS timestamptz), CAST(:category AS text)))"
+        " CAST(:at AS timestamptz), CAST(:category AS text)))",
     )
 )

@@ -18,6 +18,8 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, shape
 from sqlalchemy.orm import Session
 
+from gridgis import audit
+from gridgis.audit import Actor
 from gridgis.errors import InvalidFile
 from gridgis.models import (
     DEPARTMENT_KINDS,
@@ -52,8 +54,8 @@ def _jurisdiction(path: Path, index: int, geometry: dict[str, Any] | None) -> An
     return from_shape(geom, srid=SRID)
 
 
-def load_departments(session: Session, path: Path) -> int:
-    """Upsert the departments of a GeoJSON file; return how many it holds."""
+def load_departments(session: Session, path: Path, *, actor: Actor) -> int:
+    """Upsert the departments of a GeoJSON file (audited); return how many it holds."""
     doc = _read_json(path)
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
@@ -93,11 +95,14 @@ def load_departments(session: Session, path: Path) -> int:
             for key, value in row.items():
                 setattr(department, key, value)
     session.flush()
+    audit.record(
+        session, actor, "load", "departments", None, after={"file": str(path), "count": len(rows)}
+    )
     return len(rows)
 
 
-def load_categories(session: Session, path: Path) -> int:
-    """Upsert the categories of a JSON list; return how many it holds."""
+def load_categories(session: Session, path: Path, *, actor: Actor) -> int:
+    """Upsert the categories of a JSON list (audited); return how many it holds."""
     doc = _read_json(path)
     if not isinstance(doc, list):
         raise InvalidFile(f"{path}: expected a JSON list of categories.")
@@ -146,4 +151,7 @@ def load_categories(session: Session, path: Path) -> int:
         category.is_property = bool(item.get("is_property", False))
         category.departments = [departments[c] for c in item.get("departments", [])]
     session.flush()
+    audit.record(
+        session, actor, "load", "categories", None, after={"file": str(path), "count": len(doc)}
+    )
     return len(doc)

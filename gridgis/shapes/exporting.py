@@ -22,8 +22,10 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
+from gridgis import audit
+from gridgis.audit import Actor
 from gridgis.errors import InvalidFile, InvalidInput, NotFound
-from gridgis.geo.layouts import get_community
+from gridgis.geo.layouts import choose_layout, get_community
 from gridgis.models import (
     GRID_ROLES,
     Assignment,
@@ -36,7 +38,6 @@ from gridgis.models import (
     Unit,
 )
 from gridgis.shapes.fields import LAYER_FIELDS, LAYERS
-from gridgis.shapes.loader import pick_layout
 from gridgis.shapes.reading import WGS84
 
 __all__ = ["EXPORT_FORMATS", "export_layer"]
@@ -61,6 +62,7 @@ def export_layer(
     *,
     community_code: str,
     layout_name: str | None = None,
+    actor: Actor,
 ) -> int:
     """Write one layer of a community to a file chosen by its extension.
 
@@ -71,6 +73,8 @@ def export_layer(
         community_code: The community.
         layout_name: Grids and staff: the layout (default: the one in force,
             else the newest draft).
+        actor: Who exports; a staff export (names and phones leaving the
+            system) is audited.
 
     Returns:
         The number of features (staff: rows) written.
@@ -99,6 +103,15 @@ def export_layer(
         raise NotFound(f"Community {community.code} has no {layer} to export.")
     if layer == "staff":
         _write_csv(out, columns, rows, geometry=False)
+        # Names and phones leaving the system: audited.
+        audit.record(
+            session,
+            actor,
+            "export",
+            layer,
+            community.code,
+            after={"file": str(out), "count": len(rows)},
+        )
     elif suffix == ".csv":
         _write_csv(out, columns, rows, geometry=True)
     else:
@@ -112,10 +125,9 @@ def _wkb(column: Any) -> Any:
 
 
 def _layout_id(session: Session, community: Community, name: str | None) -> int:
-    layout = pick_layout(session, community, name)
+    layout = choose_layout(session, community, name, newest_draft=True)
     if layout is None:
-        missing = f"no layout named {name!r}" if name else "no grid layout"
-        raise NotFound(f"Community {community.code} has {missing}.")
+        raise NotFound(f"Community {community.code} has no grid layout.")
     return layout.id
 
 
@@ -176,9 +188,7 @@ def _unit_rows(session: Session, community: Community, _: str | None) -> list[tu
 
 def _staff_rows(session: Session, community: Community, layout: str | None) -> list[tuple]:
     """One row per assignment; grid roles of the chosen layout only."""
-    chosen = pick_layout(session, community, layout)
-    if layout is not None and chosen is None:
-        raise NotFound(f"Community {community.code} has no layout named {layout!r}.")
+    chosen = choose_layout(session, community, layout, newest_draft=True)
     unit_building = aliased(Building)
     query = (
         sa.select(

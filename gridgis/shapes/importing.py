@@ -4,8 +4,8 @@ An import is all or nothing. The file is read and checked in full first
 (:mod:`gridgis.shapes.reading`), then every reference and every placement is checked
 against the database, and only a file without problems is inserted, in bulk.
 The work runs inside a savepoint: whatever fails, the caller's session is
-left as it was and can still be used. The function flushes but never
-commits; the ``gridgis import`` command commits once at the end.
+left as it was and can still be used. The function flushes and audits
+itself but never commits: the caller's unit of work does.
 
 Grids always go into a new draft layout (网格方案), which is published only
 when asked (MapIt's generations work the same way). A community that does
@@ -20,6 +20,8 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from gridgis import audit
+from gridgis.audit import Actor
 from gridgis.errors import InvalidInput
 from gridgis.shapes.fields import LAYERS
 from gridgis.shapes.loader import ImportReport, Loader, Progress, database_error
@@ -45,6 +47,7 @@ def import_layer(
     layout_name: str | None = None,
     publish: bool = False,
     progress: Progress | None = None,
+    actor: Actor,
 ) -> ImportReport:
     """Import the features of a file as one layer of a community.
 
@@ -64,6 +67,8 @@ def import_layer(
             one in force, else the newest draft).
         publish: Grids: publish the new layout now.
         progress: Called as ``progress(done, total)`` every 1000 features.
+        actor: Who imports (audited as ``import`` of the layer, in the same
+            transaction; publishing is audited too).
 
     Returns:
         What was stored, with warnings and repairs.
@@ -82,7 +87,7 @@ def import_layer(
     shapes = None if layer == "staff" else read_shapes(path, crs=crs, fix=fix, layer=layer)
     try:
         with session.begin_nested():
-            loader = Loader(session, layer, label, community_code, progress)
+            loader = Loader(session, layer, label, community_code, progress, actor)
             if shapes is None:
                 load_staff(
                     loader,
@@ -103,6 +108,20 @@ def import_layer(
                     publish=publish,
                 )
             session.flush()
+            audit.record(
+                session,
+                actor,
+                "import",
+                layer,
+                community_code,
+                after={
+                    "file": label,
+                    "count": loader.report.count,
+                    "layout": loader.report.layout,
+                    "published": loader.report.published,
+                    "fixed": len(loader.report.fixes),
+                },
+            )
     except DBAPIError as exc:
         # Only the SQLSTATE: the database's own text may quote personal data.
         log.warning(

@@ -9,7 +9,6 @@ valid polygon invalid).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from gridgis import clock
+from gridgis.audit import Actor
 from gridgis.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -27,8 +28,7 @@ from gridgis.errors import (
     InvalidFile,
     InvalidGeometry,
 )
-from gridgis.geo.layouts import layout_in_force
-from gridgis.models import SRID, Community, Layout
+from gridgis.models import SRID, Community
 from gridgis.shapes import fields as _fields
 from gridgis.shapes.fields import capped
 
@@ -119,8 +119,10 @@ class Loader:
         label: str,
         community_code: str,
         progress: Progress | None,
+        actor: Actor,
     ) -> None:
         self.session = session
+        self.actor = actor
         self.label = label
         self.progress = progress
         self.problems: list[str] = []
@@ -201,25 +203,8 @@ class Loader:
         self.report.count += total
 
 
-def pick_layout(session: Session, community: Community, name: str | None) -> Layout | None:
-    """The layout named ``name``, else the one in force, else the newest draft."""
-    if name is not None:
-        return session.scalar(
-            sa.select(Layout).where(Layout.community_id == community.id, Layout.name == name)
-        )
-    in_force = layout_in_force(session, community)
-    if in_force is not None:
-        return in_force
-    return session.scalar(
-        sa.select(Layout)
-        .where(Layout.community_id == community.id, Layout.status == "draft")
-        .order_by(Layout.created_at.desc(), Layout.id.desc())
-        .limit(1)
-    )
-
-
 def default_layout_name() -> str:
-    return f"import {dt.datetime.now():%Y-%m-%d %H:%M:%S}"
+    return f"import {clock.show(clock.now(), '%Y-%m-%d %H:%M:%S')}"
 
 
 def database_error(exc: DBAPIError, label: str, layer: str) -> GridgisError:

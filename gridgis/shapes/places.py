@@ -183,7 +183,7 @@ def _grids(
     loader.insert(Grid, rows)
     loader.report.layout = name
     if publish:
-        publish_layout(loader.session, layout)
+        publish_layout(loader.session, layout, actor=loader.actor)
         loader.report.published = True
 
 

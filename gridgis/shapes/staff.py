@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from gridgis.errors import InvalidFile, NotFound
 from gridgis.geo import tables as _csv
+from gridgis.geo.layouts import choose_layout
 from gridgis.models import (
     GRID_ROLES,
     STAFF_ROLES,
@@ -22,11 +23,12 @@ from gridgis.models import (
     Assignment,
     Building,
     Grid,
+    Layout,
     Staff,
     Unit,
 )
 from gridgis.shapes.fields import LAYER_FIELDS, read_records
-from gridgis.shapes.loader import Loader, pick_layout
+from gridgis.shapes.loader import Loader
 
 #: Roles of which a grid, building or unit has at most one (models.Assignment).
 _SINGLE = {
@@ -146,9 +148,11 @@ class _Targets:
         self.used_grids = False
         community = loader.community
         assert community is not None
-        self.layout = pick_layout(loader.session, community, layout_name)
-        if layout_name is not None and self.layout is None:
-            loader.problem(f"community {community.code} has no layout named {layout_name!r}")
+        self.layout: Layout | None = None
+        try:
+            self.layout = choose_layout(loader.session, community, layout_name, newest_draft=True)
+        except NotFound as exc:
+            loader.problem(exc.user_msg)
         self.grids: dict[str, int] = {}
         if self.layout is not None:
             self.grids = dict(

@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis.access.permissions import Scope
 from gridgis.access.privacy import mask_name, mask_phone
+from gridgis.access.scope import Scope
 from gridgis.models import Assignment, Building, Community, Grid, Layout, Staff, Unit
 
 

@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 from gridgis import audit
 from gridgis.errors import InvalidInput
 from gridgis.models import AuditEntry
+from tests.support.actors import named
 
 
 def test_record_makes_values_json_safe(db_session: Session) -> None:
     entry = audit.record(
         db_session,
-        "user:alice",
+        named("user:alice"),
         "publish",
         "layout",
         42,
@@ -46,7 +47,7 @@ def test_record_makes_values_json_safe(db_session: Session) -> None:
 def test_secrets_never_reach_the_log(db_session: Session) -> None:
     entry = audit.record(
         db_session,
-        "cli:root",
+        named("cli:root"),
         "create",
         "user",
         "bob",
@@ -71,7 +72,7 @@ def test_secrets_never_reach_the_log(db_session: Session) -> None:
     ],
 )
 def test_the_log_is_append_only(db_session: Session, statement: str) -> None:
-    audit.record(db_session, "cli:root", "create", "user", "bob")
+    audit.record(db_session, named("cli:root"), "create", "user", "bob")
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), db_session.begin_nested():
         db_session.execute(sa.text(statement))
     assert db_session.scalar(sa.select(AuditEntry.actor)) == "cli:root"
@@ -79,7 +80,7 @@ def test_the_log_is_append_only(db_session: Session, statement: str) -> None:
 
 def _fill(session: Session) -> None:
     for i in range(5):
-        audit.record(session, f"user:u{i % 2}", "create", "user" if i < 3 else "api_key", i)
+        audit.record(session, named(f"user:u{i % 2}"), "create", "user" if i < 3 else "api_key", i)
 
 
 def test_entries_newest_first_and_filtered(db_session: Session) -> None:
@@ -94,7 +95,7 @@ def test_entries_newest_first_and_filtered(db_session: Session) -> None:
 
 def test_export_csv(db_session: Session, tmp_path: Path) -> None:
     _fill(db_session)
-    audit.record(db_session, "user:=evil", "create", "user", "x", after={"role": "admin"})
+    audit.record(db_session, named("user:=evil"), "create", "user", "x", after={"role": "admin"})
     out = tmp_path / "audit.csv"
     assert audit.export(db_session, out) == 6
     with out.open(encoding="utf-8-sig", newline="") as fh:
@@ -103,7 +104,7 @@ def test_export_csv(db_session: Session, tmp_path: Path) -> None:
     assert list(rows[0]) == list(audit.EXPORT_COLUMNS)
     assert json.loads(rows[-1]["after"]) == {"role": "admin"}
     assert rows[-1]["actor"] == "user:=evil"  # mid-cell "=" is harmless
-    audit.record(db_session, "=HYPERLINK()", "create", "user", "y")
+    audit.record(db_session, named("=HYPERLINK()"), "create", "user", "y")
     audit.export(db_session, out)
     with out.open(encoding="utf-8-sig", newline="") as fh:
         assert list(csv.DictReader(fh))[-1]["actor"] == "'=HYPERLINK()"

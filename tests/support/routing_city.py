@@ -25,6 +25,7 @@ from gridgis.models import (
     Staff,
     Unit,
 )
+from tests.support.actors import TESTS
 
 UTC = dt.UTC
 PUBLISHED = dt.datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,7 +62,7 @@ def city(db_session: Session) -> dict[str, object]:
     }
     s.add_all(grids.values())
     s.flush()
-    publish_layout(s, layout, PUBLISHED)
+    publish_layout(s, layout, PUBLISHED, actor=TESTS)
     police = Department(
         code="JJ",
         name="交警队",

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from gridgis.shapes.importing import import_layer
+from tests.support.actors import TESTS
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SHAPES = DATA / "shapes"
@@ -74,6 +75,7 @@ def load_fixture(session: Session, until: str = "staff", code: str = "KM001") ->
             community_code=code,
             layout_name="2026版",
             publish=layer == "grids",
+            actor=TESTS,
         )
         if layer == until:
             break

@@ -5,7 +5,6 @@ A module of its own name: every ``conftest.py`` is a module named "conftest".
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,12 +14,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from gridgis import clock
 from gridgis.access import accounts, apikeys
+from tests.support.actors import named
 from web import create_app
 
 #: Every test account's password (the policy wants 10+ characters, not only digits).
 PASSWORD = "Grid-test-passw0rd"
-ACTOR = "cli:tests"
+ACTOR = named("cli:tests")
 #: One account per role; the grid staff account is 张三 (S1), grid worker of 网格一.
 USERS = {
     "admin": "admin1",
@@ -94,7 +95,7 @@ def login(client: FlaskClient, user_id: int) -> FlaskClient:
     token = uuid.uuid4().hex
     with client.session_transaction() as session:
         session.permanent = True
-        now = time.time()
+        now = clock.timestamp()
         session.update(uid=user_id, iat=now, seen=now, csrf_token=token)
     client.environ_base["HTTP_X_CSRF_TOKEN"] = token
     return client

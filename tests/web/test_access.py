@@ -18,6 +18,7 @@ from gridgis.access import accounts
 from gridgis.access.accounts import MAX_FAILED_LOGINS
 from gridgis.config import Settings
 from gridgis.models import AuditEntry
+from tests.support.actors import named
 from tests.support.web import PASSWORD, USERS, Accounts, login
 from web.security import safe_next, secret_key, secure_cookies
 
@@ -275,7 +276,7 @@ def test_disabled_account_loses_its_session(
     assert browser.get("/").status_code == 200
     with_db(
         sample_database_url,
-        lambda s: accounts.disable_user(s, username, actor="cli:tests"),
+        lambda s: accounts.disable_user(s, username, actor=named("cli:tests")),
     )
     assert browser.get("/").status_code == 302
     assert browser.get("/api/v1/communities").status_code == 401
@@ -289,7 +290,7 @@ def test_role_change_takes_effect_at_once(
     assert browser.get("/admin/audit").status_code == 200
     with_db(
         sample_database_url,
-        lambda s: accounts.set_role(s, username, "viewer", actor="cli:tests"),
+        lambda s: accounts.set_role(s, username, "viewer", actor=named("cli:tests")),
     )
     assert browser.get("/admin/audit").status_code == 302  # the old session is void
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from gridgis.access.permissions import Scope
+from gridgis.access.scope import Scope
+from gridgis.clock import parse_time
 from gridgis.errors import InvalidInput
-from gridgis.geo.query import parse_time
 from gridgis.routing.addresses import route_address
 from gridgis.routing.files import route_table, write_table
 from gridgis.routing.points import RoutingResult, route_point

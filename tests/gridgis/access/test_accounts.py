@@ -25,10 +25,11 @@ from gridgis.access.accounts import (
 from gridgis.access.permissions import ROLE_PERMISSIONS
 from gridgis.errors import Conflict, InvalidInput, NotFound
 from gridgis.models import AuditEntry, Community, Staff, User
+from tests.support.actors import named
 from tests.support.sample_community import GRID_CODES, build_sample_community, multi
 
 PASSWORD = "correct horse battery"
-ACTOR = "cli:tester"
+ACTOR = named("cli:tester")
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
 
@@ -191,7 +192,7 @@ def test_disabled_account_cannot_log_in(db_session: Session, alice: User) -> Non
 def test_change_password_ends_older_sessions(db_session: Session, alice: User) -> None:
     db_session.refresh(alice)
     before = alice.sessions_valid_from
-    change_password(db_session, alice, PASSWORD, "a new long password", actor="user:alice")
+    change_password(db_session, alice, PASSWORD, "a new long password", actor=named("user:alice"))
     assert alice.sessions_valid_from > before
     assert verify_password("a new long password", alice.password_hash)
     [entry] = [e for e in audit_rows(db_session, "alice") if e.action == "change_password"]
@@ -212,7 +213,7 @@ def test_admin_reset_needs_no_old_password_and_unlocks(db_session: Session, alic
     for _ in range(MAX_FAILED_LOGINS):
         with pytest.raises(AuthenticationFailed):
             authenticate(db_session, "alice", "wrong password", now=T0)
-    change_password(db_session, alice, None, "reset by the admin", actor="user:root")
+    change_password(db_session, alice, None, "reset by the admin", actor=named("user:root"))
     authenticate(db_session, "alice", "reset by the admin", now=T0)
     assert [e.action for e in audit_rows(db_session, "alice")][-1] == "reset_password"
 
@@ -257,7 +258,7 @@ def test_every_write_is_audited_without_the_hash(db_session: Session) -> None:
         "enable",
         "reset_password",
     ]
-    assert all(e.actor == ACTOR and e.entity == "user" for e in rows)
+    assert all(e.actor == ACTOR.audit_name and e.entity == "user" for e in rows)
     assert rows[0].after == {
         "username": "bob",
         "role": "viewer",
@@ -308,7 +309,7 @@ def test_grid_staff_principal_is_scoped_to_their_grid(db_session: Session) -> No
     g1 = next(g for g in sample.grids if g.code == GRID_CODES[0])
     g2 = next(g for g in sample.grids if g.code == GRID_CODES[1])
     assert principal.kind == "user" and principal.name == "zhang"
-    assert principal.actor == "user:zhang"
+    assert principal.audit_name == "user:zhang"
     assert principal.permissions == ROLE_PERMISSIONS["grid_staff"]
     assert principal.staff_id == user.staff_id and principal.user_id == user.id
     assert principal.scope is not None

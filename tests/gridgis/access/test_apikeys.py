@@ -19,8 +19,9 @@ from gridgis.access.apikeys import (
 from gridgis.access.permissions import Forbidden
 from gridgis.errors import Conflict, InvalidInput, NotFound
 from gridgis.models import ApiKey, AuditEntry
+from tests.support.actors import named
 
-ACTOR = "user:root"
+ACTOR = named("user:root")
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def test_revoked_key_is_refused(db_session: Session, hotline: tuple[ApiKey, str]
 def test_a_key_acts_only_within_its_scopes(hotline: tuple[ApiKey, str]) -> None:
     row, _ = hotline
     principal = principal_for_key(row)
-    assert principal.kind == "apikey" and principal.actor == "apikey:hotline"
+    assert principal.kind == "apikey" and principal.audit_name == "apikey:hotline"
     assert principal.permissions == {"route:read", "open311:write"}
     principal.require("route:read")
     with pytest.raises(Forbidden, match="layers:read"):
@@ -127,7 +128,7 @@ def test_names_are_unique_even_after_revoking(
 
 def test_list_and_audit(db_session: Session, hotline: tuple[ApiKey, str]) -> None:
     create_key(db_session, "mini", ["layers:read", "layers:read"], actor=ACTOR)
-    revoke_key(db_session, "mini", actor="cli:ops")
+    revoke_key(db_session, "mini", actor=named("cli:ops"))
     keys = list_keys(db_session)
     assert [(k.name, k.scopes) for k in keys] == [
         ("hotline", ["route:read", "open311:write"]),
@@ -137,8 +138,8 @@ def test_list_and_audit(db_session: Session, hotline: tuple[ApiKey, str]) -> Non
         sa.select(AuditEntry).where(AuditEntry.entity == "api_key").order_by(AuditEntry.id)
     ).all()
     assert [(e.actor, e.action, e.entity_id) for e in rows] == [
-        (ACTOR, "create", "hotline"),
-        (ACTOR, "create", "mini"),
+        (ACTOR.audit_name, "create", "hotline"),
+        (ACTOR.audit_name, "create", "mini"),
         ("cli:ops", "revoke", "mini"),
     ]
     assert rows[0].after == {"prefix": hotline[0].prefix, "scopes": ["route:read", "open311:write"]}

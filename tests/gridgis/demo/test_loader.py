@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session
 
 from gridgis.demo.loader import demo_community_code, load_demo
 from gridgis.errors import Conflict
-from gridgis.geo.layouts import get_community, layout_in_force
+from gridgis.geo.layouts import choose_layout, get_community
 from gridgis.routing.points import route_point
+from tests.support.actors import TESTS
 
 
 @pytest.fixture
 def demo(db_session: Session) -> dict[str, int]:
-    return load_demo(db_session)
+    return load_demo(db_session, actor=TESTS)
 
 
 def scalar(session: Session, sql: str, **params: object) -> object:
@@ -39,7 +40,7 @@ def test_demo_is_big_enough(db_session: Session, demo: dict[str, int]) -> None:
 
 def test_grids_tile_the_community(db_session: Session, demo: dict[str, int]) -> None:
     community = get_community(db_session, demo_community_code())
-    layout = layout_in_force(db_session, community)
+    layout = choose_layout(db_session, community)
     assert layout is not None
     gap, overlap = db_session.execute(
         sa.text(
@@ -111,7 +112,7 @@ def test_a_demo_building_routes_to_its_team(db_session: Session, demo: dict[str,
 
 def test_loading_twice_is_a_conflict(db_session: Session, demo: dict[str, int]) -> None:
     with pytest.raises(Conflict, match="already loaded"):
-        load_demo(db_session)
+        load_demo(db_session, actor=TESTS)
 
 
 def test_cli_loads_once_with_if_empty(scratch_database_url: str) -> None:

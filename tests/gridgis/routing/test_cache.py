@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from gridgis.demo.loader import load_demo
 from gridgis.routing import cache as routing_cache
 from gridgis.routing.points import PointInput, route_points
+from tests.support.actors import TESTS
 from tests.support.routing_city import AFTER, PUBLISHED
 
 
@@ -85,7 +86,7 @@ def test_cache_matches_sql_before_the_layout(db_session: Session, city) -> None:
 
 
 def test_cache_matches_sql_on_the_demo(db_session: Session) -> None:
-    load_demo(db_session)
+    load_demo(db_session, actor=TESTS)
     coords = edge_and_random_points(db_session, 5000, seed=3)
     codes = list(db_session.scalars(sa.text("SELECT code FROM category ORDER BY code")))
     compare(db_session, coords, [None, *codes], dt.datetime.now(dt.UTC))

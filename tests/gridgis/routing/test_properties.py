@@ -20,6 +20,7 @@ from gridgis.demo.loader import load_demo
 from gridgis.geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gridgis.models import Community, Grid
 from gridgis.routing.points import route_point
+from tests.support.actors import TESTS
 
 # One loaded demo per test function; the examples only read it.
 PROPERTY_SETTINGS = settings(
@@ -31,7 +32,7 @@ PROPERTY_SETTINGS = settings(
 
 @pytest.fixture
 def demo(db_session: Session) -> dict[str, object]:
-    load_demo(db_session)
+    load_demo(db_session, actor=TESTS)
     community = db_session.scalars(sa.select(Community)).one()
     boundary = to_shape(community.boundary)
     grids = {g.code: to_shape(g.geom) for g in db_session.scalars(sa.select(Grid))}

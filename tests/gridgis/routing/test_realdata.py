@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from gridgis.routing.files import read_csv, route_table
 from gridgis.shapes.importing import import_layer
+from tests.support.actors import TESTS
 from tests.support.realdata import SHARED_REAL, shared_real
 
 pytestmark = pytest.mark.realdata
@@ -96,6 +97,7 @@ def test_nyc_311_routes_at_least_as_well_as_point_in_polygon(
         code_field="BoroCD",
         fix=True,
         publish=True,
+        actor=TESTS,
     )
     assert report.count == 71
     districts = gpd.read_file(districts_path)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from gridgis.errors import InvalidFile
 from gridgis.models import Category, Department
 from gridgis.shapes.catalogue import load_categories, load_departments
+from tests.support.actors import TESTS
 
 DEPARTMENTS = {
     "type": "FeatureCollection",
@@ -64,8 +65,8 @@ def test_load_twice_changes_nothing(db_session: Session, tmp_path: Path) -> None
     deps = write(tmp_path, "d.geojson", DEPARTMENTS)
     cats = write(tmp_path, "c.json", CATEGORIES)
     for _ in range(2):
-        assert load_departments(db_session, deps) == 2
-        assert load_categories(db_session, cats) == 2
+        assert load_departments(db_session, deps, actor=TESTS) == 2
+        assert load_categories(db_session, cats, actor=TESTS) == 2
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Department)) == 2
     parking = db_session.scalar(sa.select(Category).where(Category.code == "parking"))
     assert parking is not None and [d.code for d in parking.departments] == ["JJ"]
@@ -76,10 +77,10 @@ def test_load_twice_changes_nothing(db_session: Session, tmp_path: Path) -> None
 def test_unknown_department_and_bad_team_are_listed_together(
     db_session: Session, tmp_path: Path
 ) -> None:
-    load_departments(db_session, write(tmp_path, "d.geojson", DEPARTMENTS))
+    load_departments(db_session, write(tmp_path, "d.geojson", DEPARTMENTS), actor=TESTS)
     bad = [dict(CATEGORIES[0], departments=["NOPE"]), dict(CATEGORIES[1], volunteer_team="pink")]
     with pytest.raises(InvalidFile) as info:
-        load_categories(db_session, write(tmp_path, "c.json", bad))
+        load_categories(db_session, write(tmp_path, "c.json", bad), actor=TESTS)
     text = str(info.value)
     assert "unknown department code(s) NOPE" in text
     assert "volunteer_team 'pink'" in text
@@ -90,11 +91,11 @@ def test_bad_department_kind_names_the_feature(db_session: Session, tmp_path: Pa
     doc = json.loads(json.dumps(DEPARTMENTS))
     doc["features"][1]["properties"]["kind"] = "army"
     with pytest.raises(InvalidFile, match=r"feature 2 \(JJ\): kind 'army'"):
-        load_departments(db_session, write(tmp_path, "d.geojson", doc))
+        load_departments(db_session, write(tmp_path, "d.geojson", doc), actor=TESTS)
 
 
 def test_truncated_json_is_refused(db_session: Session, tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text('[{"code": "parking", "name_zh": "违', encoding="utf-8")
     with pytest.raises(InvalidFile, match="not valid JSON"):
-        load_categories(db_session, path)
+        load_categories(db_session, path, actor=TESTS)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gridgis.errors import InvalidInput, NotFound
 from gridgis.shapes.exporting import export_layer
 from gridgis.shapes.importing import import_layer
+from tests.support.actors import TESTS
 from tests.support.shape_files import KUNMING, SHAPES, load_fixture, same_geometry
 
 LAYERS = ("community", "grids", "compounds", "buildings", "units", "staff")
@@ -78,9 +79,15 @@ def _export_and_reimport(
     written = {}
     for layer in layers:
         out = tmp_path / f"{layer}.{'csv' if layer == 'staff' else fmt}"
-        written[layer] = export_layer(session, layer, out, community_code=source)
+        written[layer] = export_layer(session, layer, out, community_code=source, actor=TESTS)
         import_layer(
-            session, layer, out, community_code=target, layout_name="rt", publish=layer == "grids"
+            session,
+            layer,
+            out,
+            community_code=target,
+            layout_name="rt",
+            publish=layer == "grids",
+            actor=TESTS,
         )
     return written
 
@@ -102,7 +109,7 @@ def test_round_trip_of_every_layer(db_session: Session, tmp_path: Path, fmt: str
 
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg", "shp", "csv"])
 def test_kunming_buildings_round_trip(db_session: Session, tmp_path: Path, fmt: str) -> None:
-    import_layer(db_session, "buildings", KUNMING, community_code="KM")
+    import_layer(db_session, "buildings", KUNMING, community_code="KM", actor=TESTS)
     _export_and_reimport(db_session, tmp_path, fmt, ("buildings",), "KM", "KM-copy")
     assert_same(snapshot(db_session, "KM"), snapshot(db_session, "KM-copy"), ("buildings",))
     assert len(snapshot(db_session, "KM-copy")["buildings"]) == 140
@@ -113,13 +120,15 @@ def test_shapefile_fields_fit_ten_characters_and_say_utf8(
 ) -> None:
     load_fixture(db_session, until="buildings")
     out = tmp_path / "compounds.shp"
-    export_layer(db_session, "compounds", out, community_code="KM001")
+    export_layer(db_session, "compounds", out, community_code="KM001", actor=TESTS)
     info = pyogrio.read_info(str(out))
     assert list(info["fields"]) == ["code", "name", "prop_comp", "owners_cmt"]
     assert out.with_suffix(".cpg").read_text().strip() == "UTF-8"
     frame = pyogrio.read_dataframe(str(out))
     assert list(frame["name"]) == ["金色年华", "翠苑小区"]
-    export_layer(db_session, "community", tmp_path / "community.shp", community_code="KM001")
+    export_layer(
+        db_session, "community", tmp_path / "community.shp", community_code="KM001", actor=TESTS
+    )
     assert list(pyogrio.read_info(str(tmp_path / "community.shp"))["fields"]) == [
         "code",
         "name",
@@ -139,12 +148,12 @@ def test_exported_fields_are_what_the_importer_reads(db_session: Session, tmp_pa
     }
     for layer, fields in expected.items():
         out = tmp_path / f"{layer}.gpkg"
-        export_layer(db_session, layer, out, community_code="KM001")
+        export_layer(db_session, layer, out, community_code="KM001", actor=TESTS)
         assert list(pyogrio.read_info(str(out))["fields"]) == fields
-    export_layer(db_session, "buildings", tmp_path / "b.csv", community_code="KM001")
+    export_layer(db_session, "buildings", tmp_path / "b.csv", community_code="KM001", actor=TESTS)
     header = (tmp_path / "b.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert header == "code,name,address,floors,households,compound,wkt"
-    export_layer(db_session, "staff", tmp_path / "s.csv", community_code="KM001")
+    export_layer(db_session, "staff", tmp_path / "s.csv", community_code="KM001", actor=TESTS)
     lines = (tmp_path / "s.csv").read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == "code,name,phone,role,grid,building,unit,team,on_duty"
     assert "S04,刘洋,13800000004,unit_head,,B1,1,,true" in lines
@@ -161,28 +170,48 @@ def test_grids_export_the_layout_in_force_or_the_one_named(
         SHAPES / "community.geojson",
         community_code="KM001",
         layout_name="草案",
+        actor=TESTS,
     )
-    assert export_layer(db_session, "grids", tmp_path / "a.geojson", community_code="KM001") == 2
     assert (
         export_layer(
-            db_session, "grids", tmp_path / "b.geojson", community_code="KM001", layout_name="草案"
+            db_session, "grids", tmp_path / "a.geojson", community_code="KM001", actor=TESTS
+        )
+        == 2
+    )
+    assert (
+        export_layer(
+            db_session,
+            "grids",
+            tmp_path / "b.geojson",
+            community_code="KM001",
+            layout_name="草案",
+            actor=TESTS,
         )
         == 1
     )
-    with pytest.raises(NotFound, match=r"Community KM001 has no layout named 'nope'\."):
+    with pytest.raises(NotFound, match=r"Community KM001 has no layout named 'nope'; its layouts are"):
         export_layer(
-            db_session, "grids", tmp_path / "c.geojson", community_code="KM001", layout_name="nope"
+            db_session,
+            "grids",
+            tmp_path / "c.geojson",
+            community_code="KM001",
+            layout_name="nope",
+            actor=TESTS,
         )
 
 
 def test_bad_requests(db_session: Session, tmp_path: Path) -> None:
     load_fixture(db_session, until="grids")
     with pytest.raises(InvalidInput, match=r"b.kml: unknown extension '.kml'; export to .geojson"):
-        export_layer(db_session, "grids", tmp_path / "b.kml", community_code="KM001")
+        export_layer(db_session, "grids", tmp_path / "b.kml", community_code="KM001", actor=TESTS)
     with pytest.raises(InvalidInput, match=r"staff have no geometry; export them to a \.csv file"):
-        export_layer(db_session, "staff", tmp_path / "s.geojson", community_code="KM001")
+        export_layer(
+            db_session, "staff", tmp_path / "s.geojson", community_code="KM001", actor=TESTS
+        )
     with pytest.raises(NotFound, match=r"Community KM001 has no buildings to export\."):
-        export_layer(db_session, "buildings", tmp_path / "b.geojson", community_code="KM001")
+        export_layer(
+            db_session, "buildings", tmp_path / "b.geojson", community_code="KM001", actor=TESTS
+        )
     with pytest.raises(NotFound, match="No community with code 'XX'"):
-        export_layer(db_session, "grids", tmp_path / "g.geojson", community_code="XX")
+        export_layer(db_session, "grids", tmp_path / "g.geojson", community_code="XX", actor=TESTS)
     assert not list(tmp_path.iterdir())

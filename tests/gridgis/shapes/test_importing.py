@@ -17,9 +17,10 @@ from shapely.geometry import mapping
 from sqlalchemy.orm import Session
 
 from gridgis.errors import GridgisError, InvalidFile, InvalidGeometry, NotFound
-from gridgis.geo.layouts import get_community, layout_in_force
+from gridgis.geo.layouts import choose_layout, get_community
 from gridgis.models import Assignment, Building, Compound, Grid, Layout, Staff, Unit
 from gridgis.shapes.importing import ImportReport, import_layer
+from tests.support.actors import TESTS
 from tests.support.shape_files import (
     GRID_CODES,
     KUNMING,
@@ -43,7 +44,7 @@ FULL = shapely.box(102.700, 25.060, 102.720, 25.070)
 
 def _import(session: Session, layer: str, path: Path, **kwargs: object) -> ImportReport:
     kwargs.setdefault("community_code", CODE)
-    return import_layer(session, layer, path, **kwargs)  # type: ignore[arg-type]
+    return import_layer(session, layer, path, **kwargs, actor=TESTS)  # type: ignore[arg-type]
 
 
 def _geom(session: Session, sql: str, **params: object) -> shapely.Geometry:
@@ -97,7 +98,7 @@ def test_grids_create_the_community_and_a_draft_layout(db_session: Session) -> N
         sa.select(Grid.code, Grid.name).where(Grid.layout_id == layout.id).order_by(Grid.code)
     ).all()
     assert grids == [(GRID_CODES[0], "第一网格"), (GRID_CODES[1], "第二网格")]
-    assert layout_in_force(db_session, community) is None
+    assert choose_layout(db_session, community) is None
     assert report.summary() == (
         "Imported 2 grids into community NEW.\n"
         "Created community NEW; its boundary is the union of the grids.\n"
@@ -106,11 +107,11 @@ def test_grids_create_the_community_and_a_draft_layout(db_session: Session) -> N
 
 
 def _in_force(session: Session, code: str) -> str | None:
-    layout = layout_in_force(session, get_community(session, code))
+    layout = choose_layout(session, get_community(session, code))
     return layout.name if layout is not None else None
 
 
-def test_publish_puts_the_layout_in_force(db_session: Session) -> None:
+def test_publish_puts_the_choose_layout(db_session: Session) -> None:
     first = _import(db_session, "grids", SHAPES / "grids.geojson", publish=True, layout_name="v1")
     assert first.published and _in_force(db_session, CODE) == "v1"
     second = _import(db_session, "grids", SHAPES / "grids.geojson", publish=True, layout_name="v2")
