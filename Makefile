@@ -16,8 +16,13 @@ export GRIDGIS_PORT ?= 5000
 export GRIDGIS_PGPORT ?= 55432
 PIDFILE := $(CURDIR)/var/run/gunicorn.pid
 PYTEST_ARGS ?=
+# `make test T=tests/gridgis/routing` runs a part of the suite (any pytest path or node id).
+T ?=
+# Translation catalogs: edited as .po, compiled to .mo at setup (never committed).
+PO := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
 
-.PHONY: help system system-test venv db migrate demo run serve stop test lint bench clean
+.PHONY: help system system-test venv translations messages db migrate demo run serve stop test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +41,17 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
+translations: $(MO) ## Compile the translation catalogs (.po → .mo)
+
+%.mo: %.po $(VENV)/.installed
+	@$(BIN)/pybabel compile -q -i $< -o $@
+
+messages: venv ## Extract the interface's messages and update the .po catalogs to translate
+	@$(BIN)/pybabel extract -q -F babel.cfg -k N_ --sort-by-file --omit-header \
+	  -o web/translations/messages.pot gridgis web
+	@$(BIN)/pybabel update -q -i web/translations/messages.pot -d web/translations --omit-header
+	@echo "Updated $(PO); translate the empty msgstr entries, then 'make translations'."
+
 db: ## Start the project-local PostGIS under var/ (unless DATABASE_URL is set)
 	@if [ -n "$$DATABASE_URL" ]; then echo "Using DATABASE_URL; no local cluster started."; \
 	else scripts/pgcluster.sh start; fi
@@ -46,7 +62,7 @@ migrate: venv db ## Apply database migrations
 demo: migrate ## Load the demo community if the database has no community yet
 	@$(GRIDGIS) demo load --if-empty
 
-run: system venv demo ## Set up everything and serve the app at http://$GRIDGIS_HOST:$GRIDGIS_PORT
+run: system venv translations demo ## Set up everything and serve the app at http://$GRIDGIS_HOST:$GRIDGIS_PORT
 	@mkdir -p var/run var/log
 	@# A running server is restarted, not HUP-reloaded: its master process has
 	@# gridgis modules loaded, and new workers must not mix old and new code.
@@ -61,7 +77,7 @@ run: system venv demo ## Set up everything and serve the app at http://$GRIDGIS_
 	@echo "Open http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/ — stop with 'make stop'."
 	@$(GRIDGIS) user hint
 
-serve: venv db ## Serve in the foreground (Ctrl-C stops it)
+serve: venv translations db ## Serve in the foreground (Ctrl-C stops it)
 	@$(GRIDGIS) serve
 
 stop: ## Stop what `make run` started (the server and the local cluster)
@@ -71,11 +87,14 @@ stop: ## Stop what `make run` started (the server and the local cluster)
 	else echo "gridgis server is not running"; fi
 	@if [ -z "$$DATABASE_URL" ] && [ -d var/pg ]; then scripts/pgcluster.sh stop; fi
 
-test: system-test venv db ## Run the whole test suite on a throwaway database
-	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: system-test venv translations db ## Run the test suite on a throwaway database (T=path for a part)
+	@$(BIN)/python -m pytest $(PYTEST_ARGS) $(T)
 
-lint: venv ## Run ruff on everything and mypy on gridgis/
+lint: venv ## ruff, import contracts, dead code (vulture), mypy on gridgis/
 	@$(BIN)/ruff check gridgis web tests bench migrations
+	@$(BIN)/ruff format --check -q gridgis web tests bench migrations
+	@$(BIN)/lint-imports --no-cache
+	@$(BIN)/vulture gridgis web vulture_allowlist.py --min-confidence 60
 	@$(BIN)/mypy gridgis
 
 bench: venv db ## Run the benchmarks (they print ratios against baselines)

@@ -51,6 +51,8 @@ class Settings:
     tile_attribution: str = ""
     tianditu_key: str = ""
     default_language: str = "zh"
+    #: The zone people read times in (``gridgis.clock``).
+    timezone: str = "Asia/Shanghai"
     #: Largest request body accepted (batch uploads), in megabytes.
     max_upload_mb: int = 20
     #: Session cookies only over HTTPS. None: yes, unless serving on localhost.
@@ -69,6 +71,7 @@ class Settings:
             tile_attribution=env.get("GRIDGIS_TILE_ATTRIBUTION", ""),
             tianditu_key=env.get("GRIDGIS_TIANDITU_KEY", ""),
             default_language=env.get("GRIDGIS_LANGUAGE", "zh"),
+            timezone=env.get("GRIDGIS_TIMEZONE", "Asia/Shanghai"),
             max_upload_mb=int(env.get("GRIDGIS_MAX_UPLOAD_MB", "20")),
             secure_cookies=_flag(env.get("GRIDGIS_SECURE_COOKIES")),
             secret_key=env.get("GRIDGIS_SECRET_KEY", "dev-only-not-secret"),

@@ -8,10 +8,23 @@ HTML; the CLI prints the message and exits non-zero.
 from __future__ import annotations
 
 
+def N_(message: str) -> str:
+    """Mark a message for the translation catalogs without translating it here.
+
+    The domain speaks English; ``web`` translates what it shows
+    (``make messages`` finds every ``N_("...")``, ``_("...")`` and
+    ``gettext("...")`` in gridgis/ and web/).
+    """
+    return message
+
+
 class GridgisError(Exception):
     """Base error: ``user_msg`` is safe to show, ``http_status`` says how bad."""
 
     http_status = 500
+    #: Whether the unit of work still commits what was written before this
+    #: error (a failed login's count and audit entry); most errors roll back.
+    keeps_writes = False
 
     def __init__(self, user_msg: str, *, details: list[str] | None = None) -> None:
         super().__init__(user_msg)

@@ -71,9 +71,9 @@ def no_personal_data_in_logs() -> Iterator[LeakRecorder]:
     (``web.db``): it would log the fixtures' names as they are inserted. A
     leak fails the last test's teardown, listing the records.
     """
-    from web.db import _quiet_sql_logging
+    from web.db import quiet_sql_logging
 
-    _quiet_sql_logging()
+    quiet_sql_logging()
     root = logging.getLogger()
     level = root.level
     recorder = LeakRecorder((*SAMPLE, *ROUTING_CITY, *demo_staff()))

@@ -1,4 +1,9 @@
-"""The Flask app: an app factory, one blueprint per feature, nothing at import time.
+"""The Flask app: an app factory, one blueprint per capability, nothing at import time.
+
+Blueprints are named after the domain's capabilities: ``maps`` (the map
+pages), ``access`` (log in and out, passwords), ``audit`` (the audit log),
+``api`` (``/api/v1``, with ``api.layers`` and ``api.routing``), and
+``assets`` (Leaflet, served by the app itself).
 
 gunicorn runs it as ``web:create_app()``; tests call ``create_app({...})``.
 ``web`` only parses requests, calls the domain (:mod:`gridgis`) and serialises.
@@ -48,17 +53,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             start-up rather than on the first map.
     """
     # Imported here so that importing ``web`` stays free of side effects and cheap.
-    from gridgis.maps import community as maps
-    from web import access as auth
-    from web import assets, db, errors, i18n, limits, security
-    from web import audit as admin
-    from web import maps as pages
-    from web.api import layers as api
-    from web.api import routing as route_api
+    from gridgis import clock
+    from gridgis.maps import community as community_maps
+    from web import access, api, assets, audit, db, errors, i18n, limits, maps, security
 
     config = dict(test_config or {})
     settings = _settings(config)
-    tiles = maps.tile_specs(settings)
+    clock.configure(settings.timezone)
+    tiles = community_maps.tile_specs(settings)
     app = Flask(__name__)
     app.config.update(
         GRIDGIS_SETTINGS=settings,
@@ -75,8 +77,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app, settings.default_language)
     errors.init_app(app)
     # Rate limits first: a burst is refused before it costs a database query.
-    limits.init_app(app, login=auth.bp, api=(api.bp, route_api.bp))
+    limits.init_app(app, login=access.bp, api=api.bp)
     security.init_app(app, settings, tiles)
-    for bp in (assets.bp, auth.bp, pages.bp, admin.bp, api.bp, route_api.bp):
+    for bp in (assets.bp, access.bp, maps.bp, audit.bp, api.bp):
         app.register_blueprint(bp)
     return app

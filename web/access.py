@@ -1,9 +1,8 @@
 """Logging in and out, and changing one's password: ``/login``, ``/logout``, ``/account/password``.
 
-Every attempt is audited: a login with the account's name, a failed one with
-the username tried (never the password) and the address it came from. A
-failed attempt is committed even though it fails, so the account's failure
-count sticks and the lockout (``gridgis.access.accounts``) can happen.
+The views parse the form, call :mod:`gridgis.access.logins` and
+:mod:`gridgis.access.accounts` (which audit every attempt) and keep this
+browser's signed session; the request's unit of work commits (``web.db``).
 """
 
 from __future__ import annotations
@@ -11,9 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from gridgis import audit
-from gridgis.access import accounts
-from gridgis.access.accounts import AccountLocked, AuthenticationFailed
+from gridgis.access import accounts, logins
+from gridgis.access.logins import AccountLocked, AuthenticationFailed
 from gridgis.access.permissions import PUBLIC
 from gridgis.errors import InvalidInput
 from gridgis.models import User
@@ -28,7 +26,7 @@ from web.security import (
     start_login,
 )
 
-bp = Blueprint("auth", __name__)
+bp = Blueprint("access", __name__)
 
 #: Longest username accepted from the form (the domain allows 64).
 MAX_USERNAME = 64
@@ -65,34 +63,20 @@ def login() -> Response | tuple[str, int]:
     password = request.form.get("password", "")
     if not username or not password:
         return _login_page(400, error=_("Enter your username and password."), username=username)
-    session = db.get_session()
     try:
-        user = accounts.authenticate(session, username, password)
-    except (AuthenticationFailed, AccountLocked) as exc:
-        audit.record(
-            session,
-            current_principal().actor,
-            "login_failed",
-            "user",
-            username,
-            note=f"{type(exc).__name__} from {request.remote_addr}",
+        principal = logins.log_in(
+            db.get_session(), username, password, source=request.remote_addr or "unknown"
         )
-        # Committed although the login failed: the failure count must stick.
-        session.commit()
-        if isinstance(exc, AccountLocked):
-            minutes = max(1, exc.retry_after // 60)
-            error = _(ACCOUNT_LOCKED).format(minutes=minutes)
-            page, status = _login_page(429, error=error, username=username)
-            response = Response(page, status, mimetype="text/html")
-            response.headers["Retry-After"] = str(exc.retry_after)
-            return response
+    except AccountLocked as exc:
+        minutes = max(1, exc.retry_after // 60)
+        page, status = _login_page(429, error=_(ACCOUNT_LOCKED).format(minutes=minutes))
+        response = Response(page, status, mimetype="text/html")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except AuthenticationFailed as exc:
         return _login_page(401, error=_(exc.user_msg), username=username)
-    principal = accounts.principal_for_user(session, user)
-    audit.record(
-        session, principal.actor, "login", "user", user.username, note=f"from {request.remote_addr}"
-    )
-    session.commit()
-    start_login(user)
+    assert principal.user_id is not None
+    start_login(principal.user_id)
     return redirect(target)
 
 
@@ -100,13 +84,10 @@ def login() -> Response | tuple[str, int]:
 @requires("account:self")
 def logout() -> Response:
     """End this browser's login (a form with a CSRF token: no logout by a link elsewhere)."""
-    principal = current_principal()
-    session = db.get_session()
-    audit.record(session, principal.actor, "logout", "user", principal.name)
-    session.commit()
+    logins.log_out(db.get_session(), current_principal())
     end_login()
     flash(_("You have logged out."))
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("access.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -125,12 +106,10 @@ def password() -> Response | tuple[str, int]:
         return render_template("password.html", error=_(PASSWORDS_DIFFER)), 400
     try:
         accounts.change_password(
-            session, user, request.form.get("old_password", ""), new, actor=principal.actor
+            session, user, request.form.get("old_password", ""), new, actor=principal
         )
     except InvalidInput as exc:
-        session.rollback()
         return render_template("password.html", error=_(exc.user_msg)), 400
-    session.commit()
     renew_login()  # this browser stays logged in; the others are logged out
     flash(_("Your password has been changed. Other sessions of your account have ended."))
-    return redirect(url_for("pages.overview"))
+    return redirect(url_for("maps.overview"))

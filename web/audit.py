@@ -14,7 +14,7 @@ from gridgis.geo.query import parse_offset
 from web import db
 from web.security import requires
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("audit", __name__, url_prefix="/admin")
 
 #: Entries per page.
 PAGE = 100

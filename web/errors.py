@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from gridgis import errors as domain_errors
 from gridgis.errors import DatabaseUnavailable, GridgisError, NotFound
+from web import db
 from web.i18n import current_language, translator
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def as_gridgis_error(exc: Exception) -> GridgisError:
 
 
 def render_error(exc: Exception) -> Response:
+    db.end_with_error(exc)
     error = as_gridgis_error(exc)
     status = error.http_status
     if wants_json():

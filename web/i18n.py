@@ -185,7 +185,7 @@ def negotiate(default: str) -> str:
 def lang_url(lang: str) -> str:
     """This page in ``lang``: the same endpoint and arguments, with ``lang=``."""
     values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "lang": lang}
-    return url_for(request.endpoint or "pages.overview", **values)
+    return url_for(request.endpoint or "maps.overview", **values)
 
 
 def init_app(app: Flask, default: str) -> None:

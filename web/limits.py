@@ -6,7 +6,7 @@ password changes (they check a password too) and logouts.
 Counters live in memory, per process: with several gunicorn workers each
 keeps its own, so a client may get a few times the limit through. That is
 enough against a burst; the hard limit on password guessing is the account
-lockout in the database (``gridgis.access.accounts.MAX_FAILED_LOGINS``), which every
+lockout in the database (``gridgis.access.logins.MAX_FAILED_LOGINS``), which every
 worker shares. Behind a reverse proxy, ``request.remote_addr`` is the proxy's
 address unless the app is wrapped in werkzeug's ``ProxyFix``.
 """
@@ -14,7 +14,6 @@ address unless the app is wrapped in werkzeug's ``ProxyFix``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter
@@ -46,13 +45,15 @@ def _api_rate() -> str:
     return str(current_app.config.get("GRIDGIS_API_RATE", default))
 
 
-def init_app(app: Flask, *, login: Blueprint, api: Iterable[Blueprint]) -> Limiter:
-    """Limit the writes of ``login`` (per address) and every request of ``api``."""
+def init_app(app: Flask, *, login: Blueprint, api: Blueprint) -> Limiter:
+    """Limit the writes of ``login`` (per address) and every request of ``api``.
+
+    A blueprint's limit covers the blueprints registered under it (``api.layers``...).
+    """
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter = Limiter(_address, app=app, storage_uri="memory://", key_prefix="gridgis")
     limiter.limit(_login_rate, methods=["POST"], key_func=_address, error_message=LOGIN_TOO_FAST)(
         login
     )
-    for bp in api:
-        limiter.limit(_api_rate, key_func=client_identity, error_message=API_TOO_FAST)(bp)
+    limiter.limit(_api_rate, key_func=client_identity, error_message=API_TOO_FAST)(api)
     return limiter

@@ -13,9 +13,9 @@ from gridgis.geo.layouts import get_community
 from gridgis.maps import community as maps
 from gridgis.models import Community
 from web import db, i18n
-from web.security import csp_nonce, current_principal, personal_access, requires
+from web.security import csp_nonce, current_principal, requires
 
-bp = Blueprint("pages", __name__)
+bp = Blueprint("maps", __name__)
 
 
 def _communities() -> list[tuple[str, str]]:
@@ -36,8 +36,8 @@ def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
         gettext=i18n.gettext,
         tiles=db.state().tiles,
         layout_name=request.args.get("layout") or None,
-        scope=principal.scope,
-        personal=personal_access(principal),
+        viewer=principal,
+        lang=i18n.current_language(),
     )
     parts = maps.render_parts(m)
     # folium writes inline <script> and <style> elements: the CSP admits them by nonce.

@@ -1,10 +1,10 @@
-"""Accounts of people who log in: passwords, lockout, roles, and who they are.
+"""Managing the accounts of people who log in: create, disable, roles, passwords.
 
-Passwords are stored only as scrypt hashes (memory-hard: 16 MiB per guess).
-Repeated failed logins lock an account for a while (``MAX_FAILED_LOGINS``,
-``LOCKOUT``). A password change, a disable or a role change moves
-``sessions_valid_from`` forward, and the web layer refuses sessions issued
-before it, so older sessions die everywhere at once.
+Passwords are stored only as scrypt hashes (:mod:`gridgis.access.passwords`).
+A password change, a disable or a role change moves ``sessions_valid_from``
+forward, and the web layer refuses sessions issued before it, so older
+sessions die everywhere at once. Logging in and out is
+:mod:`gridgis.access.logins`.
 
 Every write is audited (``gridgis.audit``) in the caller's transaction; the
 password hash never goes into the audit log, nor any password into the
@@ -13,9 +13,7 @@ application log (usernames at most).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import math
 import re
 from typing import Any
 
@@ -23,147 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis import audit, clock
-
-# Re-exported: callers hash and check passwords through this module.
-from gridgis.access.passwords import (  # noqa: F401
-    MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
-    _dummy_hash,
-    hash_password,
-    validate_password,
-    verify_password,
-)
-from gridgis.access.permissions import ROLE_PERMISSIONS, Principal
-from gridgis.access.scope import scope_for_staff
+from gridgis.access.passwords import hash_password, validate_password, verify_password
 from gridgis.audit import Actor
-from gridgis.errors import Conflict, GridgisError, InvalidInput, NotFound
+from gridgis.errors import Conflict, InvalidInput, NotFound
 from gridgis.models import USER_ROLES, Community, Staff, User
 
 log = logging.getLogger(__name__)
 
-#: Consecutive failed logins that lock an account ...
-MAX_FAILED_LOGINS = 5
-#: ... for this long.
-LOCKOUT = dt.timedelta(minutes=15)
 #: Letters, digits and . _ @ + - ; starting with a letter or digit (so a
 #: username can never be read as a spreadsheet formula in an export).
 _USERNAME = re.compile(r"^\w[\w.@+-]{0,63}$")
-
-
-class AuthenticationFailed(GridgisError):
-    """Wrong username or password, or a disabled account (the message never says which)."""
-
-    http_status = 401
-
-    def __init__(self, user_msg: str = "Wrong username or password.", **kwargs: Any) -> None:
-        super().__init__(user_msg, **kwargs)
-
-
-class AccountLocked(GridgisError):
-    """Too many failed logins in a row: the account is locked until ``until``."""
-
-    http_status = 429
-
-    def __init__(self, until: dt.datetime, now: dt.datetime) -> None:
-        minutes = max(1, math.ceil((until - now).total_seconds() / 60))
-        super().__init__(
-            "Too many failed logins: this account is locked. "
-            f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
-        )
-        self.until = until
-        self.retry_after = minutes * 60
-
-
-# -- logging in --------------------------------------------------------------
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """A naive time is taken as UTC (the database stores aware times)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
-def authenticate(
-    session: Session, username: str, password: str, *, now: dt.datetime | None = None
-) -> User:
-    """Check a username and password; return the account.
-
-    A failure increments the account's ``failed_logins``; the
-    ``MAX_FAILED_LOGINS``-th in a row locks it until ``now + LOCKOUT``. A
-    success resets the count and sets ``last_login_at``. The session is
-    flushed, never committed: **the caller commits, on failure too** (the
-    raised exception must not roll back the count, or lockout never happens).
-
-    Args:
-        session: The request's session.
-        username: As typed.
-        password: As typed.
-        now: The current time (timezone-aware); for tests.
-
-    Raises:
-        AuthenticationFailed: Unknown username, wrong password or disabled
-            account, all with the same message (and an unknown username costs
-            the same scrypt time as a known one, so timing does not tell).
-        AccountLocked: The account is locked, even if the password is right.
-    """
-    now = _aware(now) if now is not None else clock.now()
-    user = session.scalar(sa.select(User).where(User.username == username).with_for_update())
-    if user is None:
-        verify_password(password, _dummy_hash())
-        # No username in the log: people type their password into that field.
-        log.info("failed login: unknown username")
-        raise AuthenticationFailed()
-    if user.disabled:
-        verify_password(password, _dummy_hash())
-        log.info("failed login: account %s is disabled", user.username)
-        raise AuthenticationFailed()
-    if user.locked_until is not None:
-        if user.locked_until > now:
-            log.info("refused login: account %s is locked", user.username)
-            raise AccountLocked(user.locked_until, now)
-        # The lock has run out: a fresh set of attempts.
-        user.locked_until = None
-        user.failed_logins = 0
-    if not verify_password(password, user.password_hash):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            audit.record(
-                session,
-                Principal(kind="user", name=user.username),
-                "lock",
-                "user",
-                user.username,
-                after={"failed_logins": user.failed_logins, "locked_until": user.locked_until},
-                note=f"locked after {user.failed_logins} failed logins in a row",
-            )
-            log.warning(
-                "account %s locked after %d failed logins", user.username, user.failed_logins
-            )
-        else:
-            log.info("failed login: wrong password for %s", user.username)
-        session.flush()
-        raise AuthenticationFailed()
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    session.flush()
-    return user
-
-
-def principal_for_user(session: Session, user: User) -> Principal:
-    """Who ``user`` is for permission checks: role permissions, and grid staff's scope."""
-    scope = None
-    if user.role == "grid_staff" and user.staff_id is not None:
-        scope = scope_for_staff(session, user.staff_id)
-    return Principal(
-        kind="user",
-        name=user.username,
-        role=user.role,
-        permissions=ROLE_PERMISSIONS.get(user.role, frozenset()),
-        user_id=user.id,
-        staff_id=user.staff_id,
-        scope=scope,
-    )
 
 
 # -- managing accounts -------------------------------------------------------

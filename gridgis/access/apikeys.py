@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis import audit, clock
-from gridgis.access.accounts import AuthenticationFailed
+from gridgis.access.logins import AuthenticationFailed
 from gridgis.access.permissions import API_SCOPES, Principal
 from gridgis.audit import Actor
 from gridgis.errors import Conflict, InvalidInput, NotFound

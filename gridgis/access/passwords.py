@@ -99,6 +99,6 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> b
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def dummy_hash() -> str:
     """A hash to check against when the username is unknown, made on first use."""
     return hash_password(secrets.token_urlsafe(16))

@@ -1,13 +1,25 @@
-"""Masking of personal data (DESIGN.md, Security).
+"""Who may see a person's name and phone: one rule, decided per person.
 
-Residents' and staff members' names and phone numbers are personal data. Until
-roles and access control exist, every surface that shows them shows them
-masked, the way Chinese public notices do: ``张*`` and ``138****1234``.
+Names and phone numbers are personal data (DESIGN.md, Security). Every
+surface that shows a person (map popups, routing answers single and batch,
+the layer API, exports, and what comes next) asks :func:`sees_staff_contact`
+about that one person and shows either the full contact or the masked one,
+the way Chinese public notices do: ``张*`` and ``138****1234``.
+``tests/web/test_privacy.py`` walks the roles × surfaces and checks that no
+surface disagrees with this rule.
+
+The rule for staff work contacts: in full for whoever holds
+``personal:read`` without an area limit (administrators, the command line);
+for grid staff, in full only for people who serve inside their own area
+(:class:`gridgis.access.scope.Scope`); masked for everyone else.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from gridgis.access.permissions import Principal
 
 _NOT_DIGIT = re.compile(r"\D")
 
@@ -49,3 +61,49 @@ def mask_phone(phone: str | None) -> str:
     if len(digits) <= 4:
         return "*" * len(digits)
     return "*" * (len(digits) - 2) + digits[-2:]
+
+
+@dataclass(frozen=True)
+class Post:
+    """Where a staff member serves in one role: a grid, a building or a unit."""
+
+    grid_id: int | None = None
+    building_id: int | None = None
+    unit_id: int | None = None
+
+
+def sees_staff_contact(viewer: Principal | None, post: Post) -> bool:
+    """Whether ``viewer`` sees in full the name and phone of whoever serves at ``post``.
+
+    Args:
+        viewer: Who is looking (None: nobody in particular, so masked).
+        post: The grid, building or unit the person serves in this role.
+    """
+    if viewer is None or not viewer.can("personal:read"):
+        return False
+    scope = viewer.scope
+    if scope is None:
+        return True
+    return (
+        (post.grid_id is not None and post.grid_id in scope.grid_ids)
+        or (post.building_id is not None and post.building_id in scope.building_ids)
+        or (post.unit_id is not None and post.unit_id in scope.unit_ids)
+    )
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A person's name and phone as one viewer may see them."""
+
+    name: str
+    phone: str
+    masked: bool
+
+
+def staff_contact(
+    viewer: Principal | None, post: Post, name: str | None, phone: str | None
+) -> Contact:
+    """The name and phone of whoever serves at ``post``, in full or masked for ``viewer``."""
+    if sees_staff_contact(viewer, post):
+        return Contact(name or "", phone or "", masked=False)
+    return Contact(mask_name(name), mask_phone(phone), masked=True)

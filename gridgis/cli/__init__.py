@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from gridgis import clock
+from gridgis.config import Settings
 from gridgis.errors import GridgisError
 
 
@@ -34,6 +36,8 @@ def main(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Times printed by commands are in the display zone (GRIDGIS_TIMEZONE).
+    clock.configure(Settings.from_env().timezone)
 
 
 def _register() -> None:

@@ -1,4 +1,4 @@
-"""``gridgis route``: route every row of a CSV or GeoJSON file."""
+"""``gridgis route``: route every row of a CSV, XLSX or GeoJSON file."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 
 from gridgis.clock import parse_time
 from gridgis.db import engine_scope, unit_of_work
-from gridgis.routing.points import RULES
+from gridgis.routing.results import RULES
 
 
 @click.command("route")
@@ -18,13 +18,17 @@ from gridgis.routing.points import RULES
     "out_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output file (.csv for CSV input, .geojson for GeoJSON input).",
+    help=("Output file: .csv (UTF-8) or .xlsx for table input, .geojson for GeoJSON input."),
 )
 @click.option(
     "--community", "community_code", default=None, help="Route only within this community."
 )
-@click.option("--lon-field", default=None, help="Longitude/x column (default: detected).")
-@click.option("--lat-field", default=None, help="Latitude/y column (default: detected).")
+@click.option(
+    "--lon-field", default=None, help="Longitude column (default: found by name, e.g. lon or 经度)."
+)
+@click.option(
+    "--lat-field", default=None, help="Latitude column (default: found by name, e.g. lat or 纬度)."
+)
 @click.option(
     "--crs",
     default=None,
@@ -47,7 +51,11 @@ def route_command(
     category_field: str | None,
     at_text: str | None,
 ) -> None:
-    """Route every row of INPUT to its grid team; write the rows with routing columns."""
+    """Route every row of INPUT to its grid team; write the rows with routing columns.
+
+    INPUT is a table (.csv/.tsv/.txt in UTF-8 or GB18030, or the first sheet of
+    an .xlsx workbook) with longitude/latitude columns, or a GeoJSON file of points.
+    """
     from gridgis.routing.files import route_file
 
     at = parse_time(at_text, "--at")

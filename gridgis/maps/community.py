@@ -28,7 +28,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 from sqlalchemy.orm import Session
 
-from gridgis.access.scope import Scope
+from gridgis.access.permissions import Principal
 from gridgis.config import TILE_MODES, Settings
 from gridgis.errors import GridgisError
 from gridgis.geo.layouts import choose_layout
@@ -276,8 +276,8 @@ def build_community_map(
     gettext: Gettext = _identity,
     tiles: Sequence[TileSpec] = (),
     layout_name: str | None = None,
-    scope: Scope | None = None,
-    personal: bool | Scope = False,
+    viewer: Principal | None = None,
+    lang: str = "zh",
 ) -> OfflineMap:
     """The overview map of one community: grids, compounds, buildings, units.
 
@@ -288,10 +288,12 @@ def build_community_map(
         gettext: Translates the English labels (layer names, popups, legend).
         tiles: Base layers from :func:`tile_specs` (none: a plain background).
         layout_name: The grid layout to draw (default: the one in force).
-        scope: Draw only this area's grids, buildings and units (grid staff);
-            None: everything.
-        personal: Whose names and phones the popups show in full (see
-            :func:`gridgis.staff.roster.team_index`); masked by default.
+        viewer: Who looks: grid staff see only their own area's grids,
+            buildings and units; every person's name and phone in the popups
+            is shown in full or masked for them
+            (:func:`gridgis.access.privacy.sees_staff_contact`). None: the
+            whole community, everyone masked.
+        lang: The language of names from the role vocabulary (``zh``, ``en``).
 
     Returns:
         A map fitted to the community boundary, with one toggleable layer group
@@ -316,7 +318,8 @@ def build_community_map(
         spec.layer().add_to(m)
 
     layout = choose_layout(session, community, layout_name)
-    teams = team_index(session, community, layout, personal=personal)
+    scope = viewer.scope if viewer is not None else None
+    teams = team_index(session, community, layout, viewer=viewer)
     grids = (
         features.grid_collection(session, layout, scope=scope)
         if layout is not None
@@ -342,14 +345,14 @@ def build_community_map(
     compound_of = {f["id"]: f["properties"]["compound"] for f in buildings["features"]}
     m.layer_data = {
         "grids": _for_map(
-            grids, lambda f: grid_popup(f, teams.grids.get(f["id"], []), _), labelled=True
+            grids, lambda f: grid_popup(f, teams.grids.get(f["id"], []), _, lang), labelled=True
         ),
         "compounds": _for_map(compounds, lambda f: compound_popup(f, _)),
         "buildings": _for_map(
             buildings,
-            lambda f: building_popup(f, compound_names, teams.buildings.get(f["id"], []), _),
+            lambda f: building_popup(f, compound_names, teams.buildings.get(f["id"], []), _, lang),
         ),
-        "units": _for_map(units, lambda f: unit_popup(f, teams.units.get(f["id"], []), _)),
+        "units": _for_map(units, lambda f: unit_popup(f, teams.units.get(f["id"], []), _, lang)),
     }
     styles: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         "grids": lambda f: palette.grid_style(f["id"]),

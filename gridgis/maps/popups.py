@@ -15,15 +15,12 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from gridgis.staff.roster import TeamMember
+from gridgis.errors import N_
+from gridgis.models.roles import role_name, team_name
+from gridgis.staff.team import TeamMember
 
 Gettext = Callable[[str], str]
 Feature = dict[str, Any]
-
-
-def N_(text: str) -> str:
-    """Mark a message id for the catalog without translating it yet."""
-    return text
 
 
 #: Tableau 10: distinct hues that stay apart for colour-blind readers too.
@@ -106,22 +103,6 @@ def _colour_css() -> str:
     return "\n".join(rules) + "\n"
 
 
-ROLE_LABELS = {
-    "grid_worker": N_("Grid worker"),
-    "part_time_worker": N_("Part-time grid worker"),
-    "building_head": N_("Building head"),
-    "unit_head": N_("Unit head"),
-    "volunteer": N_("Volunteer"),
-}
-TEAM_LABELS = {
-    "red": N_("Red Pioneer team"),
-    "blue": N_("Blue Grid team"),
-    "green": N_("Green Veteran team"),
-    "orange": N_("Orange Elderly team"),
-    "white": N_("White Medical team"),
-}
-
-
 def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
@@ -186,20 +167,20 @@ def _popup(title: str, rows: list[tuple[str, str]], extra: str = "") -> str:
     return f"<h3>{escape(title)}</h3><table>{cells}</table>{extra}"
 
 
-def _team(members: list[TeamMember], _: Gettext, *, empty: str | None = None) -> str:
+def _team(members: list[TeamMember], _: Gettext, lang: str, *, empty: str | None = None) -> str:
     if not members:
         return f"<p class='gg-note'>{escape(_(empty))}</p>" if empty else ""
     items = []
     for m in members:
-        label = _(ROLE_LABELS.get(m.role, m.role))
+        label = role_name(m.role, lang)
         dot = ""
         if m.volunteer_team:
-            team = _(TEAM_LABELS.get(m.volunteer_team, m.volunteer_team))
+            team = team_name(m.volunteer_team, lang)
             known = m.volunteer_team in VOLUNTEER_COLOURS
             dot = f"<span class='gg-dot{f' gg-team-{m.volunteer_team}' if known else ''}'></span>"
             label = f"{label} · {team}"
         off = f" ({_('off duty')})" if not m.on_duty else ""
-        text = " ".join(p for p in (label + ":", m.name, m.phone) if p) + off
+        text = " ".join(p for p in (label + ":", m.name, m.phone or "") if p) + off
         items.append(f"<li>{dot}{escape(text)}</li>")
     if not any(m.masked for m in members):
         return f"<ul>{''.join(items)}</ul>"
@@ -207,7 +188,7 @@ def _team(members: list[TeamMember], _: Gettext, *, empty: str | None = None) ->
     return f"<ul>{''.join(items)}</ul><p class='gg-note'>{note}</p>"
 
 
-def grid_popup(feature: Feature, team: list[TeamMember], _: Gettext) -> str:
+def grid_popup(feature: Feature, team: list[TeamMember], _: Gettext, lang: str) -> str:
     p = feature["properties"]
     rows = [
         (_("Code"), p["code"]),
@@ -216,7 +197,7 @@ def grid_popup(feature: Feature, team: list[TeamMember], _: Gettext) -> str:
         (_("Buildings"), _number(p["buildings"])),
     ]
     title = f"{_('Grid')}: {p['name']}"
-    return _popup(title, rows, _team(team, _, empty=N_("No team assigned yet.")))
+    return _popup(title, rows, _team(team, _, lang, empty=N_("No team assigned yet.")))
 
 
 def compound_popup(feature: Feature, _: Gettext) -> str:
@@ -230,7 +211,11 @@ def compound_popup(feature: Feature, _: Gettext) -> str:
 
 
 def building_popup(
-    feature: Feature, compound_names: dict[str, str], team: list[TeamMember], _: Gettext
+    feature: Feature,
+    compound_names: dict[str, str],
+    team: list[TeamMember],
+    _: Gettext,
+    lang: str,
 ) -> str:
     p = feature["properties"]
     compound = compound_names.get(p["compound"] or "", _("Not in a compound"))
@@ -243,14 +228,14 @@ def building_popup(
         (_("Units"), _number(p["units"])),
     ]
     title = f"{_('Building')}: {p['name'] or p['code']}"
-    return _popup(title, rows, _team(team, _))
+    return _popup(title, rows, _team(team, _, lang))
 
 
-def unit_popup(feature: Feature, team: list[TeamMember], _: Gettext) -> str:
+def unit_popup(feature: Feature, team: list[TeamMember], _: Gettext, lang: str) -> str:
     p = feature["properties"]
     rows = [(_("Building"), p["building"]), (_("Households"), _number(p["households"]))]
     title = _("Unit {number}").format(number=p["number"])
-    return _popup(title, rows, _team(team, _))
+    return _popup(title, rows, _team(team, _, lang))
 
 
 # --- legend -------------------------------------------------------------------

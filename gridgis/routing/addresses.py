@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidInput
-from gridgis.routing.points import RoutingResult, _json, _route_row, build_result, check_text
+from gridgis.routing.points import _route_row, check_text
+from gridgis.routing.results import RoutingResult, _json, build_result
 
 # Trigram similarity a fuzzy match needs, and how far ahead of the runner-up
 # the best match must be before we take it rather than ask.

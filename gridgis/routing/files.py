@@ -1,10 +1,12 @@
-"""Routing whole files: CSV and GeoJSON in, the same rows out with routing columns.
+"""Routing whole files: CSV, XLSX and GeoJSON in, the same rows out with routing columns.
 
 Every input row comes back, in order, with every input column untouched
 (values are kept as the text they were: a "1,234" in another column stays
 "1,234"). Rows whose coordinates are missing or unparsable stay too, with
-``rule=invalid_location`` and a reason. Used by ``gridgis route`` and by the
-batch API.
+``rule=invalid_location`` and a reason. Tables (CSV, TSV, XLSX) are read by
+:func:`gridgis.geo.tables.read_table`, which also finds their coordinate
+columns, so a file that routes also imports. Used by ``gridgis route`` and by
+the batch API.
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ import io
 import json
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openpyxl  # type: ignore[import-untyped]
+from openpyxl.cell.cell import (  # type: ignore[import-untyped]
+    ILLEGAL_CHARACTERS_RE,
+    WriteOnlyCell,
+)
 from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidFile, InvalidInput
+from gridgis.geo import tables
 from gridgis.routing.points import PointInput, RoutingResult, route_points
 
 #: Columns added to every row, in this order.
@@ -40,15 +49,17 @@ ROUTING_COLUMNS = (
     "departments",
     "reason",
 )
-LON_NAMES = ("longitude", "lon", "lng", "long", "x", "经度")
-LAT_NAMES = ("latitude", "lat", "y", "纬度")
-# Real-world CSVs can have very long text fields (complaint descriptions).
-csv.field_size_limit(16 * 1024 * 1024)
+#: The most characters an Excel cell holds.
+XLSX_MAX_CELL = 32767
 
 
 @dataclass
 class RoutedTable:
-    """Rows (dicts of text) with their columns, and the routing results."""
+    """Rows (dicts of text) with their columns, and the routing results.
+
+    ``kind`` is "geojson", or "csv" for any table (CSV, TSV or XLSX input),
+    written back as CSV unless XLSX is asked for.
+    """
 
     columns: list[str]
     rows: list[dict[str, Any]]
@@ -59,23 +70,6 @@ class RoutedTable:
 
     def summary(self) -> Counter[str]:
         return Counter(r.rule for r in self.results)
-
-
-def _pick(
-    columns: list[str], wanted: str | None, names: tuple[str, ...], what: str, source: str
-) -> str | None:
-    if wanted:
-        if wanted not in columns:
-            raise InvalidInput(
-                f"{source}: there is no column {wanted!r} for the {what}; "
-                f"the columns are: {', '.join(columns)}."
-            )
-        return wanted
-    lowered = {c.strip().lower(): c for c in columns}
-    for name in names:
-        if name in lowered:
-            return lowered[name]
-    return None
 
 
 def _number(text: Any) -> float | None:
@@ -97,31 +91,17 @@ def _number(text: Any) -> float | None:
     return value
 
 
-def read_csv(data: bytes, source: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """Read CSV bytes (UTF-8, with or without BOM; GB18030 as a fallback)."""
-    if not data.strip():
-        raise InvalidFile(f"{source}: the file is empty.")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise InvalidFile(f"{source}: not UTF-8 or GB18030 text.")
-    try:
-        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise InvalidFile(f"{source}: not a readable CSV file ({exc}).") from exc
-    columns = list(reader.fieldnames or [])
-    if not columns:
-        raise InvalidFile(f"{source}: the CSV has no header row.")
-    return columns, rows
+def read_rows(data: bytes, source: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns and rows (dicts of text) of a table file: CSV, TSV or XLSX.
+
+    Every row is kept, blank ones too, so that the routed file has them all.
+    """
+    table = tables.read_table(data, source, keep_blank_rows=True)
+    return table.header, list(table.records())
+
+
+#: The name tests/gridgis/routing/test_realdata.py imports.
+read_csv = read_rows
 
 
 def read_geojson(
@@ -189,9 +169,9 @@ def route_table(
     if kind == "geojson":
         columns, rows, features = read_geojson(data, source)
     else:
-        columns, rows = read_csv(data, source)
-    category_col = (
-        _pick(columns, category_field, (), "category", source) if category_field else None
+        columns, rows = read_rows(data, source)
+    category_col = tables.pick_column(
+        columns, (), given=category_field, what="category", label=source
     )
     points: list[PointInput] = []
     problems: dict[int, str] = {}
@@ -213,8 +193,9 @@ def route_table(
                 )
             )
     else:
-        lon_col = _pick(columns, lon_field, LON_NAMES, "longitude", source)
-        lat_col = _pick(columns, lat_field, LAT_NAMES, "latitude", source)
+        lon_col, lat_col = tables.coordinate_columns(
+            columns, lon=lon_field, lat=lat_field, label=source
+        )
         if lon_col is None or lat_col is None:
             raise InvalidInput(
                 f"{source}: cannot tell which columns hold the coordinates; name them with "
@@ -282,8 +263,13 @@ def routing_values(result: RoutingResult) -> dict[str, Any]:
     }
 
 
-def write_table(table: RoutedTable) -> bytes:
-    """The routed table in its input format (CSV keeps a BOM-less UTF-8)."""
+def write_table(table: RoutedTable, *, xlsx: bool = False, label: str = "the output") -> bytes:
+    """The routed table: GeoJSON for GeoJSON input, else CSV (UTF-8 without BOM) or XLSX.
+
+    Raises:
+        InvalidInput: ``xlsx`` and a value an Excel cell cannot hold (``label``
+            names the output in the message).
+    """
     if table.kind == "geojson":
         out = []
         for feature, result in zip(table.features, table.results):
@@ -294,28 +280,56 @@ def write_table(table: RoutedTable) -> bytes:
             out.append(feature)
         doc = {"type": "FeatureCollection", "features": out}
         return json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    added = [c for c in ROUTING_COLUMNS if c not in table.columns]
+    columns = table.columns + [c for c in ROUTING_COLUMNS if c not in table.columns]
+    rows = ({**row, **routing_values(result)} for row, result in zip(table.rows, table.results))
+    if xlsx:
+        return _xlsx(columns, rows, label)
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(
-        buffer, fieldnames=table.columns + added, extrasaction="ignore", lineterminator="\n"
-    )
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row, result in zip(table.rows, table.results):
-        writer.writerow({**row, **routing_values(result)})
+    writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
 
 
+def _xlsx(columns: list[str], rows: Iterable[dict[str, Any]], label: str) -> bytes:
+    # openpyxl, which reads workbooks too (gridgis.geo.tables); write-only mode streams.
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("routed")
+    for n, values in enumerate([dict(zip(columns, columns)), *rows]):
+        cells: list[Any] = []
+        for column in columns:
+            value = values.get(column, "")
+            if isinstance(value, str):
+                where = f"row {n}, column {column!r}" if n else f"the header {column!r}"
+                if len(value) > XLSX_MAX_CELL or ILLEGAL_CHARACTERS_RE.search(value):
+                    # openpyxl would cut a long value short, or fail on a control character.
+                    raise InvalidInput(
+                        f"{label}: {where} holds text an .xlsx cell cannot (longer than "
+                        f"{XLSX_MAX_CELL} characters, or control characters); "
+                        "use a .csv name instead."
+                    )
+                value = WriteOnlyCell(sheet, value)
+                value.data_type = "s"  # text stays text: "=1+1" is no formula, "#N/A" no error
+            cells.append(value)
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def route_file(session: Session, path: Path, out: Path, **options: Any) -> RoutedTable:
+    """Route every row of the file ``path`` into ``out`` (.csv or .xlsx for tables, .geojson)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidFile(f"{path}: cannot read the file ({exc.strerror}).") from exc
     table = route_table(session, data, str(path), **options)
-    out_kind = "geojson" if out.suffix.lower() in (".geojson", ".json") else "csv"
-    if out_kind != table.kind:
+    suffix = out.suffix.lower()
+    if (suffix in (".geojson", ".json")) != (table.kind == "geojson"):
         raise InvalidInput(
-            f"{out}: write {table.kind} output for {table.kind} input "
-            f"(use a .{'geojson' if table.kind == 'geojson' else 'csv'} name)."
+            f"{out}: GeoJSON input is written as GeoJSON; use a .geojson name."
+            if table.kind == "geojson"
+            else f"{out}: a table is written as a table; use a .csv or .xlsx name."
         )
-    out.write_bytes(write_table(table))
+    out.write_bytes(write_table(table, xlsx=suffix in tables.XLSX_SUFFIXES, label=str(out)))
     return table

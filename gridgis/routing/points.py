@@ -27,9 +27,8 @@ returns the place, the team and the departments in one row.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,96 +36,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis import clock
-from gridgis.access.privacy import mask_name, mask_phone
 from gridgis.errors import InvalidInput
 from gridgis.geo.crs import normalise_crs_name, to_wgs84
 from gridgis.routing import cache as routing_cache
+from gridgis.routing.results import RoutingResult, build_result
 from gridgis.routing.sql import BATCH_SQL, POINT_SQL
-from gridgis.staff.team import TeamMember, assemble_team
-
-#: Rules a result can carry, most specific first.
-RULES = (
-    "unit",
-    "building",
-    "address",
-    "grid",
-    "nearest_grid",
-    "unrouted",
-    "outside_coverage",
-    "invalid_location",
-    "ambiguous_address",
-)
-
-
-@dataclass(frozen=True)
-class DepartmentRef:
-    """A department the incident also goes to."""
-
-    id: int
-    code: str
-    name: str
-    kind: str
-    #: ``category`` (the category asks for it) or ``property`` (the compound's company).
-    reason: str
-
-
-@dataclass(frozen=True)
-class RoutingResult:
-    """What matched, why, and who acts. Stored with an incident as a snapshot."""
-
-    rule: str
-    lon: float | None
-    lat: float | None
-    crs: str = "EPSG:4326"
-    community_id: int | None = None
-    community_code: str | None = None
-    layout_id: int | None = None
-    layout_name: str | None = None
-    grid_id: int | None = None
-    grid_code: str | None = None
-    grid_name: str | None = None
-    building_id: int | None = None
-    building_code: str | None = None
-    building_name: str | None = None
-    address: str | None = None
-    unit_id: int | None = None
-    unit_number: str | None = None
-    compound_id: int | None = None
-    compound_name: str | None = None
-    #: Metres from the point to the routed grid (0 inside it).
-    distance_m: float | None = None
-    lead: TeamMember | None = None
-    team: tuple[TeamMember, ...] = ()
-    departments: tuple[DepartmentRef, ...] = ()
-    #: Why the team differs from the roster (off-duty staff and who covers).
-    team_notes: tuple[str, ...] = ()
-    reason: str | None = None
-    #: For address input: the address matched, or the candidates when ambiguous.
-    matched_address: str | None = None
-    candidates: tuple[dict[str, Any], ...] = ()
-    #: Problems with the input that did not stop routing (e.g. an unknown category).
-    warnings: tuple[str, ...] = ()
-
-    # Computed on demand: a batch of 100,000 results need not format 200,000
-    # sentences nobody reads.
-    @property
-    def explanation_zh(self) -> str:
-        return explain(self)[0]
-
-    @property
-    def explanation_en(self) -> str:
-        return explain(self)[1]
-
-    def to_dict(self, *, personal: bool = True) -> dict[str, Any]:
-        """A JSON-ready dict; ``personal=False`` masks names and phones."""
-        data = asdict(self)
-        data["explanation_zh"], data["explanation_en"] = explain(self)
-        if not personal:
-            for member in [data["lead"], *data["team"]]:
-                if member:
-                    member["name"] = mask_name(member["name"])
-                    member["phone"] = mask_phone(member["phone"])
-        return data
+from gridgis.staff.team import assemble_team
 
 
 def route_point(
@@ -195,144 +110,6 @@ def _raise_unknown_category(session: Session, category: str) -> None:
     raise InvalidInput(
         f"Unknown category {category!r}; known categories: {', '.join(codes) or 'none loaded'}."
     )
-
-
-def _json(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        return json.loads(value)
-    return list(value or [])
-
-
-def build_result(
-    row: Any,
-    lon: float,
-    lat: float,
-    crs: str,
-    *,
-    assembled: tuple[TeamMember | None, tuple[TeamMember, ...], tuple[str, ...]] | None = None,
-) -> RoutingResult:
-    """Turn the statement's row into a result: rule, team, departments, explanation."""
-    if row["community_id"] is None:
-        return RoutingResult(
-            rule="outside_coverage", lon=lon, lat=lat, crs=crs, reason="outside every community"
-        )
-    base: dict[str, Any] = {
-        "lon": lon,
-        "lat": lat,
-        "crs": crs,
-        "community_id": row["community_id"],
-        "community_code": row["community_code"],
-        "layout_id": row["layout_id"],
-        "layout_name": row["layout_name"],
-        "building_id": row["building_id"],
-        "building_code": row["building_code"],
-        "building_name": row["building_name"],
-        "address": row["address"],
-        "unit_id": row["unit_id"],
-        "unit_number": row["unit_number"],
-        "compound_id": row["compound_id"],
-        "compound_name": row["compound_name"],
-    }
-    departments = tuple(
-        DepartmentRef(d["id"], d["code"], d["name"], d["kind"], d["reason"])
-        for d in _json(row["departments"])
-    )
-    if row["layout_id"] is None:
-        return RoutingResult(
-            rule="unrouted", departments=departments, reason="no layout in force", **base
-        )
-    if row["grid_id"] is None:
-        return RoutingResult(
-            rule="unrouted",
-            departments=departments,
-            reason=f"no grid within {row['gap_tolerance_m']:g} m",
-            **base,
-        )
-    dist = float(row["grid_dist"])
-    if dist > 0:
-        rule = "nearest_grid"
-    elif row["unit_id"] is not None:
-        rule = "unit"
-    elif row["building_id"] is not None:
-        rule = "building"
-    else:
-        rule = "grid"
-    lead, team, notes = assembled or assemble_team(_json(row["team"]), row["category_team"])
-    return RoutingResult(
-        rule=rule,
-        grid_id=row["grid_id"],
-        grid_code=row["grid_code"],
-        grid_name=row["grid_name"],
-        distance_m=round(dist, 2),
-        lead=lead,
-        team=team,
-        team_notes=notes,
-        departments=departments,
-        **base,
-    )
-
-
-def explain(r: RoutingResult) -> tuple[str, str]:
-    """The one-sentence explanation of a result, in Chinese and in English."""
-    if r.rule == "ambiguous_address":
-        names = "、".join(str(c["address"] or c["name"]) for c in r.candidates[:5])
-        zh = (
-            f"地址不唯一，请从候选中选择：{names}。"
-            if r.candidates
-            else "找不到该地址，请输入坐标或更完整的地址。"
-        )
-        en = (
-            f"The address matches {len(r.candidates)} buildings; choose one of the candidates."
-            if r.candidates
-            else "No building matches that address; give coordinates or a fuller address."
-        )
-        return zh, en
-    if r.rule == "invalid_location":
-        zh = f"位置无效：{r.reason}。"
-        en = f"Invalid location: {r.reason}."
-    elif r.rule == "outside_coverage":
-        zh = "该位置不在任何社区范围内，无法派遣。"
-        en = "The location is outside every community gridgis covers; it cannot be routed."
-    elif r.rule == "unrouted":
-        if r.reason == "no layout in force":
-            zh = (
-                f"该位置属于社区 {r.community_code}，但该时刻没有生效的网格方案，转社区受理员处理。"
-            )
-            en = (
-                f"The location is in community {r.community_code}, but no grid layout was in "
-                "force at that time; it goes to the community's dispatcher queue."
-            )
-        else:
-            zh = f"该位置在社区 {r.community_code} 内，但不在任何网格容差范围内，转社区受理员处理。"
-            en = (
-                f"The location is in community {r.community_code} but {r.reason}; "
-                "it goes to the community's dispatcher queue."
-            )
-    elif r.rule == "nearest_grid":
-        zh = (
-            f"该位置不在任何网格内，距最近的网格 {r.grid_code}（{r.grid_name}）"
-            f"{r.distance_m:.1f} 米，归该网格处理。"
-        )
-        en = (
-            f"The location is in no grid; the nearest grid, {r.grid_code} ({r.grid_name}), "
-            f"is {r.distance_m:.1f} m away and takes it."
-        )
-    else:
-        place_zh = {
-            "address": f"地址“{r.matched_address}”所在楼栋 {r.building_name or r.building_code}",
-            "unit": f"{r.building_name or r.building_code} {r.unit_number} 单元",
-            "building": f"楼栋 {r.building_name or r.building_code}",
-            "grid": f"网格 {r.grid_code}",
-        }[r.rule]
-        place_en = {
-            "address": f"building {r.building_code} at the address {r.matched_address!r}",
-            "unit": f"unit {r.unit_number} of building {r.building_code}",
-            "building": f"building {r.building_code}",
-            "grid": f"grid {r.grid_code}",
-        }[r.rule]
-        zh = f"该位置位于{place_zh}，属网格 {r.grid_code}（{r.grid_name}）。"
-        en = f"The location is in {place_en}, which belongs to grid {r.grid_code} ({r.grid_name})."
-    return zh, en
 
 
 @dataclass(frozen=True)
@@ -438,7 +215,13 @@ def route_points(
                 )
                 for m in rosters.get(place, [])
             ]
-            teams[key] = assemble_team(roster, row["category_team"])
+            teams[key] = assemble_team(
+                roster,
+                row["category_team"],
+                grid_id=row["grid_id"],
+                building_id=row["building_id"],
+                unit_id=row["unit_id"],
+            )
         result = build_result(row, wlon, wlat, crs_name, assembled=teams[key])
         if category and category not in known_categories:
             result = replace(result, warnings=(f"unknown category {category!r}",))

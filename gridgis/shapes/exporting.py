@@ -1,11 +1,12 @@
 """Exporting a layer to GeoJSON, GeoPackage, Shapefile or CSV.
 
-An export writes exactly the fields the importer reads (``_fields.LAYER_FIELDS``,
-shortened to 10 characters in a Shapefile), with references as codes (a
-building's compound, a unit's building), so a file exported from one
-community imports into another as the same data. Coordinates are written
-in full: GeoPackage and Shapefile keep doubles as they are, GeoJSON is
-written with 17 significant figures, CSV as full-precision WKT.
+An export writes exactly the file fields of the layer's spec
+(:mod:`gridgis.geo.layers`), selected through the spec's expressions and
+shortened to 10 characters in a Shapefile: the fields the importer reads, with
+references as codes (a building's compound, a unit's building), so a file
+exported from one community imports into another as the same data.
+Coordinates are written in full: GeoPackage and Shapefile keep doubles as they
+are, GeoJSON is written with 17 significant figures, CSV as full-precision WKT.
 """
 
 from __future__ import annotations
@@ -19,25 +20,15 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import shapely
-import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from gridgis import audit
 from gridgis.audit import Actor
 from gridgis.errors import InvalidFile, InvalidInput, NotFound
+from gridgis.geo.layers import LAYER_SPECS
 from gridgis.geo.layouts import choose_layout, get_community
-from gridgis.models import (
-    GRID_ROLES,
-    Assignment,
-    Building,
-    Community,
-    Compound,
-    Department,
-    Grid,
-    Staff,
-    Unit,
-)
-from gridgis.shapes.fields import LAYER_FIELDS, LAYERS
+from gridgis.models import GRID_ROLES, Assignment, Community, Grid, Staff
+from gridgis.shapes.fields import LAYERS
 from gridgis.shapes.reading import WGS84
 
 __all__ = ["EXPORT_FORMATS", "export_layer"]
@@ -97,8 +88,8 @@ def export_layer(
     if not out.parent.is_dir():
         raise InvalidFile(f"{out}: the folder {out.parent} does not exist.")
     community = get_community(session, community_code)
-    columns = [spec.name for spec in LAYER_FIELDS[layer]]
-    rows = _ROWS[layer](session, community, layout_name)
+    columns = [spec.name for spec in LAYER_SPECS[layer].file_fields]
+    rows = _rows(session, layer, community, layout_name)
     if not rows:
         raise NotFound(f"Community {community.code} has no {layer} to export.")
     if layer == "staff":
@@ -120,10 +111,6 @@ def export_layer(
     return len(rows)
 
 
-def _wkb(column: Any) -> Any:
-    return sa.func.ST_AsBinary(column).label("geom")
-
-
 def _layout_id(session: Session, community: Community, name: str | None) -> int:
     layout = choose_layout(session, community, name, newest_draft=True)
     if layout is None:
@@ -131,112 +118,47 @@ def _layout_id(session: Session, community: Community, name: str | None) -> int:
     return layout.id
 
 
-def _community_rows(session: Session, community: Community, _: str | None) -> list[tuple]:
-    c = Community
-    query = sa.select(
-        c.code, c.name, c.gap_tolerance_m, c.households_min, c.households_max, _wkb(c.boundary)
-    ).where(c.id == community.id)
-    return [tuple(r) for r in session.execute(query)]
+def _rows(session: Session, layer: str, community: Community, layout: str | None) -> list[tuple]:
+    """The file fields of the spec, then the geometry as WKB, one tuple per feature."""
+    if layer == "staff":
+        return _staff_rows(session, community, layout)
+    spec = LAYER_SPECS[layer]
+    # Grids belong to a layout, every other layer to the community.
+    owner_id = _layout_id(session, community, layout) if layer == "grids" else community.id
+    return [tuple(r) for r in session.execute(spec.file_select().where(spec.owner == owner_id))]
 
 
-def _grid_rows(session: Session, community: Community, layout: str | None) -> list[tuple]:
-    layout_id = _layout_id(session, community, layout)
-    query = (
-        sa.select(Grid.code, Grid.name, _wkb(Grid.geom))
-        .where(Grid.layout_id == layout_id)
-        .order_by(Grid.id)
-    )
-    return [tuple(r) for r in session.execute(query)]
-
-
-def _compound_rows(session: Session, community: Community, _: str | None) -> list[tuple]:
-    query = (
-        sa.select(
-            Compound.code,
-            Compound.name,
-            Department.code,
-            Compound.has_owners_committee,
-            _wkb(Compound.geom),
-        )
-        .outerjoin(Department, Department.id == Compound.property_company_id)
-        .where(Compound.community_id == community.id)
-        .order_by(Compound.id)
-    )
-    return [tuple(r) for r in session.execute(query)]
-
-
-def _building_rows(session: Session, community: Community, _: str | None) -> list[tuple]:
-    b = Building
-    query = (
-        sa.select(b.code, b.name, b.address, b.floors, b.households, Compound.code, _wkb(b.geom))
-        .outerjoin(Compound, Compound.id == b.compound_id)
-        .where(b.community_id == community.id)
-        .order_by(b.id)
-    )
-    return [tuple(r) for r in session.execute(query)]
-
-
-def _unit_rows(session: Session, community: Community, _: str | None) -> list[tuple]:
-    query = (
-        sa.select(Building.code, Unit.number, Unit.households, _wkb(Unit.geom))
-        .join(Building, Building.id == Unit.building_id)
-        .where(Building.community_id == community.id)
-        .order_by(Unit.id)
-    )
-    return [tuple(r) for r in session.execute(query)]
+#: The staff fields that describe the person rather than one of their roles.
+_PERSON = ("code", "name", "phone")
 
 
 def _staff_rows(session: Session, community: Community, layout: str | None) -> list[tuple]:
     """One row per assignment; grid roles of the chosen layout only."""
+    spec = LAYER_SPECS["staff"]
     chosen = choose_layout(session, community, layout, newest_draft=True)
-    unit_building = aliased(Building)
+    # The person and the layout of the assigned grid (the spec joins the
+    # assignment and its grid for the role and grid fields) decide what is kept.
     query = (
-        sa.select(
-            Staff.id,
-            Staff.code,
-            Staff.name,
-            Staff.phone,
-            Assignment.role,
-            Grid.code,
-            sa.func.coalesce(Building.code, unit_building.code),
-            Unit.number,
-            Assignment.volunteer_team,
-            Assignment.on_duty,
-            Grid.layout_id,
-        )
-        .outerjoin(Assignment, Assignment.staff_id == Staff.id)
-        .outerjoin(Grid, Grid.id == Assignment.grid_id)
-        .outerjoin(Building, Building.id == Assignment.building_id)
-        .outerjoin(Unit, Unit.id == Assignment.unit_id)
-        .outerjoin(unit_building, unit_building.id == Unit.building_id)
-        .where(Staff.community_id == community.id)
+        spec.select(spec.file_fields, Staff.id, Grid.layout_id)
+        .where(spec.owner == community.id)
         .order_by(Staff.id, Assignment.id)
     )
+    names = [f.name for f in spec.file_fields]
     rows: list[tuple] = []
     exported: set[int] = set()
     everyone: dict[int, tuple] = {}
-    for staff_id, code, name, phone, role, *rest, layout_id in session.execute(query):
-        everyone.setdefault(staff_id, (code, name, phone))
-        if role in GRID_ROLES and (chosen is None or layout_id != chosen.id):
+    for *values, staff_id, layout_id in session.execute(query):
+        record = dict(zip(names, values))
+        # Without a role, only the person's own fields: the rest stay empty.
+        everyone.setdefault(staff_id, tuple(record[n] if n in _PERSON else None for n in names))
+        if record["role"] in GRID_ROLES and (chosen is None or layout_id != chosen.id):
             continue  # a grid of another layout: its code means nothing in this one
-        if role is not None:
-            rows.append((code, name, phone, role, *rest))
+        if record["role"] is not None:
+            rows.append(tuple(values))
             exported.add(staff_id)
     # People without an exported role still come back as staff on re-import.
-    for staff_id, person in everyone.items():
-        if staff_id not in exported:
-            rows.append((*person, None, None, None, None, None, None))
+    rows.extend(person for staff_id, person in everyone.items() if staff_id not in exported)
     return rows
-
-
-_ROWS = {
-    "community": _community_rows,
-    "grids": _grid_rows,
-    "compounds": _compound_rows,
-    "buildings": _building_rows,
-    "units": _unit_rows,
-    "staff": _staff_rows,
-}
 
 
 def _cell(value: Any) -> str:
@@ -263,7 +185,7 @@ def _write_csv(out: Path, columns: list[str], rows: list[tuple], *, geometry: bo
 
 def _frame(layer: str, columns: list[str], rows: list[tuple]) -> gpd.GeoDataFrame:
     data = pd.DataFrame([r[:-1] for r in rows], columns=columns, dtype=object)
-    for spec in LAYER_FIELDS[layer]:
+    for spec in LAYER_SPECS[layer].file_fields:
         # Typed columns, so that GeoPackage and Shapefile fields get numeric types.
         kind = {"int": "Int64", "float": "Float64", "bool": "boolean"}.get(spec.kind)
         if kind:
@@ -278,7 +200,8 @@ def _write_gdal(out: Path, suffix: str, layer: str, columns: list[str], rows: li
     frame = _frame(layer, columns, rows)
     options: dict[str, Any] = {}
     if suffix == ".shp":
-        frame = frame.rename(columns={s.name: s.shapefile_name for s in LAYER_FIELDS[layer]})
+        fields = LAYER_SPECS[layer].file_fields
+        frame = frame.rename(columns={s.name: s.shapefile_name for s in fields})
         options["encoding"] = "UTF-8"  # also writes the .cpg that says so
         for part in _SHAPEFILE_PARTS:
             out.with_suffix(part).unlink(missing_ok=True)

@@ -1,9 +1,10 @@
-"""Which attribute fields each layer reads and writes, and how values are parsed.
+"""How the attribute fields of a file are found and their values parsed.
 
-The importer and the exporter share these definitions so that an exported
-file always imports back: the exporter writes exactly ``LAYER_FIELDS`` (under
-``FieldSpec.short`` in a Shapefile, whose field names stop at 10 characters)
-and the importer accepts the name, the short name and the aliases.
+Which fields a layer's files hold (names, kinds, Shapefile short names,
+aliases) is the layer's spec, :mod:`gridgis.geo.layers`; ``LAYER_FIELDS`` is
+its file fields by layer. The importer reads them with :func:`read_records`,
+accepting a field's name, short name or aliases, and the exporter writes the
+same fields, so an exported file always imports back.
 """
 
 from __future__ import annotations
@@ -11,15 +12,33 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from gridgis.errors import InvalidFile
+from gridgis.geo.layers import LAYER_SPECS, FieldSpec
+
+__all__ = [
+    "LAYERS",
+    "LAYER_FIELDS",
+    "MAX_DETAILS",
+    "FieldSpec",
+    "capped",
+    "duplicates",
+    "find_column",
+    "generated_code_warning",
+    "is_missing",
+    "parse_value",
+    "read_records",
+]
 
 #: The layers gridgis imports and exports, in the order they are usually loaded.
-LAYERS = ("community", "grids", "compounds", "buildings", "units", "staff")
+LAYERS = tuple(LAYER_SPECS)
+#: The fields each layer's files hold: what the importer reads, the exporter writes.
+LAYER_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
+    name: spec.file_fields for name, spec in LAYER_SPECS.items()
+}
 
 #: Problem lines shown in one error; the rest are counted.
 MAX_DETAILS = 100
@@ -33,80 +52,6 @@ def capped(details: list[str]) -> list[str]:
     if len(details) <= MAX_DETAILS:
         return details
     return [*details[:MAX_DETAILS], f"... and {len(details) - MAX_DETAILS} more"]
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One attribute field of a layer.
-
-    Attributes:
-        name: The name written on export and looked for first on import.
-        kind: ``text``, ``int`` (a count, never negative), ``float`` (never
-            negative) or ``bool``.
-        max_len: Longest text the database column holds.
-        short: Name used in Shapefiles when ``name`` is longer than 10 characters.
-        aliases: Other names accepted on import (case-insensitive).
-    """
-
-    name: str
-    kind: str = "text"
-    max_len: int | None = None
-    short: str | None = None
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def shapefile_name(self) -> str:
-        return self.short or self.name
-
-    def accepted_names(self) -> tuple[str, ...]:
-        names = (self.name, *((self.short,) if self.short else ()), *self.aliases)
-        return tuple(n.casefold() for n in names)
-
-
-CODE = FieldSpec("code", max_len=64, aliases=("id", "编码", "编号"))
-NAME = FieldSpec("name", max_len=200, aliases=("名称",))
-HOUSEHOLDS = FieldSpec("households", "int", aliases=("户数",))
-
-LAYER_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
-    "community": (
-        CODE,
-        NAME,
-        FieldSpec("gap_tolerance_m", "float", short="gap_tol_m"),
-        FieldSpec("households_min", "int", short="hh_min"),
-        FieldSpec("households_max", "int", short="hh_max"),
-    ),
-    "grids": (CODE, NAME),
-    "compounds": (
-        CODE,
-        NAME,
-        FieldSpec("property_company", max_len=64, short="prop_comp", aliases=("物业",)),
-        FieldSpec("owners_committee", "bool", short="owners_cmt", aliases=("业委会",)),
-    ),
-    "buildings": (
-        CODE,
-        NAME,
-        FieldSpec("address", max_len=300, aliases=("地址",)),
-        FieldSpec("floors", "int", aliases=("层数",)),
-        HOUSEHOLDS,
-        FieldSpec("compound", max_len=64, aliases=("小区",)),
-    ),
-    "units": (
-        FieldSpec("building", max_len=64, aliases=("楼栋",)),
-        FieldSpec("number", max_len=32, aliases=("单元", "单元号")),
-        HOUSEHOLDS,
-    ),
-    "staff": (
-        FieldSpec("code", max_len=64, aliases=("id", "编码", "编号", "工号")),
-        FieldSpec("name", max_len=100, aliases=("姓名",)),
-        FieldSpec("phone", max_len=32, aliases=("电话",)),
-        FieldSpec("role", max_len=32),
-        FieldSpec("grid", max_len=64),
-        FieldSpec("building", max_len=64),
-        FieldSpec("unit", max_len=32),
-        FieldSpec("team", max_len=16),
-        FieldSpec("on_duty", "bool"),
-    ),
-}
 
 
 def find_column(

@@ -16,10 +16,11 @@ import shapely
 import sqlalchemy as sa
 
 from gridgis.errors import NotFound
+from gridgis.geo.layers import LAYER_SPECS
 from gridgis.geo.layouts import publish_layout
 from gridgis.models import Building, Compound, Department, Grid, Layout, Unit
 from gridgis.shapes import checks as _spatial
-from gridgis.shapes.fields import LAYER_FIELDS, read_records
+from gridgis.shapes.fields import read_records
 from gridgis.shapes.loader import Loader, default_layout_name, hex_ewkb
 from gridgis.shapes.reading import Shapes, repair, to_multipolygon
 
@@ -40,8 +41,10 @@ def load(
     overrides = {"code": code_field, "name": name_field}
     if layer == "units":
         overrides = {"number": code_field}
+    # Exactly the fields the layer's files hold (its spec), which the exporter writes.
+    fields = LAYER_SPECS[layer].file_fields
     records, present, problems = read_records(
-        shapes.frame, LAYER_FIELDS[layer], shapes.labels, loader.label, overrides=overrides
+        shapes.frame, fields, shapes.labels, loader.label, overrides=overrides
     )
     loader.check(problems)
     geoms = list(shapes.frame.geometry.array)

@@ -1,10 +1,11 @@
 """Reading shape files into validated GeoDataFrames (no database here).
 
 Every layer gridgis imports comes through :func:`read_shapes`, which accepts
-GeoJSON, Shapefiles (plain or zipped), GeoPackages and CSV files (WKT or
-lon/lat columns) and returns 2D geometry in EPSG:4326, polygons promoted to
-MultiPolygons (the one geometry type the database stores), or refuses the
-file with a message that names the file, the feature and what is wrong.
+GeoJSON, Shapefiles (plain or zipped), GeoPackages, and CSV files or Excel
+workbooks (WKT or lon/lat columns, read by :mod:`gridgis.geo.tables`), and
+returns 2D geometry in EPSG:4326, polygons promoted to MultiPolygons (the one
+geometry type the database stores), or refuses the file with a message that
+names the file, the feature and what is wrong.
 
 A CRS is never guessed silently. GDAL reports EPSG:4326 for every GeoJSON
 (RFC 7946), so the coordinates themselves are checked: numbers like
@@ -26,7 +27,7 @@ import pyproj
 import shapely
 
 from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput
-from gridgis.geo import tables as _csv
+from gridgis.geo import tables
 from gridgis.shapes.fields import capped
 
 FORMATS = {
@@ -36,7 +37,10 @@ FORMATS = {
     ".zip": "zipped Shapefile",
     ".gpkg": "GeoPackage",
     ".csv": "CSV",
+    ".xlsx": "Excel workbook",
 }
+#: Formats read as tables (gridgis.geo.tables) rather than by GDAL.
+TABLES = (".csv", ".xlsx")
 WGS84 = pyproj.CRS.from_epsg(4326)
 _GEOD = pyproj.Geod(ellps="WGS84")
 _CRS_HINT = "e.g. EPSG:3857 for web-map metres, EPSG:4547 for CGCS2000 Gauss-Krüger CM 114°E"
@@ -51,7 +55,7 @@ class Shapes:
         frame: Attributes and 2D geometry in EPSG:4326 (MultiPolygons when
             polygons were asked for), indexed 0..n-1 in file order.
         labels: How each feature is named in messages ("feature 3",
-            "row 2 (line 3)" for CSV).
+            "row 2 (line 3)" for CSV, "row 2 (sheet 楼栋, row 3)" for XLSX).
         source_crs: The CRS the coordinates came in, e.g. "EPSG:4547".
         warnings: Things a person should know (e.g. a CRS that was assumed).
         fixes: One line per geometry repaired with ``fix=True``.
@@ -88,7 +92,8 @@ def read_shapes(
     """Read, check and normalise the features of a file.
 
     Args:
-        path: A .geojson/.json, .shp, .zip (holding one Shapefile), .gpkg or .csv file.
+        path: A .geojson/.json, .shp, .zip (holding one Shapefile), .gpkg, .csv or
+            .xlsx file (a table's geometry: a WKT column or lon/lat columns).
         crs: The CRS of the coordinates, overriding what the file declares.
         fix: Repair invalid geometries (keeping their polygonal parts) instead
             of refusing them; each repair is listed in ``Shapes.fixes``.
@@ -110,13 +115,14 @@ def read_shapes(
     if suffix not in FORMATS:
         raise InvalidFile(
             f"{label}: unknown format {path.suffix or '(no extension)'!r}; use GeoJSON (.geojson), "
-            "a Shapefile (.shp, or a .zip holding one), a GeoPackage (.gpkg) or CSV (.csv)."
+            "a Shapefile (.shp, or a .zip holding one), a GeoPackage (.gpkg), CSV (.csv) "
+            "or an Excel workbook (.xlsx)."
         )
     if path.stat().st_size == 0:
         raise InvalidFile(f"{label} is empty.")
     notes: list[str] = []
-    if suffix == ".csv":
-        frame, labels = _csv.read_geo_table(path, label)
+    if suffix in TABLES:
+        frame, labels = tables.read_geo_table(path, label)
     else:
         frame = _read_with_gdal(path, suffix, label, layer, notes)
         labels = [f"feature {i}" for i in range(1, len(frame) + 1)]
@@ -250,7 +256,7 @@ def _to_wgs84(
             why = f"the file declares {_name(source)}, which is wrong — pass --crs EPSG:XXXX"
         raise InvalidFile(where + why + f" ({_CRS_HINT}).")
     if override is None and declared is None and suffix in (".shp", ".zip", ".gpkg"):
-        # GeoJSON is lon/lat by definition (RFC 7946) and a CSV cannot declare
+        # GeoJSON is lon/lat by definition (RFC 7946) and a table cannot declare
         # a CRS; a Shapefile without .prj has lost something worth saying.
         notes.append(
             f"{label} declares no CRS{_missing_crs_note(suffix)}; its coordinates look like "

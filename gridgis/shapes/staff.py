@@ -1,4 +1,4 @@
-"""Staff and their roles ("1+1+1+N") from a CSV file.
+"""Staff and their roles ("1+1+1+N") from a CSV file or an Excel workbook.
 
 One row is one role of one person: ``code,name,phone,role,grid,building,unit,
 team,on_duty``. A person with two roles has two rows with the same code (and
@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gridgis.errors import InvalidFile, NotFound
-from gridgis.geo import tables as _csv
+from gridgis.geo import tables
 from gridgis.geo.layouts import choose_layout
 from gridgis.models import (
     GRID_ROLES,
@@ -47,16 +47,16 @@ def load_staff(
     name_field: str | None,
     layout_name: str | None,
 ) -> None:
-    """Check and store the staff and assignments of a CSV file."""
+    """Check and store the staff and assignments of a CSV file or XLSX workbook."""
     label = loader.label
-    if path.suffix.lower() != ".csv":
+    if path.suffix.lower() not in tables.TABLE_SUFFIXES:
         raise InvalidFile(
-            f"{label}: staff are imported from a CSV file with the columns "
-            "code,name,phone,role,grid,building,unit,team,on_duty."
+            f"{label}: staff are imported from a CSV file or an Excel workbook (.xlsx) "
+            "with the columns code,name,phone,role,grid,building,unit,team,on_duty."
         )
     if not path.is_file():
         raise InvalidFile(f"{label} does not exist or is not a file.")
-    table = _csv.read_table(path, label)
+    table = tables.read_table(path, label)
     labels = table.labels
     records, present, problems = read_records(
         table.frame(),

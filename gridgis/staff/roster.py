@@ -1,8 +1,8 @@
-"""Grid teams for display: the "1+1+1+N" staff of a community, masked by default.
+"""The roster: every "1+1+1+N" team of a community, as one viewer may see it.
 
-Names and phones are masked here, before they leave the query, unless the
-caller says who may see them (``personal``): so no caller can show more than
-``张*`` and ``138****1234`` by mistake.
+Names and phones are masked here, person by person, before they leave the
+query (:meth:`gridgis.staff.team.TeamMember.shown_to`): no caller can show
+more than ``张*`` and ``138****1234`` by mistake.
 """
 
 from __future__ import annotations
@@ -13,21 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis.access.privacy import mask_name, mask_phone
-from gridgis.access.scope import Scope
+from gridgis.access.permissions import Principal
+from gridgis.access.privacy import Post
 from gridgis.models import Assignment, Building, Community, Grid, Layout, Staff, Unit
-
-
-@dataclass(frozen=True)
-class TeamMember:
-    """One person's role on a team, with name and phone masked unless ``masked`` is False."""
-
-    role: str
-    name: str
-    phone: str
-    volunteer_team: str | None = None
-    on_duty: bool = True
-    masked: bool = True
+from gridgis.staff.team import ROLE_ORDER, TeamMember
 
 
 @dataclass
@@ -39,25 +28,7 @@ class TeamIndex:
     units: dict[str, list[TeamMember]] = field(default_factory=dict)
 
 
-_ROLE_ORDER = sa.case(
-    {"grid_worker": 0, "part_time_worker": 1, "building_head": 2, "unit_head": 3},
-    value=Assignment.role,
-    else_=4,
-)
-
-
-def _shown(
-    personal: bool | Scope, grid_id: int | None, building_id: int | None, unit_id: int | None
-) -> bool:
-    """Whether the person assigned to this place is shown in full."""
-    if isinstance(personal, Scope):
-        # Grid staff see the people of their own grids, buildings and units.
-        return (
-            grid_id in personal.grid_ids
-            or building_id in personal.building_ids
-            or unit_id in personal.unit_ids
-        )
-    return personal
+_ROLE_ORDER = sa.case({role: i for i, role in enumerate(ROLE_ORDER)}, value=Assignment.role)
 
 
 def team_index(
@@ -65,7 +36,7 @@ def team_index(
     community: Community,
     layout: Layout | None,
     *,
-    personal: bool | Scope = False,
+    viewer: Principal | None = None,
 ) -> TeamIndex:
     """The "1+1+1+N" teams of ``community``: grid teams of ``layout`` and the heads.
 
@@ -73,13 +44,14 @@ def team_index(
         session: The database session.
         community: Whose teams.
         layout: The layout whose grid teams to include (None: heads only).
-        personal: Who may see names and phones in full: True (an
-            administrator), a grid staff member's Scope (the people assigned
-            inside it), or False (everyone masked: the default).
+        viewer: Who is looking; each person's name and phone is shown in
+            full or masked for them (None: everyone masked).
     """
     index = TeamIndex()
     member = (
         Assignment.role,
+        Staff.id,
+        Staff.code,
         Assignment.volunteer_team,
         Assignment.on_duty,
         Staff.name,
@@ -116,12 +88,19 @@ def team_index(
         stmt = stmt.join(Staff, Assignment.staff_id == Staff.id).order_by(
             _ROLE_ORDER, Assignment.volunteer_team, Staff.code
         )
-        for key, role, team, on_duty, name, phone, grid_id, building_id, unit_id in session.execute(
-            stmt
-        ):
-            if _shown(personal, grid_id, building_id, unit_id):
-                shown = TeamMember(role, name or "", phone or "", team, on_duty, masked=False)
-            else:
-                shown = TeamMember(role, mask_name(name), mask_phone(phone), team, on_duty)
-            target.setdefault(key, []).append(shown)
+        for row in session.execute(stmt):
+            key, role, staff_id, code, team, on_duty, name, phone, grid_id, building_id, unit_id = (
+                row
+            )
+            member = TeamMember(
+                role,
+                staff_id,
+                code,
+                name or "",
+                phone,
+                volunteer_team=team,
+                on_duty=on_duty,
+                post=Post(grid_id, building_id, unit_id),
+            )
+            target.setdefault(key, []).append(member.shown_to(viewer))
     return index

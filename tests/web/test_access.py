@@ -15,12 +15,13 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from gridgis.access import accounts
-from gridgis.access.accounts import MAX_FAILED_LOGINS
+from gridgis.access.logins import MAX_FAILED_LOGINS
 from gridgis.config import Settings
 from gridgis.models import AuditEntry
 from tests.support.actors import named
 from tests.support.web import PASSWORD, USERS, Accounts, login
-from web.security import safe_next, secret_key, secure_cookies
+from web.security.gate import safe_next
+from web.security.keys import secret_key, secure_cookies
 
 FreshUser = Callable[..., tuple[str, int]]
 

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from gridgis.maps.community import TileSpec
-from web.security import content_security_policy, tile_sources
+from web.security.headers import content_security_policy, tile_sources
 
 FIXED = {
     "X-Content-Type-Options": "nosniff",

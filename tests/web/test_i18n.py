@@ -38,8 +38,8 @@ def test_every_message_id_has_a_chinese_translation() -> None:
 
 
 def test_error_messages_of_the_web_layer_are_translated() -> None:
-    from gridgis.access.accounts import AuthenticationFailed
     from gridgis.access.apikeys import INVALID_KEY
+    from gridgis.access.logins import AuthenticationFailed
     from web import access as auth
     from web import limits, security
     from web.errors import DATABASE_DOWN, TITLES

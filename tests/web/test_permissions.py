@@ -42,29 +42,29 @@ def call(method: str, url: str, *ok: int, **kwargs: Any) -> Call:
 SAMPLES: dict[tuple[str, str], Call] = {
     ("static", "GET"): call("GET", "/static/gridgis.css", 200),
     ("assets.leaflet", "GET"): call("GET", "/static/vendor/leaflet/leaflet.js", 200),
-    ("auth.login", "GET"): call("GET", "/login", 200, 302),
-    ("auth.login", "POST"): call(
+    ("access.login", "GET"): call("GET", "/login", 200, 302),
+    ("access.login", "POST"): call(
         "POST", "/login", 401, data={"username": "nobody", "password": "wrong-password"}
     ),
-    ("auth.logout", "POST"): call("POST", "/logout", 302),
-    ("auth.password", "GET"): call("GET", "/account/password", 200),
-    ("auth.password", "POST"): call(
+    ("access.logout", "POST"): call("POST", "/logout", 302),
+    ("access.password", "GET"): call("GET", "/account/password", 200),
+    ("access.password", "POST"): call(
         "POST",
         "/account/password",
         400,
         data={"old_password": "wrong-password", "new_password": "x", "confirm_password": "x"},
     ),
-    ("pages.overview", "GET"): call("GET", "/", 200),
-    ("pages.community", "GET"): call("GET", f"/communities/{COMMUNITY_CODE}", 200),
-    ("pages.choose", "GET"): call("GET", f"/go?community={COMMUNITY_CODE}", 302),
-    ("admin.audit_log", "GET"): call("GET", "/admin/audit", 200),
-    ("admin.audit_csv", "GET"): call("GET", "/admin/audit.csv", 200),
+    ("maps.overview", "GET"): call("GET", "/", 200),
+    ("maps.community", "GET"): call("GET", f"/communities/{COMMUNITY_CODE}", 200),
+    ("maps.choose", "GET"): call("GET", f"/go?community={COMMUNITY_CODE}", 302),
+    ("audit.audit_log", "GET"): call("GET", "/admin/audit", 200),
+    ("audit.audit_csv", "GET"): call("GET", "/admin/audit.csv", 200),
     ("api.discovery", "GET"): call("GET", "/api/v1", 200),
-    ("api.communities", "GET"): call("GET", "/api/v1/communities", 200),
-    ("api.community", "GET"): call("GET", f"/api/v1/communities/{COMMUNITY_CODE}", 200),
-    ("api.layer", "GET"): call("GET", f"/api/v1/communities/{COMMUNITY_CODE}/grids", 200),
-    ("route_api.route", "POST"): call("POST", "/api/v1/route", 200, json=B01),
-    ("route_api.route_batch", "POST"): call(
+    ("api.layers.communities", "GET"): call("GET", "/api/v1/communities", 200),
+    ("api.layers.community", "GET"): call("GET", f"/api/v1/communities/{COMMUNITY_CODE}", 200),
+    ("api.layers.layer", "GET"): call("GET", f"/api/v1/communities/{COMMUNITY_CODE}/grids", 200),
+    ("api.routing.route", "POST"): call("POST", "/api/v1/route", 200, json=B01),
+    ("api.routing.route_batch", "POST"): call(
         "POST",
         "/api/v1/route/batch",
         200,
@@ -120,7 +120,7 @@ def test_every_endpoint_has_a_sample_call(app: Flask) -> None:
 
 def test_only_login_assets_and_discovery_are_public(app: Flask) -> None:
     public = {e for e, _ in endpoints(app) if permission_of(app, e) == PUBLIC}
-    assert public == {"static", "assets.leaflet", "auth.login", "api.discovery"}
+    assert public == {"static", "assets.leaflet", "access.login", "api.discovery"}
 
 
 @pytest.mark.parametrize("who", WHO)

@@ -1,8 +1,7 @@
 """The JSON API, ``/api/v1``: communities and their layers as GeoJSON.
 
-``GET /api/v1`` (public) lists the endpoints, the permission each needs and
-how to authenticate. Everything else needs ``layers:read``; grid staff get
-only the features of their own area.
+Everything here needs ``layers:read``; grid staff get only the features of
+their own area.
 
 Layers are RFC 7946 FeatureCollections (``application/geo+json``) with
 ``numberMatched``/``numberReturned`` and ``links`` for paging, filtered by
@@ -17,13 +16,12 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request, url_for
 from werkzeug.wrappers import Response
 
-from gridgis.access.permissions import PERMISSIONS, PUBLIC
 from gridgis.geo.layouts import get_community
 from gridgis.maps import features
 from web import db
-from web.security import CSRF_HEADER, current_principal, permission_of, requires
+from web.security import current_principal, requires
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("layers", __name__)
 
 GEOJSON = "application/geo+json"
 
@@ -31,52 +29,13 @@ GEOJSON = "application/geo+json"
 def _community_links(code: str) -> list[dict[str, str]]:
     links = [
         {"rel": "self", "type": "application/json", "href": url_for(".community", code=code)},
-        {"rel": "alternate", "type": "text/html", "href": url_for("pages.community", code=code)},
+        {"rel": "alternate", "type": "text/html", "href": url_for("maps.community", code=code)},
     ]
     links += [
         {"rel": layer, "type": GEOJSON, "href": url_for(".layer", code=code, layer=layer)}
         for layer in features.LAYERS
     ]
     return links
-
-
-@bp.get("")
-@requires(PUBLIC)
-def discovery() -> Response:
-    """What the API offers, what each endpoint needs, and how to authenticate."""
-    endpoints = []
-    for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
-        if not rule.rule.startswith(bp.url_prefix or "/api/v1"):
-            continue
-        permission = permission_of(current_app, rule.endpoint) or "(none: refused)"
-        endpoints.append(
-            {
-                "path": rule.rule,
-                "methods": sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}),
-                "permission": permission,
-                "allows": PERMISSIONS.get(permission, ""),
-                "summary": _summary(rule.endpoint),
-            }
-        )
-    return jsonify(
-        {
-            "name": "gridgis API",
-            "version": "v1",
-            "authentication": {
-                "api_key": "Send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
-                "session": (
-                    "Or log in at /login; a logged-in browser sends "
-                    f"'{CSRF_HEADER}' with every POST."
-                ),
-            },
-            "endpoints": endpoints,
-        }
-    )
-
-
-def _summary(endpoint: str) -> str:
-    doc = (current_app.view_functions[endpoint].__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else ""
 
 
 @bp.get("/communities")

@@ -6,7 +6,8 @@ an EPSG code, ``gcj02`` or ``bd09``) or an ``address``, plus optional
 a GeoJSON FeatureCollection (as the JSON body) or a CSV (``text/csv`` body or
 an uploaded ``file``) and answers in the same format with routing columns
 added, every row kept. Names and phones of the routed team are shown in full
-only to those who may see them (:func:`serialise`); the batch output names
+only to those who may see them (one rule, person by person:
+:func:`gridgis.access.privacy.sees_staff_contact`); the batch output names
 staff by code only.
 """
 
@@ -18,16 +19,15 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from gridgis.access.scope import Scope
 from gridgis.clock import parse_time
 from gridgis.errors import InvalidInput
 from gridgis.routing.addresses import route_address
 from gridgis.routing.files import route_table, write_table
-from gridgis.routing.points import RoutingResult, route_point
+from gridgis.routing.points import route_point
 from web import db
-from web.security import current_principal, personal_access, requires
+from web.security import current_principal, requires
 
-bp = Blueprint("route_api", __name__, url_prefix="/api/v1")
+bp = Blueprint("routing", __name__)
 
 SINGLE_FIELDS = ("lon", "lat", "crs", "address", "category", "at", "community")
 
@@ -77,24 +77,6 @@ def _text(data: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def serialise(result: RoutingResult, access: bool | Scope = False) -> dict[str, Any]:
-    """The result as JSON; names and phones in full only where ``access`` reaches.
-
-    Args:
-        result: The routing result.
-        access: From :func:`web.security.personal_access`: True (everything),
-            a grid staff member's Scope (results in their own grid, building or
-            unit), or False (masked).
-    """
-    if isinstance(access, Scope):
-        access = (
-            result.grid_id in access.grid_ids
-            or result.building_id in access.building_ids
-            or result.unit_id in access.unit_ids
-        )
-    return result.to_dict(personal=access)
-
-
 @bp.post("/route")
 @requires("route:read")
 def route() -> Response:
@@ -125,7 +107,7 @@ def route() -> Response:
         )
     else:
         raise InvalidInput("Give either 'lon' and 'lat' or an 'address'.")
-    return jsonify(serialise(result, personal_access(current_principal())))
+    return jsonify(result.to_dict(current_principal()))
 
 
 @bp.post("/route/batch")

@@ -8,20 +8,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis.access import accounts
-from gridgis.access.accounts import (
+from gridgis import clock
+from gridgis.access import accounts, logins
+from gridgis.access.accounts import change_password, create_user
+from gridgis.access.logins import (
     LOCKOUT,
     MAX_FAILED_LOGINS,
     AccountLocked,
     AuthenticationFailed,
-    authenticate,
-    change_password,
-    create_user,
-    hash_password,
     principal_for_user,
-    validate_password,
-    verify_password,
 )
+from gridgis.access.passwords import hash_password, validate_password, verify_password
 from gridgis.access.permissions import ROLE_PERMISSIONS
 from gridgis.errors import Conflict, InvalidInput, NotFound
 from gridgis.models import AuditEntry, Community, Staff, User
@@ -36,6 +33,12 @@ T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def alice(db_session: Session) -> User:
     return create_user(db_session, "alice", PASSWORD, "planner", actor=ACTOR)
+
+
+def authenticate(session: Session, username: str, password: str, *, now: dt.datetime) -> User:
+    """Log in at the time ``now`` (the clock stands still meanwhile)."""
+    with clock.frozen(now):
+        return logins.authenticate(session, username, password)
 
 
 def audit_rows(session: Session, entity_id: str) -> list[AuditEntry]:
@@ -111,13 +114,13 @@ def test_unknown_user_gets_the_same_answer(
     db_session: Session, alice: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checked: list[str] = []
-    real = accounts.verify_password
+    real = logins.verify_password
 
     def spy(password: str, stored: str) -> bool:
         checked.append(stored)
         return real(password, stored)
 
-    monkeypatch.setattr(accounts, "verify_password", spy)
+    monkeypatch.setattr(logins, "verify_password", spy)
     with pytest.raises(AuthenticationFailed) as unknown:
         authenticate(db_session, "nobody", PASSWORD, now=T0)
     with pytest.raises(AuthenticationFailed) as wrong:

@@ -8,7 +8,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis.access.accounts import AuthenticationFailed
 from gridgis.access.apikeys import (
     create_key,
     list_keys,
@@ -16,6 +15,7 @@ from gridgis.access.apikeys import (
     revoke_key,
     verify_key,
 )
+from gridgis.access.logins import AuthenticationFailed
 from gridgis.access.permissions import Forbidden
 from gridgis.errors import Conflict, InvalidInput, NotFound
 from gridgis.models import ApiKey, AuditEntry

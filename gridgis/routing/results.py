@@ -1,0 +1,249 @@
+"""Routing results: what matched, why, who acts, and the sentence that explains it.
+
+A :class:`RoutingResult` is what gets stored with an incident as its snapshot
+(DESIGN.md, Routing rule 6). Names and phones in it are shown to a viewer
+person by person (:meth:`RoutingResult.to_dict`), by the one privacy rule.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from gridgis.access.permissions import Principal
+from gridgis.staff.team import TeamMember, assemble_team
+
+RULES = (
+    "unit",
+    "building",
+    "address",
+    "grid",
+    "nearest_grid",
+    "unrouted",
+    "outside_coverage",
+    "invalid_location",
+    "ambiguous_address",
+)
+
+
+@dataclass(frozen=True)
+class DepartmentRef:
+    """A department the incident also goes to."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    #: ``category`` (the category asks for it) or ``property`` (the compound's company).
+    reason: str
+
+
+@dataclass(frozen=True)
+class RoutingResult:
+    """What matched, why, and who acts. Stored with an incident as a snapshot."""
+
+    rule: str
+    lon: float | None
+    lat: float | None
+    crs: str = "EPSG:4326"
+    community_id: int | None = None
+    community_code: str | None = None
+    layout_id: int | None = None
+    layout_name: str | None = None
+    grid_id: int | None = None
+    grid_code: str | None = None
+    grid_name: str | None = None
+    building_id: int | None = None
+    building_code: str | None = None
+    building_name: str | None = None
+    address: str | None = None
+    unit_id: int | None = None
+    unit_number: str | None = None
+    compound_id: int | None = None
+    compound_name: str | None = None
+    #: Metres from the point to the routed grid (0 inside it).
+    distance_m: float | None = None
+    lead: TeamMember | None = None
+    team: tuple[TeamMember, ...] = ()
+    departments: tuple[DepartmentRef, ...] = ()
+    #: Why the team differs from the roster (off-duty staff and who covers).
+    team_notes: tuple[str, ...] = ()
+    reason: str | None = None
+    #: For address input: the address matched, or the candidates when ambiguous.
+    matched_address: str | None = None
+    candidates: tuple[dict[str, Any], ...] = ()
+    #: Problems with the input that did not stop routing (e.g. an unknown category).
+    warnings: tuple[str, ...] = ()
+
+    # Computed on demand: a batch of 100,000 results need not format 200,000
+    # sentences nobody reads.
+    @property
+    def explanation_zh(self) -> str:
+        return explain(self)[0]
+
+    @property
+    def explanation_en(self) -> str:
+        return explain(self)[1]
+
+    def shown_to(self, viewer: Principal | None) -> RoutingResult:
+        """This result as ``viewer`` may see it: each person's contact in full or masked."""
+        return replace(
+            self,
+            lead=self.lead.shown_to(viewer) if self.lead else None,
+            team=tuple(m.shown_to(viewer) for m in self.team),
+        )
+
+    def to_dict(self, viewer: Principal | None) -> dict[str, Any]:
+        """A JSON-ready dict for ``viewer`` (names and phones masked person by person)."""
+        data = asdict(self.shown_to(viewer))
+        data["explanation_zh"], data["explanation_en"] = explain(self)
+        for member in [data["lead"], *data["team"]]:
+            if member:
+                # Where a person serves is in the result already (grid, building, unit).
+                del member["post"], member["on_duty"]
+        return data
+
+
+def _json(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return json.loads(value)
+    return list(value or [])
+
+
+def build_result(
+    row: Any,
+    lon: float,
+    lat: float,
+    crs: str,
+    *,
+    assembled: tuple[TeamMember | None, tuple[TeamMember, ...], tuple[str, ...]] | None = None,
+) -> RoutingResult:
+    """Turn the statement's row into a result: rule, team, departments, explanation."""
+    if row["community_id"] is None:
+        return RoutingResult(
+            rule="outside_coverage", lon=lon, lat=lat, crs=crs, reason="outside every community"
+        )
+    base: dict[str, Any] = {
+        "lon": lon,
+        "lat": lat,
+        "crs": crs,
+        "community_id": row["community_id"],
+        "community_code": row["community_code"],
+        "layout_id": row["layout_id"],
+        "layout_name": row["layout_name"],
+        "building_id": row["building_id"],
+        "building_code": row["building_code"],
+        "building_name": row["building_name"],
+        "address": row["address"],
+        "unit_id": row["unit_id"],
+        "unit_number": row["unit_number"],
+        "compound_id": row["compound_id"],
+        "compound_name": row["compound_name"],
+    }
+    departments = tuple(
+        DepartmentRef(d["id"], d["code"], d["name"], d["kind"], d["reason"])
+        for d in _json(row["departments"])
+    )
+    if row["layout_id"] is None:
+        return RoutingResult(
+            rule="unrouted", departments=departments, reason="no layout in force", **base
+        )
+    if row["grid_id"] is None:
+        return RoutingResult(
+            rule="unrouted",
+            departments=departments,
+            reason=f"no grid within {row['gap_tolerance_m']:g} m",
+            **base,
+        )
+    dist = float(row["grid_dist"])
+    if dist > 0:
+        rule = "nearest_grid"
+    elif row["unit_id"] is not None:
+        rule = "unit"
+    elif row["building_id"] is not None:
+        rule = "building"
+    else:
+        rule = "grid"
+    lead, team, notes = assembled or assemble_team(
+        _json(row["team"]),
+        row["category_team"],
+        grid_id=row["grid_id"],
+        building_id=row["building_id"],
+        unit_id=row["unit_id"],
+    )
+    return RoutingResult(
+        rule=rule,
+        grid_id=row["grid_id"],
+        grid_code=row["grid_code"],
+        grid_name=row["grid_name"],
+        distance_m=round(dist, 2),
+        lead=lead,
+        team=team,
+        team_notes=notes,
+        departments=departments,
+        **base,
+    )
+
+
+def explain(r: RoutingResult) -> tuple[str, str]:
+    """The one-sentence explanation of a result, in Chinese and in English."""
+    if r.rule == "ambiguous_address":
+        names = "、".join(str(c["address"] or c["name"]) for c in r.candidates[:5])
+        zh = (
+            f"地址不唯一，请从候选中选择：{names}。"
+            if r.candidates
+            else "找不到该地址，请输入坐标或更完整的地址。"
+        )
+        en = (
+            f"The address matches {len(r.candidates)} buildings; choose one of the candidates."
+            if r.candidates
+            else "No building matches that address; give coordinates or a fuller address."
+        )
+        return zh, en
+    if r.rule == "invalid_location":
+        zh = f"位置无效：{r.reason}。"
+        en = f"Invalid location: {r.reason}."
+    elif r.rule == "outside_coverage":
+        zh = "该位置不在任何社区范围内，无法派遣。"
+        en = "The location is outside every community gridgis covers; it cannot be routed."
+    elif r.rule == "unrouted":
+        if r.reason == "no layout in force":
+            zh = (
+                f"该位置属于社区 {r.community_code}，但该时刻没有生效的网格方案，转社区受理员处理。"
+            )
+            en = (
+                f"The location is in community {r.community_code}, but no grid layout was in "
+                "force at that time; it goes to the community's dispatcher queue."
+            )
+        else:
+            zh = f"该位置在社区 {r.community_code} 内，但不在任何网格容差范围内，转社区受理员处理。"
+            en = (
+                f"The location is in community {r.community_code} but {r.reason}; "
+                "it goes to the community's dispatcher queue."
+            )
+    elif r.rule == "nearest_grid":
+        zh = (
+            f"该位置不在任何网格内，距最近的网格 {r.grid_code}（{r.grid_name}）"
+            f"{r.distance_m:.1f} 米，归该网格处理。"
+        )
+        en = (
+            f"The location is in no grid; the nearest grid, {r.grid_code} ({r.grid_name}), "
+            f"is {r.distance_m:.1f} m away and takes it."
+        )
+    else:
+        place_zh = {
+            "address": f"地址“{r.matched_address}”所在楼栋 {r.building_name or r.building_code}",
+            "unit": f"{r.building_name or r.building_code} {r.unit_number} 单元",
+            "building": f"楼栋 {r.building_name or r.building_code}",
+            "grid": f"网格 {r.grid_code}",
+        }[r.rule]
+        place_en = {
+            "address": f"building {r.building_code} at the address {r.matched_address!r}",
+            "unit": f"unit {r.unit_number} of building {r.building_code}",
+            "building": f"building {r.building_code}",
+            "grid": f"grid {r.grid_code}",
+        }[r.rule]
+        zh = f"该位置位于{place_zh}，属网格 {r.grid_code}（{r.grid_name}）。"
+        en = f"The location is in {place_en}, which belongs to grid {r.grid_code} ({r.grid_name})."
+    return zh, en
