@@ -94,7 +94,7 @@ lint: venv ## ruff, import contracts, dead code (vulture), mypy on gridgis/
 	@$(BIN)/ruff check gridgis web tests bench migrations
 	@$(BIN)/ruff format --check -q gridgis web tests bench migrations
 	@$(BIN)/lint-imports --no-cache
-	@$(BIN)/vulture gridgis web vulture_allowlist.py --min-confidence 60
+	@$(BIN)/vulture gridgis web vulture_allowlist.py
 	@$(BIN)/mypy gridgis
 
 bench: venv db ## Run the benchmarks (they print ratios against baselines)

@@ -737,7 +737,7 @@ def run_http(
             statuses[status] += 1
             statuses_seen.append(status)
             if status == 422 and b"outside" in body.lower():
-                continue  # OutsideCoverage: no owners, as the other methods say
+                continue  # outside coverage: no owners, as the other methods say
             if status == 200 and has_ids:
                 data = json.loads(body)
                 data = data.get("result", data) if isinstance(data, dict) else {}
@@ -748,7 +748,7 @@ def run_http(
                     -1 if data[f"{f}_id"] is None else data[f"{f}_id"] for f in OWNER_FIELDS
                 ]
         conn.close()
-        answered = {200, 422}  # 422: outside coverage (gridgis.errors.OutsideCoverage)
+        answered = {200, 422}  # 422: outside coverage
         ok = np.array([t for t, s in zip(times, statuses_seen) if s in answered] or times) * 1000
         info: dict[str, Any] = {
             "seconds": round(sum(times), 3),

@@ -93,11 +93,6 @@ def configure(timezone: str) -> None:
         ) from None
 
 
-def display_zone() -> ZoneInfo:
-    """The zone people read times in."""
-    return _zone
-
-
 def local(moment: dt.datetime) -> dt.datetime:
     """``moment`` in the display zone (a naive moment is taken as UTC, as stored)."""
     if moment.tzinfo is None:

@@ -64,11 +64,5 @@ class Conflict(GridgisError):
     http_status = 409
 
 
-class OutsideCoverage(GridgisError):
-    """A location lies outside every community gridgis covers."""
-
-    http_status = 422
-
-
 class DatabaseUnavailable(GridgisError):
     http_status = 503

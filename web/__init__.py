@@ -54,13 +54,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     # Imported here so that importing ``web`` stays free of side effects and cheap.
     from gridgis import clock
-    from gridgis.maps import community as community_maps
+    from gridgis.maps import offline
     from web import access, api, assets, audit, db, errors, i18n, limits, maps, security
 
     config = dict(test_config or {})
     settings = _settings(config)
     clock.configure(settings.timezone)
-    tiles = community_maps.tile_specs(settings)
+    tiles = offline.tile_specs(settings)
     app = Flask(__name__)
     app.config.update(
         GRIDGIS_SETTINGS=settings,

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from gridgis.access import accounts, logins
 from gridgis.access.logins import AccountLocked, AuthenticationFailed
 from gridgis.access.permissions import PUBLIC
-from gridgis.errors import InvalidInput
+from gridgis.errors import N_, InvalidInput
 from gridgis.models import User
 from web import db
 from web.i18n import gettext as _
@@ -30,9 +30,9 @@ bp = Blueprint("access", __name__)
 
 #: Longest username accepted from the form (the domain allows 64).
 MAX_USERNAME = 64
-PASSWORDS_DIFFER = "The two new passwords are not the same."
+PASSWORDS_DIFFER = N_("The two new passwords are not the same.")
 #: Shown for AccountLocked, with the minutes to wait.
-ACCOUNT_LOCKED = (
+ACCOUNT_LOCKED = N_(
     "Too many failed logins: this account is locked. "
     "Try again in {minutes} min, or ask an administrator to unlock it."
 )

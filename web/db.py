@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgis.config import Settings
 from gridgis.db import make_engine, make_sessionmaker
-from gridgis.maps.community import TileSpec
+from gridgis.maps.offline import TileSpec
 
 logger = logging.getLogger(__name__)
 

@@ -16,27 +16,27 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from gridgis import errors as domain_errors
-from gridgis.errors import DatabaseUnavailable, GridgisError, NotFound
+from gridgis.errors import N_, DatabaseUnavailable, GridgisError, NotFound
 from web import db
-from web.i18n import current_language, translator
+from web.i18n import gettext as _
 
 logger = logging.getLogger(__name__)
 
 #: The database message, also an id in the i18n catalog.
-DATABASE_DOWN = (
+DATABASE_DOWN = N_(
     "Database unavailable: please try again in a minute. If it persists, "
     "ask the administrator to check that PostGIS is running."
 )
 TITLES = {
-    400: "Bad request",
-    401: "Not logged in",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    413: "Request too large",
-    429: "Too many requests",
-    500: "Server error",
-    503: "Service unavailable",
+    400: N_("Bad request"),
+    401: N_("Not logged in"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    413: N_("Request too large"),
+    429: N_("Too many requests"),
+    500: N_("Server error"),
+    503: N_("Service unavailable"),
 }
 
 
@@ -62,10 +62,10 @@ def as_gridgis_error(exc: Exception) -> GridgisError:
                 return NotFound(
                     f"There is no API endpoint at {request.path}; GET /api/v1 lists the endpoints."
                 )
-            return NotFound("There is no page at this address.")
+            return NotFound(N_("There is no page at this address."))
         if isinstance(exc, MethodNotAllowed):
             not_allowed = domain_errors.MethodNotAllowed(
-                "This address does not accept that kind of request."
+                N_("This address does not accept that kind of request.")
             )
             if exc.valid_methods:
                 not_allowed.details.append("Allowed: " + ", ".join(sorted(exc.valid_methods)))
@@ -82,7 +82,9 @@ def as_gridgis_error(exc: Exception) -> GridgisError:
         error.http_status = exc.code or 500
         return error
     logger.exception("unexpected error on %s %s", request.method, request.path)
-    return GridgisError("Something went wrong on our side; it has been logged. Please try again.")
+    return GridgisError(
+        N_("Something went wrong on our side; it has been logged. Please try again.")
+    )
 
 
 def render_error(exc: Exception) -> Response:
@@ -98,8 +100,7 @@ def render_error(exc: Exception) -> Response:
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
     else:
-        _ = translator(current_language())
-        title = _(TITLES.get(status, "Error"))
+        title = _(TITLES[status]) if status in TITLES else _("Error")
         html = render_template(
             "error.html",
             status=status,

@@ -18,14 +18,15 @@ import os
 from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter
 
+from gridgis.errors import N_
 from web.security import client_identity
 
 #: Defaults; tests and deployments change them with these config keys.
 LOGIN_RATE = "10 per minute"
 API_RATE = "600 per minute"
 
-LOGIN_TOO_FAST = "Too many login attempts from your address: wait a minute and try again."
-API_TOO_FAST = (
+LOGIN_TOO_FAST = N_("Too many login attempts from your address: wait a minute and try again.")
+API_TOO_FAST = N_(
     "Too many requests from this client: slow down, and retry after the number of "
     "seconds in the Retry-After header."
 )

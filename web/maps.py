@@ -10,7 +10,8 @@ from werkzeug.wrappers import Response
 
 from gridgis.errors import InvalidInput
 from gridgis.geo.layouts import get_community
-from gridgis.maps import community as maps
+from gridgis.maps import community as community_map
+from gridgis.maps import offline
 from gridgis.models import Community
 from web import db, i18n
 from web.security import csp_nonce, current_principal, requires
@@ -29,7 +30,7 @@ def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
     session = db.get_session()
     community = get_community(session, code)
     principal = current_principal()
-    m = maps.build_community_map(
+    m = community_map.build_community_map(
         session,
         community,
         assets_url=lambda name: url_for("assets.leaflet", filename=name),
@@ -39,9 +40,9 @@ def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
         viewer=principal,
         lang=i18n.current_language(),
     )
-    parts = maps.render_parts(m)
+    parts = offline.render_parts(m)
     # folium writes inline <script> and <style> elements: the CSP admits them by nonce.
-    parts = maps.MapParts(
+    parts = offline.MapParts(
         header=_with_nonce(parts.header), html=_with_nonce(parts.html), script=parts.script
     )
     return render_template("map.html", community=community, communities=communities, map=parts)

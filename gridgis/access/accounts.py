@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from gridgis import audit, clock
 from gridgis.access.passwords import hash_password, validate_password, verify_password
 from gridgis.audit import Actor
-from gridgis.errors import Conflict, InvalidInput, NotFound
+from gridgis.errors import N_, Conflict, InvalidInput, NotFound
 from gridgis.models import USER_ROLES, Community, Staff, User
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ def change_password(
         InvalidInput: The current password is wrong, or the new one is refused.
     """
     if old_password is not None and not verify_password(old_password, user.password_hash):
-        raise InvalidInput("The current password is wrong; nothing was changed.")
+        raise InvalidInput(N_("The current password is wrong; nothing was changed."))
     validate_password(user.username, new_password)
     user.password_hash = hash_password(new_password)
     user.sessions_valid_from = clock.now()

@@ -21,7 +21,7 @@ from gridgis import audit, clock
 from gridgis.access.logins import AuthenticationFailed
 from gridgis.access.permissions import API_SCOPES, Principal
 from gridgis.audit import Actor
-from gridgis.errors import Conflict, InvalidInput, NotFound
+from gridgis.errors import N_, Conflict, InvalidInput, NotFound
 from gridgis.models import ApiKey
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ PREFIX_LENGTH = 8
 #: Bytes of randomness in the secret part (43 URL-safe characters).
 SECRET_BYTES = 32
 MAX_NAME_LENGTH = 100
-INVALID_KEY = "Invalid or revoked API key."
+INVALID_KEY = N_("Invalid or revoked API key.")
 
 
 def create_key(

@@ -22,7 +22,7 @@ from gridgis import audit, clock
 from gridgis.access.passwords import dummy_hash, verify_password
 from gridgis.access.permissions import ANONYMOUS, ROLE_PERMISSIONS, Principal
 from gridgis.access.scope import scope_for_staff
-from gridgis.errors import GridgisError
+from gridgis.errors import N_, GridgisError
 from gridgis.models import User
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class AuthenticationFailed(GridgisError):
     #: The failure count (and its audit entry) must be committed all the same.
     keeps_writes = True
 
-    def __init__(self, user_msg: str = "Wrong username or password.", **kwargs: Any) -> None:
+    def __init__(self, user_msg: str = N_("Wrong username or password."), **kwargs: Any) -> None:
         super().__init__(user_msg, **kwargs)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gridgis.access.scope import Scope
-from gridgis.errors import GridgisError
+from gridgis.errors import N_, GridgisError
 
 #: No login needed: the login page, static assets, API discovery.
 PUBLIC = "public"
@@ -84,7 +84,7 @@ class Principal:
         if self.can(permission):
             return
         if self.kind == "anonymous":
-            raise Unauthenticated("Log in first (or send an API key) to use this.")
+            raise Unauthenticated(N_("Log in first (or send an API key) to use this."))
         raise Forbidden(
             f"Your {'role ' + repr(self.role) if self.role else 'key'} does not allow this "
             f"(it needs the permission {permission!r}: {PERMISSIONS.get(permission, '')})."

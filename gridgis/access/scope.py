@@ -25,20 +25,6 @@ class Scope:
     building_ids: frozenset[int] = frozenset()
     unit_ids: frozenset[int] = frozenset()
 
-    def allows(
-        self,
-        *,
-        grid_id: int | None = None,
-        building_id: int | None = None,
-        unit_id: int | None = None,
-    ) -> bool:
-        """True when every place given lies in the scope."""
-        return (
-            (grid_id is None or grid_id in self.grid_ids)
-            and (building_id is None or building_id in self.building_ids)
-            and (unit_id is None or unit_id in self.unit_ids)
-        )
-
 
 def scope_for_staff(session: Session, staff_id: int) -> Scope:
     """The area of the staff member ``staff_id`` (three statements, whatever the area's size)."""

@@ -71,13 +71,6 @@ def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]:
     return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
 
 
-def _bd09_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
-    x, y = lon - 0.0065, lat - 0.006
-    z = math.sqrt(x * x + y * y) - 0.00002 * math.sin(y * _X_PI)
-    theta = math.atan2(y, x) - 0.000003 * math.cos(x * _X_PI)
-    return z * math.cos(theta), z * math.sin(theta)
-
-
 def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]:
     if out_of_china(lon, lat):
         return lon, lat

@@ -1,30 +1,22 @@
 """What each layer is: its fields in files and on the map, and the SQL that yields them.
 
-A layer (community, grids, compounds, buildings, units, staff) is described
-once, here, by a :class:`LayerSpec`; every surface reads it:
+Each layer (community, grids, compounds, buildings, units, staff) is described
+once, by a :class:`LayerSpec`, and every surface reads it: the exporter
+(:mod:`gridgis.shapes.exporting`) writes exactly the *file fields*, selected
+through their expressions, in their order (under :attr:`FieldSpec.short` in a
+Shapefile); the importer (:mod:`gridgis.shapes.places`, ``.staff``) reads
+exactly those fields by name, short name or alias (编码, 名称, 户数, ...), parsed
+by :mod:`gridgis.shapes.fields`; the GeoJSON views (:mod:`gridgis.maps.features`)
+build each feature's properties from the *view fields*, in their order.
 
-- the exporter (:mod:`gridgis.shapes.exporting`) writes exactly the *file
-  fields*, selected through their expressions, in their order (under
-  :attr:`FieldSpec.short` in a Shapefile, whose field names stop at 10
-  characters);
-- the importer (:mod:`gridgis.shapes.places`, :mod:`gridgis.shapes.staff`)
-  reads exactly the file fields, by name, short name or alias
-  (:attr:`FieldSpec.aliases`: 编码, 名称, 户数, ...); parsing lives in
-  :mod:`gridgis.shapes.fields`;
-- the GeoJSON views (:mod:`gridgis.maps.features`) build each feature's
-  properties from the *view fields*, in their order.
-
-So an exported file always imports back, and what the map shows and what a
-file carries cannot drift apart unnoticed. Where they legitimately differ the
-spec says so with two fields, one for each side: a compound's property company
-is a department *code* in files (the importer looks departments up by code)
-and its *name* on the map (people read it); the owners' committee is
-``owners_committee`` in files and ``has_owners_committee`` on the map. Values
-that only the map shows (a grid's households and buildings, a building's
-number of units) are view-only fields with their own SQL.
-
-Staff and the community itself have no view: staff names and phones never
-appear in a GeoJSON layer (``gridgis.staff.roster`` gives teams separately).
+So an exported file always imports back, and the map and the files cannot
+drift apart unnoticed. Where they legitimately differ the spec has one field
+for each side: a compound's property company is a department *code* in files
+(the importer looks departments up by code) and its *name* on the map; the
+owners' committee is ``owners_committee`` in files, ``has_owners_committee`` on
+the map. Values only the map shows (a grid's households and buildings, a
+building's number of units) are view-only fields with their own SQL. Staff and
+the community have no view: staff names and phones never reach a map layer.
 """
 
 from __future__ import annotations
@@ -225,15 +217,17 @@ _GRID_LAYOUT = Join(Layout, Layout.id == Grid.layout_id, outer=False)
 # The buildings that belong to the grid (one rule, gridgis.geo.areas), of its
 # own community: a neighbour's building under an overlapping edge is not ours.
 _IN_GRID = sa.and_(Building.community_id == Layout.community_id, building_in_grid(Building, Grid))
-_GRID_HOUSEHOLDS = (
-    sa.select(sa.func.coalesce(sa.func.sum(Building.households), 0))
+# One pass over the grid's buildings for both tallies (LATERAL: once per grid).
+_grid_tally = (
+    sa.select(
+        sa.func.coalesce(sa.func.sum(Building.households), 0).label("households"),
+        sa.func.count(Building.id).label("buildings"),
+    )
     .where(_IN_GRID)
-    .correlate(Grid, Layout)
-    .scalar_subquery()
+    .lateral("grid_tally")
 )
-_GRID_BUILDINGS = (
-    sa.select(sa.func.count(Building.id)).where(_IN_GRID).correlate(Grid, Layout).scalar_subquery()
-)
+# An aggregate without GROUP BY yields one row even for an empty grid.
+_GRID_TALLY = Join(_grid_tally, sa.true(), outer=False)
 
 # --- compounds, buildings, units: references travel as codes -------------------
 
@@ -281,10 +275,18 @@ _SPECS = (
             _name(Grid.name),
             FieldSpec("layout", in_file=False, sql=Layout.name, joins=(_GRID_LAYOUT,)),
             FieldSpec(
-                "households", "int", in_file=False, sql=_GRID_HOUSEHOLDS, joins=(_GRID_LAYOUT,)
+                "households",
+                "int",
+                in_file=False,
+                sql=_grid_tally.c.households,
+                joins=(_GRID_LAYOUT, _GRID_TALLY),
             ),
             FieldSpec(
-                "buildings", "int", in_file=False, sql=_GRID_BUILDINGS, joins=(_GRID_LAYOUT,)
+                "buildings",
+                "int",
+                in_file=False,
+                sql=_grid_tally.c.buildings,
+                joins=(_GRID_LAYOUT, _GRID_TALLY),
             ),
         ),
     ),

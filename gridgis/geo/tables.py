@@ -180,15 +180,19 @@ def _delimiter(text: str) -> str:
 def _text_records(text: str, delimiter: str, label: str) -> Iterator[tuple[str, list[str]]]:
     if csv.field_size_limit() < MAX_CELL:
         csv.field_size_limit(MAX_CELL)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # Strict: a quote never closed would otherwise swallow the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     line = 0
     try:
         for cells in reader:
             start, line = line + 1, reader.line_num
             yield f"line {start}", cells
     except csv.Error as exc:
+        start = line + 1
+        where = f"line {start}" if reader.line_num <= start else f"lines {start}-{reader.line_num}"
         raise InvalidFile(
-            f"{label} is not a well-formed CSV file: line {reader.line_num}: {exc}."
+            f"{label} is not a well-formed CSV file: {where}: {exc}; a quoted value must end "
+            'with a quote, and a quote inside it is written twice ("").'
         ) from None
 
 

@@ -94,8 +94,8 @@ class RoutingResult:
             team=tuple(m.shown_to(viewer) for m in self.team),
         )
 
-    def to_dict(self, viewer: Principal | None) -> dict[str, Any]:
-        """A JSON-ready dict for ``viewer`` (names and phones masked person by person)."""
+    def to_dict(self, viewer: Principal | None = None) -> dict[str, Any]:
+        """A JSON-ready dict for ``viewer`` (names and phones masked per person; None: all)."""
         data = asdict(self.shown_to(viewer))
         data["explanation_zh"], data["explanation_en"] = explain(self)
         for member in [data["lead"], *data["team"]]:

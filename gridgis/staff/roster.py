@@ -48,7 +48,7 @@ def team_index(
             full or masked for them (None: everyone masked).
     """
     index = TeamIndex()
-    member = (
+    columns = (
         Assignment.role,
         Staff.id,
         Staff.code,
@@ -63,13 +63,13 @@ def team_index(
     targets: list[tuple[dict[str, list[TeamMember]], Any]] = [
         (
             index.buildings,
-            sa.select(Building.code, *member)
+            sa.select(Building.code, *columns)
             .join(Assignment, Assignment.building_id == Building.id)
             .where(Building.community_id == community.id),
         ),
         (
             index.units,
-            sa.select(Building.code + "/" + Unit.number, *member)
+            sa.select(Building.code + "/" + Unit.number, *columns)
             .join(Unit, Unit.building_id == Building.id)
             .join(Assignment, Assignment.unit_id == Unit.id)
             .where(Building.community_id == community.id),
@@ -79,7 +79,7 @@ def team_index(
         targets.append(
             (
                 index.grids,
-                sa.select(Grid.code, *member)
+                sa.select(Grid.code, *columns)
                 .join(Assignment, Assignment.grid_id == Grid.id)
                 .where(Grid.layout_id == layout.id),
             )
@@ -92,7 +92,7 @@ def team_index(
             key, role, staff_id, code, team, on_duty, name, phone, grid_id, building_id, unit_id = (
                 row
             )
-            member = TeamMember(
+            person = TeamMember(
                 role,
                 staff_id,
                 code,
@@ -102,5 +102,5 @@ def team_index(
                 on_duty=on_duty,
                 post=Post(grid_id, building_id, unit_id),
             )
-            target.setdefault(key, []).append(member.shown_to(viewer))
+            target.setdefault(key, []).append(person.shown_to(viewer))
     return index

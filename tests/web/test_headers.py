@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
-from gridgis.maps.community import TileSpec
+from gridgis.maps.offline import TileSpec
 from web.security.headers import content_security_policy, tile_sources
 
 FIXED = {

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from gridgis.geo.layouts import get_community
 from gridgis.maps import features
+from gridgis.maps.communities import community_summaries, community_summary
 from web import db
 from web.security import current_principal, requires
 
@@ -42,7 +43,7 @@ def _community_links(code: str) -> list[dict[str, str]]:
 @requires("layers:read")
 def communities() -> Response:
     """Every community with its extent, layout in force and counts."""
-    found = features.community_summaries(db.get_session())
+    found = community_summaries(db.get_session())
     for summary in found:
         summary["links"] = _community_links(summary["code"])
     return jsonify({"communities": found})
@@ -52,7 +53,7 @@ def communities() -> Response:
 @requires("layers:read")
 def community(code: str) -> Response:
     """One community, or 404 naming the code."""
-    summary = features.community_summary(db.get_session(), code)
+    summary = community_summary(db.get_session(), code)
     summary["links"] = _community_links(code)
     return jsonify(summary)
 

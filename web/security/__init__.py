@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask
 
 from gridgis.config import Settings
-from gridgis.maps.community import TileSpec
+from gridgis.maps.offline import TileSpec
 from web.security.csrf import CSRF_FAILED, CSRF_FIELD, CSRF_HEADER, CsrfFailed, csrf_token
 from web.security.gate import (
     FORBIDDEN_PAGE,

@@ -12,10 +12,11 @@ import secrets
 from flask import request, session
 
 from gridgis.access.permissions import Forbidden
+from gridgis.errors import N_
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-CSRF_FAILED = (
+CSRF_FAILED = N_(
     "This form has expired or did not come from this site (CSRF check failed). "
     "Reload the page and try again."
 )

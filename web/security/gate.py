@@ -17,6 +17,7 @@ from flask import Flask, current_app, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from gridgis.access.permissions import PERMISSIONS, PUBLIC, Forbidden
+from gridgis.errors import N_
 from web.errors import wants_json
 from web.security.csrf import check_csrf
 from web.security.principals import principal_from_request
@@ -32,7 +33,7 @@ PUBLIC_ENDPOINTS = frozenset({"static"})
 #: Endpoints that answer without touching the session or the database.
 STATIC_PREFIXES = ("static", "assets.")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-FORBIDDEN_PAGE = "Your account does not allow this page. Ask an administrator if you need it."
+FORBIDDEN_PAGE = N_("Your account does not allow this page. Ask an administrator if you need it.")
 
 
 def requires(permission: str) -> Callable[[View], View]:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, request
 from werkzeug.wrappers import Response
 
-from gridgis.maps.community import TileSpec
+from gridgis.maps.offline import TileSpec
 from web.security.gate import is_static
 
 

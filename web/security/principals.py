@@ -17,13 +17,14 @@ from flask import current_app, flash, g, request, session
 from gridgis import clock
 from gridgis.access import apikeys, logins
 from gridgis.access.permissions import ANONYMOUS, Principal
+from gridgis.errors import N_
 from gridgis.models import User
 from web import db
 from web.errors import wants_json
 from web.i18n import gettext
 from web.security.csrf import CSRF_FIELD
 
-SESSION_ENDED = "Your session has ended; please log in again."
+SESSION_ENDED = N_("Your session has ended; please log in again.")
 #: How long a login lasts at most, and without any request.
 SESSION_LIFETIME = timedelta(hours=8)
 IDLE_TIMEOUT = timedelta(minutes=30)

@@ -316,7 +316,7 @@ def test_grid_staff_principal_is_scoped_to_their_grid(db_session: Session) -> No
     assert principal.permissions == ROLE_PERMISSIONS["grid_staff"]
     assert principal.staff_id == user.staff_id and principal.user_id == user.id
     assert principal.scope is not None
-    assert principal.scope.allows(grid_id=g1.id) and not principal.scope.allows(grid_id=g2.id)
+    assert g1.id in principal.scope.grid_ids and g2.id not in principal.scope.grid_ids
     assert audit_rows(db_session, "zhang")[0].after == {
         "username": "zhang",
         "role": "grid_staff",

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from gridgis.access.privacy import mask_name, mask_phone
 from gridgis.config import Settings
 from gridgis.errors import GridgisError
-from gridgis.maps import community as maps
+from gridgis.maps import community as community_map
+from gridgis.maps import offline
 from gridgis.maps.popups import MAP_CSS
 from tests.support.sample_community import (
     COMPOUND_NAME,
@@ -37,11 +38,11 @@ def sample(db_session: Session) -> Sample:
 
 
 @pytest.fixture
-def overview(db_session: Session, sample: Sample) -> maps.OfflineMap:
-    return maps.build_community_map(db_session, sample.community, assets_url=assets_url)
+def overview(db_session: Session, sample: Sample) -> offline.OfflineMap:
+    return community_map.build_community_map(db_session, sample.community, assets_url=assets_url)
 
 
-def popups(m: maps.OfflineMap, layer: str) -> dict[str, str]:
+def popups(m: offline.OfflineMap, layer: str) -> dict[str, str]:
     return {f["id"]: f["properties"]["popup"] for f in m.layer_data[layer]["features"]}
 
 
@@ -53,7 +54,7 @@ def links(html: str) -> list[str]:
 
 
 def test_offline_map_loads_only_what_the_app_serves() -> None:
-    m = maps.OfflineMap(assets_url=assets_url)
+    m = offline.OfflineMap(assets_url=assets_url)
     folium.LayerControl().add_to(m)
     html = m.get_root().render()
     assert sorted(links(html)) == [ASSETS + "leaflet.css", ASSETS + "leaflet.js"]
@@ -63,9 +64,9 @@ def test_offline_map_loads_only_what_the_app_serves() -> None:
 
 
 def test_community_map_has_no_url_outside_the_app(
-    overview: maps.OfflineMap,
+    overview: offline.OfflineMap,
 ) -> None:
-    parts = maps.render_parts(overview)
+    parts = offline.render_parts(overview)
     html = parts.header + parts.html + parts.script
     assert sorted(links(html)) == [ASSETS + "leaflet.css", ASSETS + "leaflet.js"]
     assert "http://" not in html and "https://" not in html
@@ -75,7 +76,7 @@ def test_community_map_has_no_url_outside_the_app(
 # --- what is drawn ------------------------------------------------------------
 
 
-def test_layers_in_drawing_order(overview: maps.OfflineMap) -> None:
+def test_layers_in_drawing_order(overview: offline.OfflineMap) -> None:
     drawn = {key: [f["id"] for f in data["features"]] for key, data in overview.layer_data.items()}
     assert drawn == {
         "grids": list(GRID_CODES),
@@ -83,7 +84,7 @@ def test_layers_in_drawing_order(overview: maps.OfflineMap) -> None:
         "buildings": ["B01", "B02", "B03", "B04", "B05"],
         "units": ["B01/1", "B01/2", "B03/1", "B03/2"],
     }
-    script = maps.render_parts(overview).script
+    script = offline.render_parts(overview).script
     assert '"preferCanvas": true' in script
     assert ".fitBounds(" in script and "[30.59, 114.3]" in script
     assert "L.control.layers(" in script
@@ -91,12 +92,12 @@ def test_layers_in_drawing_order(overview: maps.OfflineMap) -> None:
 
 
 def test_grid_popup_has_name_code_households_and_masked_team(
-    overview: maps.OfflineMap,
+    overview: offline.OfflineMap,
 ) -> None:
     popup = popups(overview, "grids")[GRID_CODES[0]]
     for text in (GRID_NAMES[0], GRID_CODES[0], "<th>Households</th><td>60</td>"):
         assert text in popup
-    assert "Grid worker: 张* 138****1234" in popup
+    assert "Full-time grid worker: 张* 138****1234" in popup
     assert "Part-time grid worker: 李** 139****5678" in popup
     assert "Volunteer · Red Pioneer team: 王* 137****1111" in popup
     assert "gg-dot gg-team-red" in popup  # the red team's colour (a class: no inline style)
@@ -107,7 +108,7 @@ def test_grid_popup_has_name_code_households_and_masked_team(
     assert "No team assigned yet." in popups(overview, "grids")[GRID_CODES[1]]
 
 
-def test_building_unit_and_compound_popups(overview: maps.OfflineMap) -> None:
+def test_building_unit_and_compound_popups(overview: offline.OfflineMap) -> None:
     b01 = popups(overview, "buildings")["B01"]
     for text in ("1栋", "B01", "南湖路01号", COMPOUND_NAME, "<td>24</td>", "Building head: 钱*"):
         assert text in b01
@@ -121,7 +122,7 @@ def test_building_unit_and_compound_popups(overview: maps.OfflineMap) -> None:
 def test_popups_escape_what_users_typed(db_session: Session, sample: Sample) -> None:
     sample.grids[2].name = "<script>alert(1)</script>"
     db_session.flush()
-    m = maps.build_community_map(db_session, sample.community, assets_url=assets_url)
+    m = community_map.build_community_map(db_session, sample.community, assets_url=assets_url)
     popup = popups(m, "grids")[GRID_CODES[2]]
     assert "<script>" not in popup and "&lt;script&gt;" in popup
     (grid,) = (f for f in m.layer_data["grids"]["features"] if f["id"] == GRID_CODES[2])
@@ -130,23 +131,23 @@ def test_popups_escape_what_users_typed(db_session: Session, sample: Sample) -> 
 
 
 def test_labels_go_through_gettext(db_session: Session, sample: Sample) -> None:
-    m = maps.build_community_map(
+    m = community_map.build_community_map(
         db_session, sample.community, assets_url=assets_url, gettext=lambda s: f"«{s}»"
     )
-    script = maps.render_parts(m).script
+    script = offline.render_parts(m).script
     for layer in ("Grids", "Compounds", "Buildings", "Units"):  # the layer control
         assert json.dumps(f"«{layer}»") + " :" in script
     assert "«Households»" in popups(m, "buildings")["B01"]
     assert "«Legend»" in legend(m)
 
 
-def legend(m: maps.OfflineMap) -> str:
-    found = re.search(r"div\.innerHTML = (\".*?\");", maps.render_parts(m).script)
+def legend(m: offline.OfflineMap) -> str:
+    found = re.search(r"div\.innerHTML = (\".*?\");", offline.render_parts(m).script)
     assert found is not None
     return str(json.loads(found.group(1)))
 
 
-def test_legend_names_each_grid_and_compound(overview: maps.OfflineMap) -> None:
+def test_legend_names_each_grid_and_compound(overview: offline.OfflineMap) -> None:
     html = legend(overview)
     for name in (*GRID_NAMES, COMPOUND_NAME, "Community boundary", "Not in a compound"):
         assert name in html
@@ -156,7 +157,7 @@ def test_legend_names_each_grid_and_compound(overview: maps.OfflineMap) -> None:
 
 
 def test_named_layout(db_session: Session, sample: Sample) -> None:
-    m = maps.build_community_map(
+    m = community_map.build_community_map(
         db_session, sample.community, assets_url=assets_url, layout_name=LAYOUT_OLD
     )
     assert [f["id"] for f in m.layer_data["grids"]["features"]] == ["OLD-E", "OLD-W"]
@@ -166,20 +167,20 @@ def test_named_layout(db_session: Session, sample: Sample) -> None:
 
 
 def test_no_tiles_by_default() -> None:
-    assert maps.tile_specs(Settings()) == []
+    assert offline.tile_specs(Settings()) == []
 
 
 def test_xyz_tiles() -> None:
     url = "http://tiles.intranet/{z}/{x}/{y}.png"
-    specs = maps.tile_specs(Settings(tiles="xyz", tile_url=url, tile_attribution="© 测绘院"))
-    assert specs == [maps.TileSpec(url=url, attribution="© 测绘院", name="base")]
+    specs = offline.tile_specs(Settings(tiles="xyz", tile_url=url, tile_attribution="© 测绘院"))
+    assert specs == [offline.TileSpec(url=url, attribution="© 测绘院", name="base")]
     # Without an attribution the tile host is named.
-    (spec,) = maps.tile_specs(Settings(tiles="xyz", tile_url=url))
+    (spec,) = offline.tile_specs(Settings(tiles="xyz", tile_url=url))
     assert spec.attribution == "tiles.intranet"
 
 
 def test_tianditu_tiles() -> None:
-    vec, cva = maps.tile_specs(Settings(tiles="tianditu", tianditu_key="KEY123"))
+    vec, cva = offline.tile_specs(Settings(tiles="tianditu", tianditu_key="KEY123"))
     assert vec.url == (
         "http://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
         "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
@@ -191,8 +192,8 @@ def test_tianditu_tiles() -> None:
 
 
 def test_tile_layers_render_into_the_map() -> None:
-    m = maps.OfflineMap(assets_url=assets_url)
-    for spec in maps.tile_specs(Settings(tiles="tianditu", tianditu_key="KEY123")):
+    m = offline.OfflineMap(assets_url=assets_url)
+    for spec in offline.tile_specs(Settings(tiles="tianditu", tianditu_key="KEY123")):
         spec.layer().add_to(m)
     script = m.get_root().render()
     assert script.count("L.tileLayer(") == 2
@@ -210,7 +211,7 @@ def test_tile_layers_render_into_the_map() -> None:
 )
 def test_incomplete_tile_settings_say_what_to_set(settings: Settings, message: str) -> None:
     with pytest.raises(GridgisError, match=re.escape(message)):
-        maps.tile_specs(settings)
+        offline.tile_specs(settings)
 
 
 # --- masking ------------------------------------------------------------------

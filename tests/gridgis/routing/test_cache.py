@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgis.access.permissions import cli_principal
 from gridgis.demo.loader import load_demo
 from gridgis.routing import cache as routing_cache
 from gridgis.routing.points import PointInput, route_points
@@ -61,7 +62,8 @@ def compare(
     ]
     by_sql = route_points(session, points, use_cache=False)
     by_cache = route_points(session, points, use_cache=True)
-    assert [r.to_dict() for r in by_cache] == [r.to_dict() for r in by_sql]
+    everything = cli_principal("tests")
+    assert [r.to_dict(everything) for r in by_cache] == [r.to_dict(everything) for r in by_sql]
     index = routing_cache.index_for(session, 0, build=False)
     assert index is not None
     decided = routing_cache.resolve(

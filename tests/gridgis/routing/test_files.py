@@ -1,4 +1,4 @@
-"""Routing whole CSV and GeoJSON files: every row back, in order, with its columns."""
+"""Routing whole CSV, XLSX and GeoJSON files: every row back, in order, with its columns."""
 
 from __future__ import annotations
 
@@ -7,13 +7,19 @@ import io
 import json
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
+from gridgis.config import PROJECT_ROOT
 from gridgis.errors import InvalidFile, InvalidInput
-from gridgis.routing.files import ROUTING_COLUMNS, route_table, write_table
+from gridgis.routing.files import ROUTING_COLUMNS, route_file, route_table, write_table
 from tests.support.routing_city import AFTER
+
+#: Five work orders in GB18030 with 经度/纬度 columns; tests/gridgis/shapes imports the same file.
+HOTLINE_GB18030 = Path(__file__).resolve().parents[2] / "data" / "tables" / "hotline_gb18030.csv"
+HOTLINE_SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "hotline" / "12345-sample.csv"
 
 MESSY_CSV = (
     "\ufeffid,Complaint,Amount,Longitude,Latitude,cat\r\n"
@@ -134,3 +140,141 @@ def test_cli_route_refuses_a_time_without_zone(scratch_database_url: str, tmp_pa
     )
     assert result.exit_code == 1
     assert "needs a time zone" in result.output
+
+
+def test_gb18030_file_with_jingdu_weidu_routes(db_session: Session, city) -> None:
+    data = HOTLINE_GB18030.read_bytes()
+    table = route_table(db_session, data, "hotline_gb18030.csv", category_field="类别", at=AFTER)
+    assert [r.rule for r in table.results] == [
+        "unit",
+        "grid",
+        "grid",
+        "nearest_grid",
+        "outside_coverage",
+    ]
+    assert [r.grid_code for r in table.results] == ["A", "A", "B", "A", None]
+    out = write_table(table)
+    assert not out.startswith(b"\xef\xbb\xbf")  # UTF-8 without BOM, as before
+    rows = parse(out)
+    assert list(rows[0])[:8] == [
+        "工单编号",
+        "受理时间",
+        "诉求内容",
+        "事发地址",
+        "经度",
+        "纬度",
+        "坐标系",
+        "类别",
+    ]
+    assert [r["工单编号"] for r in rows] == ["T1", "T2", "T3", "T4", "T5"]
+    assert rows[0]["诉求内容"] == "车辆停在人行道上，\r\n堵住单元门"
+    assert rows[1]["诉求内容"] == "𠮷女士反映楼道灯坏了"
+    assert (rows[0]["unit_number"], rows[0]["departments"]) == ("1", "CG;JJ")
+
+
+def _workbook(path: Path) -> Path:
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "工单"
+    for row in (
+        ["编号", "诉求内容", "Longitude", "Latitude", "cat", "备注"],
+        [1, "车辆占道", 114.30105, 30.50105, "parking", None],
+        [2, "没有坐标", None, None, None, "=1+1"],
+        [],  # an empty sheet row is no row
+        [3, "路上", 114.30505, 30.508, "medical", "#N/A"],
+        [4, "远处", "东经114度", 30.6, None, None],
+    ):
+        ws.append(row)
+    ws["F3"].data_type = "s"  # text that looks like a formula, as a user may type it
+    book.save(path)
+    return path
+
+
+def test_xlsx_routes_to_xlsx_and_csv_keeping_every_row(
+    db_session: Session, city, tmp_path: Path
+) -> None:
+    source = _workbook(tmp_path / "工单.xlsx")
+    table = route_file(db_session, source, tmp_path / "out.xlsx", category_field="cat", at=AFTER)
+    assert [r.rule for r in table.results] == [
+        "unit",
+        "invalid_location",
+        "nearest_grid",
+        "invalid_location",
+    ]
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    header, body = rows[0], rows[1:]
+    assert header == ["编号", "诉求内容", "Longitude", "Latitude", "cat", "备注", *ROUTING_COLUMNS]
+    assert [r[:6] for r in body] == [
+        ["1", "车辆占道", "114.30105", "30.50105", "parking", None],
+        ["2", "没有坐标", None, None, None, "=1+1"],  # text, not a formula
+        ["3", "路上", "114.30505", "30.508", "medical", "#N/A"],
+        ["4", "远处", "东经114度", "30.6", None, None],
+    ]
+    values = [dict(zip(header, r)) for r in body]
+    assert [v["grid_code"] for v in values] == ["A", None, "A", None]
+    assert values[1]["reason"] == "no coordinates"
+    assert "unparsable coordinates in Longitude/Latitude: '东经114度'" in values[3]["reason"]
+    route_file(db_session, source, tmp_path / "out.csv", at=AFTER)
+    csv_rows = parse((tmp_path / "out.csv").read_bytes())
+    assert [r["编号"] for r in csv_rows] == ["1", "2", "3", "4"]
+    assert [r["rule"] for r in csv_rows] == [r.rule for r in table.results]
+
+
+def test_output_kind_must_fit_the_input(db_session: Session, city, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"lon,lat\n114.3,30.5\n")
+    with pytest.raises(
+        InvalidInput, match=r"a table is written as a table; use a \.csv or \.xlsx name"
+    ):
+        route_file(db_session, source, tmp_path / "out.geojson", at=AFTER)
+
+
+def test_xlsx_output_refuses_what_a_cell_cannot_hold(
+    db_session: Session, city, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"lon,lat,note\n114.3,30.5,bell\x07\n")
+    out = tmp_path / "out.xlsx"
+    with pytest.raises(InvalidInput) as caught:
+        route_file(db_session, source, out, at=AFTER)
+    assert caught.value.user_msg.startswith(f"{out}: row 1, column 'note' holds text an .xlsx")
+    assert "use a .csv name instead" in caught.value.user_msg
+    route_file(db_session, source, tmp_path / "out.csv", at=AFTER)  # CSV holds it
+    assert parse((tmp_path / "out.csv").read_bytes())[0]["note"] == "bell\x07"
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused(db_session: Session, city) -> None:
+    with pytest.raises(InvalidFile) as caught:
+        route_table(db_session, b"lon,lat\n114.3,30.5\n114,3,30,5\n", "in.csv")
+    assert caught.value.details == [
+        "row 2 (line 3): 4 cells but the header has 2 columns (a comma inside a value needs quotes)"
+    ]
+
+
+def test_cli_routes_an_xlsx(scratch_database_url: str, tmp_path: Path) -> None:
+    from gridgis.cli import main
+
+    out = tmp_path / "out.xlsx"
+    result = CliRunner().invoke(
+        main, ["route", str(_workbook(tmp_path / "in.xlsx")), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Routed 4 rows" in result.output
+    assert len(list(openpyxl.load_workbook(out, read_only=True).active.values)) == 5
+
+
+def test_the_12345_hotline_export_routes_every_row(db_session: Session, city) -> None:
+    if not HOTLINE_SAMPLE.exists():
+        pytest.skip(
+            f"the hotline sample {HOTLINE_SAMPLE} is absent (../shared is not beside this checkout)"
+        )
+    table = route_table(
+        db_session, HOTLINE_SAMPLE.read_bytes(), str(HOTLINE_SAMPLE), crs="gcj02", at=AFTER
+    )
+    assert len(table.rows) == len(table.results) == 240
+    assert table.columns[8:11] == ["经度", "纬度", "坐标系"]
+    rules = {row["工单编号"]: r for row, r in zip(table.rows, table.results)}
+    for order in ("20261101010003", "20261101010007", "20261101010011"):
+        assert (rules[order].rule, rules[order].reason) == ("invalid_location", "no coordinates")
+    assert rules["20261101010015"].rule == "invalid_location"  # (1143.4, 305.1)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 import sqlalchemy as sa
@@ -227,6 +228,68 @@ def test_csv_and_shapefile_import_like_geojson(db_session: Session, tmp_path: Pa
     )
     expected = shapely.MultiPolygon([shapely.box(102.7015, 25.0615, 102.7020, 25.0620)])
     assert b1.normalize().equals_exact(expected.normalize(), 1e-8)  # metres and back
+
+
+def test_gb18030_csv_of_buildings_with_wkt_imports(db_session: Session, tmp_path: Path) -> None:
+    load_fixture(db_session, until="grids")
+    # The fixture as Excel saves it on a Chinese Windows desktop: GB18030, no BOM.
+    path = tmp_path / "楼栋.csv"
+    text = (SHAPES / "buildings_wkt.csv").read_bytes().decode("utf-8-sig")
+    path.write_bytes(text.encode("gb18030"))
+    assert _import(db_session, "buildings", path).count == 2
+    assert db_session.execute(
+        sa.select(
+            Building.code, Building.name, Building.address, Building.floors, Building.households
+        ).order_by(Building.code)
+    ).all() == [
+        ("B1", "金色年华1栋", "金江路1号\r\n1栋", 18, 72),
+        ("B2", "金色年华2栋, 东", "金江路1号2栋", 6, 24),
+    ]
+
+
+def test_xlsx_of_buildings_imports_like_geojson(db_session: Session, tmp_path: Path) -> None:
+    load_fixture(db_session, until="compounds")
+    frame = fixture_frame("buildings.geojson")
+    path = tmp_path / "buildings.xlsx"
+    # Numbers stay numbers (floors 18.0), missing values are empty cells, WKT is text.
+    frame.assign(wkt=frame.geometry.to_wkt()).drop(columns="geometry").to_excel(
+        path, index=False, sheet_name="楼栋"
+    )
+    assert _import(db_session, "buildings", path).count == 4
+    assert db_session.execute(
+        sa.select(Building.code, Building.name, Building.floors, Building.households, Compound.code)
+        .outerjoin(Compound, Compound.id == Building.compound_id)
+        .order_by(Building.code)
+    ).all() == [
+        ("B1", "金色年华1栋", 18, 72, "C1"),
+        ("B2", "金色年华2栋", 6, 24, "C1"),  # no compound cell: found by location
+        ("B3", "翠苑1栋", 11, 44, "C2"),
+        ("B4", None, None, None, None),
+    ]
+    b1 = _geom(db_session, "SELECT ST_AsBinary(geom) FROM building WHERE code = 'B1'")
+    assert b1.equals(shapely.MultiPolygon([shapely.box(102.7015, 25.0615, 102.7020, 25.0620)]))
+
+
+def test_staff_from_xlsx_with_numbers_as_excel_keeps_them(
+    db_session: Session, tmp_path: Path
+) -> None:
+    load_fixture(db_session, until="units")
+    path = tmp_path / "staff.xlsx"
+    # pandas types the columns as Excel would: phones and grid codes as numbers, unit 1 as 1.0.
+    pd.read_csv(SHAPES / "staff.csv").to_excel(path, index=False, sheet_name="人员")
+    report = _import(db_session, "staff", path)
+    assert (report.count, report.assignments) == (7, 7)
+    assert db_session.execute(
+        sa.select(Staff.code, Staff.phone, Assignment.role, Grid.code, Unit.number)
+        .join(Assignment, Assignment.staff_id == Staff.id)
+        .outerjoin(Grid, Grid.id == Assignment.grid_id)
+        .outerjoin(Unit, Unit.id == Assignment.unit_id)
+        .where(Staff.code.in_(["S01", "S04"]))
+        .order_by(Staff.code)
+    ).all() == [
+        ("S01", "13800000001", "grid_worker", GRID_CODES[0], None),
+        ("S04", "13800000004", "unit_head", None, "1"),
+    ]
 
 
 def test_assumed_crs_is_reported(db_session: Session, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import geopandas as gpd
+import openpyxl
 import pyogrio
 import pytest
 import shapely
@@ -29,6 +31,16 @@ from tests.support.shape_files import (
 )
 
 B1 = shapely.box(102.7015, 25.0615, 102.7020, 25.0620)
+#: Five work orders in GB18030 with 经度/纬度 columns; tests/gridgis/routing routes the same file.
+HOTLINE_GB18030 = SHAPES.parent / "tables" / "hotline_gb18030.csv"
+
+
+def xlsx(path: Path, frame: gpd.GeoDataFrame, sheet: str = "buildings") -> Path:
+    """The frame as a workbook as an office saves it: numbers as numbers, WKT as text."""
+    frame.assign(wkt=frame.geometry.to_wkt()).drop(columns="geometry").to_excel(
+        path, index=False, sheet_name=sheet
+    )
+    return path
 
 
 def _near_b1(geom: shapely.Geometry) -> bool:
@@ -58,10 +70,17 @@ def fixture_files(tmp_path: Path) -> dict[str, Path]:
         "zip": _zip(tmp_path / "buildings.zip", shp),
         "gpkg": gpkg,
         "csv": csv,
+        "xlsx": xlsx(tmp_path / "buildings.xlsx", frame),
     }
 
 
-@pytest.mark.parametrize("kind", ["geojson", "shp", "zip", "gpkg", "csv"])
+ROW_LABELS = {
+    "csv": ["row 1 (line 2)", "row 2 (line 3)"],
+    "xlsx": ["row 1 (sheet buildings, row 2)", "row 2 (sheet buildings, row 3)"],
+}
+
+
+@pytest.mark.parametrize("kind", ["geojson", "shp", "zip", "gpkg", "csv", "xlsx"])
 def test_every_format_reads_to_multipolygons_in_wgs84(
     fixture_files: dict[str, Path], kind: str
 ) -> None:
@@ -73,9 +92,7 @@ def test_every_format_reads_to_multipolygons_in_wgs84(
     assert [str(c) for c in frame["code"]] == ["B1", "B2", "B3", "B4"]
     assert list(frame["name"])[:3] == ["金色年华1栋", "金色年华2栋", "翠苑1栋"]
     assert same_geometry(frame.geometry.iloc[0], shapely.MultiPolygon([B1]))
-    assert shapes.labels[:2] == (
-        ["row 1 (line 2)", "row 2 (line 3)"] if kind == "csv" else ["feature 1", "feature 2"]
-    )
+    assert shapes.labels[:2] == ROW_LABELS.get(kind, ["feature 1", "feature 2"])
     assert shapes.warnings == [] and shapes.fixes == []
 
 
@@ -136,11 +153,58 @@ def test_csv_without_geometry_columns_lists_what_it_has(tmp_path: Path) -> None:
         read_shapes(path)
 
 
-def test_csv_not_utf8_says_how_to_save_it(tmp_path: Path) -> None:
-    path = tmp_path / "gbk.csv"
-    path.write_bytes("code,name,wkt\nA,金色年华,POINT (1 1)\n".encode("gbk"))
-    with pytest.raises(InvalidFile, match=r"gbk.csv is not UTF-8 text .*CSV UTF-8"):
+def test_gb18030_csv_reads_like_its_utf8_twin(tmp_path: Path) -> None:
+    # The fixture as Excel saves it on a Chinese Windows desktop: GB18030, no BOM.
+    text = (SHAPES / "buildings_wkt.csv").read_bytes().decode("utf-8-sig")
+    path = tmp_path / "gb18030.csv"
+    path.write_bytes(text.encode("gb18030"))
+    frame = read_shapes(path).frame
+    assert list(frame["name"]) == ["金色年华1栋", "金色年华2栋, 东"]
+    assert frame["address"][0] == "金江路1号\r\n1栋"
+    assert same_geometry(frame.geometry[0], shapely.MultiPolygon([B1]))
+
+
+def test_gb18030_csv_with_jingdu_weidu_columns_gives_points() -> None:
+    shapes = read_shapes(HOTLINE_GB18030, polygons=False)
+    assert [p.coords[0] for p in shapes.frame.geometry] == [
+        (114.30105, 30.50105),
+        (114.3003, 30.508),
+        (114.3051, 30.502),
+        (114.30505, 30.508),
+        (114.40, 30.60),
+    ]
+    assert list(shapes.frame["诉求内容"])[:2] == [
+        "车辆停在人行道上，\r\n堵住单元门",
+        "𠮷女士反映楼道灯坏了",
+    ]
+    assert shapes.labels[:2] == ["row 1 (line 2)", "row 2 (line 4)"]  # row 1 spans two lines
+
+
+def test_csv_in_neither_utf8_nor_gb18030_says_how_to_save_it(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("code,name,wkt\nA,Café,POINT (1 1)\n".encode("latin-1"))
+    with pytest.raises(
+        InvalidFile, match=r"latin1.csv is neither UTF-8 nor GB18030 text .*CSV UTF-8"
+    ):
         read_shapes(path)
+
+
+def test_xlsx_lon_lat_points_and_bad_cells_named_by_sheet_row(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "路灯"
+    for row in (["编号", "经度", "纬度"], ["P1", 102.7015, 25.0615], ["P2", "东经102度", 25.06]):
+        ws.append(row)
+    book.save(tmp_path / "lamps.xlsx")
+    with pytest.raises(InvalidFile) as caught:
+        read_shapes(tmp_path / "lamps.xlsx", polygons=False)
+    assert caught.value.details == [
+        "row 2 (sheet 路灯, row 3): column '经度' holds '东经102度', which is not a number"
+    ]
+    ws["B3"] = 102.7125
+    book.save(tmp_path / "lamps.xlsx")
+    shapes = read_shapes(tmp_path / "lamps.xlsx", polygons=False)
+    assert [p.coords[0] for p in shapes.frame.geometry] == [(102.7015, 25.0615), (102.7125, 25.06)]
 
 
 @pytest.mark.parametrize(
