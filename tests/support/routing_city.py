@@ -1,4 +1,4 @@
-"""Hand-made city for routing tests: three grids with a road gap and a hole,
+"""A small city for routing tests, built with the factories: three grids with a road gap and a hole,
 a compound with one two-unit building, a team with an off-duty unit head,
 departments with and without jurisdiction, three categories."""
 
@@ -7,25 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import Polygon, box
 from sqlalchemy.orm import Session
 
-from gridgis.geo.layouts import publish_layout
-from gridgis.models import (
-    SRID,
-    Assignment,
-    Building,
-    Category,
-    Community,
-    Compound,
-    Department,
-    Grid,
-    Layout,
-    Staff,
-    Unit,
-)
-from tests.support.actors import TESTS
+from tests.support import factories as make
 
 UTC = dt.UTC
 PUBLISHED = dt.datetime(2026, 1, 1, tzinfo=UTC)
@@ -43,61 +28,42 @@ UNIT_1 = box(114.301, 30.501, 114.3011, 30.5011)
 UNIT_2 = box(114.3011, 30.501, 114.3012, 30.5011)
 
 
-def geom(polygon: Polygon) -> object:
-    return from_shape(MultiPolygon([polygon]), srid=SRID)
-
-
 @pytest.fixture
 def city(db_session: Session) -> dict[str, object]:
-    s = db_session
-    community = Community(code="C1", name="测试社区", boundary=geom(COMMUNITY), gap_tolerance_m=30)
-    s.add(community)
-    s.flush()
-    layout = Layout(community_id=community.id, name="L1")
-    s.add(layout)
-    s.flush()
-    grids = {
-        code: Grid(layout_id=layout.id, code=code, name=f"网格{code}", geom=geom(poly))
-        for code, poly in (("A", GRID_A), ("B", GRID_B), ("C", GRID_C))
-    }
-    s.add_all(grids.values())
-    s.flush()
-    publish_layout(s, layout, PUBLISHED, actor=TESTS)
-    police = Department(
-        code="JJ",
+    """The routing city, in the test's rolled-back session."""
+    return build_routing_city(db_session)
+
+
+def build_routing_city(s: Session) -> dict[str, object]:
+    community = make.community(s, "C1", COMMUNITY, name="测试社区", gap_tolerance_m=30)
+    layout = make.layout(
+        s, community, "L1", grids={"A": GRID_A, "B": GRID_B, "C": GRID_C}, published=PUBLISHED
+    )
+    grids = {g.code: g for g in layout.grids}
+    police = make.department(
+        s,
+        "JJ",
+        "traffic_police",
         name="交警队",
-        kind="traffic_police",
-        jurisdiction=geom(box(114.300, 30.500, 114.302, 30.510)),
+        jurisdiction=box(114.300, 30.500, 114.302, 30.510),
     )
-    urban = Department(code="CG", name="城管执法局", kind="urban_management")
-    wuye = Department(code="WY", name="国泰物业", kind="property_company")
-    s.add_all([police, urban, wuye])
-    s.flush()
-    compound = Compound(
-        community_id=community.id,
-        code="Q1",
+    urban = make.department(s, "CG", "urban_management", name="城管执法局")
+    wuye = make.department(s, "WY", "property_company", name="国泰物业")
+    compound = make.compound(
+        s,
+        community,
+        "Q1",
+        box(114.3005, 30.5005, 114.302, 30.502),
         name="丽景小区",
-        property_company_id=wuye.id,
-        geom=geom(box(114.3005, 30.5005, 114.302, 30.502)),
+        property_company=wuye,
     )
-    s.add(compound)
-    s.flush()
-    building = Building(
-        community_id=community.id,
-        compound_id=compound.id,
-        code="X",
-        name="丽景小区1栋",
-        geom=geom(BUILDING_X),
-        households=24,
+    building = make.building(
+        s, community, "X", BUILDING_X, households=24, compound=compound, name="丽景小区1栋"
     )
-    s.add(building)
-    s.flush()
-    u1 = Unit(building_id=building.id, number="1", geom=geom(UNIT_1), households=12)
-    u2 = Unit(building_id=building.id, number="2", geom=geom(UNIT_2), households=12)
-    s.add_all([u1, u2])
-    s.flush()
+    u1 = make.unit(s, building, "1", UNIT_1, households=12)
+    u2 = make.unit(s, building, "2", UNIT_2, households=12)
     people = {
-        code: Staff(community_id=community.id, code=code, name=name, phone=phone)
+        code: make.staff(s, community, code, name, phone)
         for code, name, phone in (
             ("GW", "王网格", "13800000001"),
             ("PT", "李兼职", "13800000002"),
@@ -108,46 +74,31 @@ def city(db_session: Session) -> dict[str, object]:
             ("VW", "吴白", "13800000007"),
         )
     }
-    s.add_all(people.values())
-    s.flush()
-    a = grids["A"].id
-    s.add_all(
-        [
-            Assignment(staff_id=people["GW"].id, role="grid_worker", grid_id=a),
-            Assignment(staff_id=people["PT"].id, role="part_time_worker", grid_id=a),
-            Assignment(staff_id=people["BH"].id, role="building_head", building_id=building.id),
-            Assignment(staff_id=people["UH1"].id, role="unit_head", unit_id=u1.id, on_duty=False),
-            Assignment(staff_id=people["UH2"].id, role="unit_head", unit_id=u2.id),
-            Assignment(staff_id=people["VR"].id, role="volunteer", grid_id=a, volunteer_team="red"),
-            Assignment(
-                staff_id=people["VW"].id, role="volunteer", grid_id=a, volunteer_team="white"
-            ),
-        ]
+    a = grids["A"]
+    make.assign(s, people["GW"], "grid_worker", grid=a)
+    make.assign(s, people["PT"], "part_time_worker", grid=a)
+    make.assign(s, people["BH"], "building_head", building=building)
+    make.assign(s, people["UH1"], "unit_head", unit=u1, on_duty=False)
+    make.assign(s, people["UH2"], "unit_head", unit=u2)
+    make.assign(s, people["VR"], "volunteer", grid=a, team="red")
+    make.assign(s, people["VW"], "volunteer", grid=a, team="white")
+    make.category(s, "parking", name_zh="违停", name_en="Parking", departments=(police, urban))
+    make.category(
+        s,
+        "property",
+        name_zh="物业纠纷",
+        name_en="Property",
+        response_hours=4,
+        resolution_hours=72,
+        is_property=True,
     )
-    parking = Category(
-        code="parking", name_zh="违停", name_en="Parking", response_hours=1, resolution_hours=8
+    make.category(
+        s,
+        "medical",
+        name_zh="医疗救助",
+        name_en="Medical help",
+        response_hours=0.5,
+        resolution_hours=4,
+        volunteer_team="white",
     )
-    parking.departments = [police, urban]
-    s.add_all(
-        [
-            parking,
-            Category(
-                code="property",
-                name_zh="物业纠纷",
-                name_en="Property",
-                response_hours=4,
-                resolution_hours=72,
-                is_property=True,
-            ),
-            Category(
-                code="medical",
-                name_zh="医疗救助",
-                name_en="Medical help",
-                response_hours=0.5,
-                resolution_hours=4,
-                volunteer_team="white",
-            ),
-        ]
-    )
-    s.flush()
     return {"community": community, "grids": grids, "building": building, "u1": u1, "u2": u2}

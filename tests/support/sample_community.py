@@ -1,4 +1,4 @@
-"""A small community built straight through the models, for map and API tests.
+"""A small community built with the factories, for map and API tests.
 
 Shared by ``tests/gridgis`` (inside a rolled-back ``db_session``) and
 ``tests/web`` (committed into a database of its own for the live app). The
@@ -29,22 +29,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from geoalchemy2 import WKBElement
-from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, box
 from sqlalchemy.orm import Session
 
-from gridgis.models import (
-    SRID,
-    Assignment,
-    Building,
-    Community,
-    Compound,
-    Department,
-    Grid,
-    Layout,
-    Staff,
-    Unit,
-)
+from gridgis.models import Community, Grid, Layout
+from tests.support import factories as make
+from tests.support.factories import box, geom
 
 COMMUNITY_CODE = "420106001002"
 COMMUNITY_NAME = "南湖花园社区"
@@ -71,7 +60,8 @@ BUILDING_W, BUILDING_H = 0.0004, 0.0002  # about 38 m × 22 m
 
 
 def multi(x0: float, y0: float, x1: float, y1: float) -> WKBElement:
-    return from_shape(MultiPolygon([box(x0, y0, x1, y1)]), srid=SRID)
+    """A rectangle as the database stores it."""
+    return geom(box(x0, y0, x1, y1))
 
 
 def utc(year: int) -> dt.datetime:
@@ -87,104 +77,77 @@ class Sample:
 
 def build_sample_community(session: Session, *, code: str = COMMUNITY_CODE) -> Sample:
     """Add the sample community to ``session`` (flushed, not committed)."""
-    community = Community(
-        code=code, name=COMMUNITY_NAME, boundary=multi(114.300, 30.590, 114.306, 30.594)
+    community = make.community(
+        session, code, box(114.300, 30.590, 114.306, 30.594), name=COMMUNITY_NAME
     )
-    session.add(community)
-    session.flush()
-
-    old = Layout(
-        community_id=community.id,
-        name=LAYOUT_OLD,
-        status="published",
-        valid_from=utc(2024),
+    make.layout(
+        session,
+        community,
+        LAYOUT_OLD,
+        grids={
+            "OLD-W": (box(114.300, 30.590, 114.303, 30.594), "旧西网格"),
+            "OLD-E": (box(114.303, 30.590, 114.306, 30.594), "旧东网格"),
+        },
+        published=utc(2024),
         valid_to=utc(2025),
     )
-    current = Layout(
-        community_id=community.id, name=LAYOUT_NOW, status="published", valid_from=utc(2025)
+    current = make.layout(
+        session,
+        community,
+        LAYOUT_NOW,
+        grids={
+            grid_code: (box(114.300 + 0.002 * i, 30.590, 114.302 + 0.002 * i, 30.594), name)
+            for i, (grid_code, name) in enumerate(zip(GRID_CODES, GRID_NAMES))
+        },
+        published=utc(2025),
     )
-    draft = Layout(community_id=community.id, name=LAYOUT_DRAFT)
-    session.add_all([old, current, draft])
-    session.flush()
-    session.add_all(
-        [
-            Grid(
-                layout_id=old.id,
-                code="OLD-W",
-                name="旧西网格",
-                geom=multi(114.300, 30.590, 114.303, 30.594),
-            ),
-            Grid(
-                layout_id=old.id,
-                code="OLD-E",
-                name="旧东网格",
-                geom=multi(114.303, 30.590, 114.306, 30.594),
-            ),
-            Grid(
-                layout_id=draft.id,
-                code="DRAFT-1",
-                name="草案网格",
-                geom=multi(114.300, 30.590, 114.306, 30.594),
-            ),
-        ]
+    grids = sorted(current.grids, key=lambda g: g.code)
+    make.layout(
+        session,
+        community,
+        LAYOUT_DRAFT,
+        grids={"DRAFT-1": (box(114.300, 30.590, 114.306, 30.594), "草案网格")},
     )
-    grids = [
-        Grid(
-            layout_id=current.id,
-            code=grid_code,
-            name=name,
-            geom=multi(114.300 + 0.002 * i, 30.590, 114.302 + 0.002 * i, 30.594),
-        )
-        for i, (grid_code, name) in enumerate(zip(GRID_CODES, GRID_NAMES))
-    ]
-    session.add_all(grids)
 
-    company = Department(code=f"{code}-WY1", name=PROPERTY_COMPANY, kind="property_company")
-    session.add(company)
-    session.flush()
-    compound = Compound(
-        community_id=community.id,
-        code=COMPOUND_CODE,
+    company = make.department(session, f"{code}-WY1", "property_company", name=PROPERTY_COMPANY)
+    compound = make.compound(
+        session,
+        community,
+        COMPOUND_CODE,
+        box(114.3005, 30.5905, 114.3035, 30.5935),
         name=COMPOUND_NAME,
-        property_company_id=company.id,
-        has_owners_committee=True,
-        geom=multi(114.3005, 30.5905, 114.3035, 30.5935),
+        property_company=company,
+        owners_committee=True,
     )
-    session.add(compound)
-    session.flush()
-
-    buildings: dict[str, Building] = {}
-    for b_code, (x, y, households, name, in_compound) in BUILDINGS.items():
-        buildings[b_code] = Building(
-            community_id=community.id,
-            compound_id=compound.id if in_compound else None,
-            code=b_code,
+    buildings = {
+        b_code: make.building(
+            session,
+            community,
+            b_code,
+            box(x, y, x + BUILDING_W, y + BUILDING_H),
+            households=households,
+            compound=compound if in_compound else None,
             name=name,
             address=f"南湖路{b_code[1:]}号",
             floors=6,
-            households=households,
-            geom=multi(x, y, x + BUILDING_W, y + BUILDING_H),
         )
-    session.add_all(buildings.values())
-    session.flush()
-
-    units: dict[str, Unit] = {}
+        for b_code, (x, y, households, name, in_compound) in BUILDINGS.items()
+    }
+    units = {}
     for b_code in SPLIT_BUILDINGS:
         x, y, households, *_ = BUILDINGS[b_code]
         half = BUILDING_W / 2
         for n in (1, 2):
             x0 = x + half * (n - 1)
-            units[f"{b_code}/{n}"] = Unit(
-                building_id=buildings[b_code].id,
-                number=str(n),
+            units[f"{b_code}/{n}"] = make.unit(
+                session,
+                buildings[b_code],
+                str(n),
+                box(x0, y, x0 + half, y + BUILDING_H),
                 households=households // 2,
-                geom=multi(x0, y, x0 + half, y + BUILDING_H),
             )
-    session.add_all(units.values())
-    session.flush()
-
     people = {
-        code_: Staff(community_id=community.id, code=code_, name=name, phone=phone)
+        code_: make.staff(session, community, code_, name, phone)
         for code_, name, phone in [
             ("S1", "张三", "13812341234"),
             ("S2", "李四光", "13900005678"),
@@ -194,28 +157,11 @@ def build_sample_community(session: Session, *, code: str = COMMUNITY_CODE) -> S
             ("S6", "孙八", "13400004444"),
         ]
     }
-    session.add_all(people.values())
-    session.flush()
-    g1 = grids[0].id
-    session.add_all(
-        [
-            Assignment(staff_id=people["S1"].id, role="grid_worker", grid_id=g1),
-            Assignment(staff_id=people["S2"].id, role="part_time_worker", grid_id=g1),
-            Assignment(
-                staff_id=people["S3"].id, role="volunteer", grid_id=g1, volunteer_team="red"
-            ),
-            Assignment(
-                staff_id=people["S4"].id,
-                role="volunteer",
-                grid_id=g1,
-                volunteer_team="white",
-                on_duty=False,
-            ),
-            Assignment(
-                staff_id=people["S5"].id, role="building_head", building_id=buildings["B01"].id
-            ),
-            Assignment(staff_id=people["S6"].id, role="unit_head", unit_id=units["B01/1"].id),
-        ]
-    )
-    session.flush()
+    g1 = grids[0]
+    make.assign(session, people["S1"], "grid_worker", grid=g1)
+    make.assign(session, people["S2"], "part_time_worker", grid=g1)
+    make.assign(session, people["S3"], "volunteer", grid=g1, team="red")
+    make.assign(session, people["S4"], "volunteer", grid=g1, team="white", on_duty=False)
+    make.assign(session, people["S5"], "building_head", building=buildings["B01"])
+    make.assign(session, people["S6"], "unit_head", unit=units["B01/1"])
     return Sample(community=community, layout=current, grids=grids)

@@ -190,6 +190,15 @@ def _workbook(path: Path) -> Path:
     return path
 
 
+def _values(path: Path) -> list[list[object]]:
+    """The cells as Excel shows them (data_only: a formula would show as None, never run)."""
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        return [list(row) for row in book.active.values]
+    finally:
+        book.close()
+
+
 def test_xlsx_routes_to_xlsx_and_csv_keeping_every_row(
     db_session: Session, city, tmp_path: Path
 ) -> None:
@@ -201,8 +210,7 @@ def test_xlsx_routes_to_xlsx_and_csv_keeping_every_row(
         "nearest_grid",
         "invalid_location",
     ]
-    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True).active
-    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    rows = _values(tmp_path / "out.xlsx")
     header, body = rows[0], rows[1:]
     assert header == ["编号", "诉求内容", "Longitude", "Latitude", "cat", "备注", *ROUTING_COLUMNS]
     assert [r[:6] for r in body] == [
@@ -261,7 +269,7 @@ def test_cli_routes_an_xlsx(scratch_database_url: str, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "Routed 4 rows" in result.output
-    assert len(list(openpyxl.load_workbook(out, read_only=True).active.values)) == 5
+    assert len(_values(out)) == 5
 
 
 def test_the_12345_hotline_export_routes_every_row(db_session: Session, city) -> None:

@@ -16,7 +16,8 @@ from gridgis.models import (
     Building,
 )
 from gridgis.routing.points import route_point
-from tests.support.routing_city import AFTER, PUBLISHED, geom
+from tests.support.factories import geom
+from tests.support.routing_city import AFTER, PUBLISHED
 
 
 def test_point_in_a_unit_routes_to_its_unit_building_and_grid(db_session: Session, city) -> None:
