@@ -34,9 +34,6 @@ class BBox:
     maxlon: float
     maxlat: float
 
-    def as_list(self) -> list[float]:
-        return [self.minlon, self.minlat, self.maxlon, self.maxlat]
-
     def envelope(self) -> ColumnElement[Any]:
         return sa.func.ST_MakeEnvelope(self.minlon, self.minlat, self.maxlon, self.maxlat, SRID)
 

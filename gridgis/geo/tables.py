@@ -1,16 +1,14 @@
 """Table files: the one reader for CSV text and Excel workbooks, and their columns.
 
-Every table gridgis reads comes through :func:`read_table` (layers with WKT or
-lon/lat columns, staff, files to route, hotline exports), and which columns hold
-coordinates or WKT is decided here too, so that a file that routes also imports.
-Rows are named as a person finds them: "row 2 (line 3)" is the second data row,
-starting on line 3 of the text; "row 2 (sheet 工单, row 3)" the same in a workbook.
+Every table gridgis reads (layers with WKT or lon/lat columns, staff, files to
+route, hotline exports) comes through :func:`read_table`, and which columns hold
+coordinates or WKT is decided here too: a file that routes also imports. Rows are
+named as a person finds them: "row 2 (line 3)", "row 2 (sheet 工单, row 3)".
 
-Text is UTF-8 (with or without the BOM Excel writes), else GB18030: how Excel
-and 12345 hotline systems on a Chinese Windows desktop save CSV (GBK is a
-subset). Anything else is refused, never decoded into mojibake; but GB18030 is
-refused only where a byte breaks its rules, so a Latin-1 file whose accents all
-sit before ASCII letters would pass as rare Chinese characters.
+Text is UTF-8 (with or without the BOM Excel writes), else GB18030: how Excel and
+12345 hotline systems on a Chinese Windows desktop save CSV (GBK is a subset).
+Anything else is refused, not decoded into mojibake (though a Latin-1 file whose
+accents all sit before ASCII letters is valid GB18030).
 """
 
 from __future__ import annotations
@@ -49,21 +47,20 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 
 #: Longest cell read: WKT of a detailed boundary easily passes csv's default 128 KiB.
 MAX_CELL = min(sys.maxsize, 2**31 - 1)
-#: A workbook unpacking to more than this is refused (a zip bomb would exhaust memory).
-MAX_XLSX_UNPACKED = 512 * 1024 * 1024
+#: A workbook unpacking to more MiB is refused (a zip bomb would exhaust memory).
+MAX_XLSX_MIB = 512
 #: Problem lines shown in one error; the rest are counted (as gridgis.shapes does).
 MAX_PROBLEMS = 100
-_SNIFF_SAMPLE = 16 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and encrypted .xlsx
 
 
 @dataclass
 class Table:
-    """The cells of a table file, all text; ``header`` names are stripped, unique, non-blank.
+    """The cells of a table file, all text, under a stripped, unique, non-blank ``header``.
 
-    ``labels`` name each row in messages ("row 2 (line 3)"); ``source`` says how
-    the file was read ("UTF-8", "UTF-8 with BOM", "GB18030", "XLSX sheet '工单'").
+    ``labels`` name the rows in messages ("row 2 (line 3)"); ``source`` says how the
+    file was read: "UTF-8", "UTF-8 with BOM", "GB18030" or "XLSX sheet '工单'".
     """
 
     label: str
@@ -89,22 +86,17 @@ def read_table(
         label: The file in messages (default: the path); its suffix tells the
             format (a workbook is also recognised by its content).
         keep_blank_rows: Keep rows whose cells are all blank (",,"), as a routed
-            file must give back every row; empty lines are never rows.
+            file must give back every row; empty lines and sheet rows are never rows.
 
     Raises:
-        InvalidFile: The file cannot be read, is not UTF-8 or GB18030 text,
-            is empty or has only a header, a header name is blank or
-            repeated, or a row has more cells than the header.
+        InvalidFile: The file cannot be read, is not UTF-8 or GB18030 text, is empty
+            or only a header, a header name is blank or repeated, or a row is too long.
     """
-    if label is None:
-        label = str(source) if isinstance(source, Path) else "the table"
-    if isinstance(source, Path):
-        try:
-            data = source.read_bytes()
-        except OSError as exc:
-            raise InvalidFile(f"{label} cannot be read ({exc.strerror}).") from None
-    else:
-        data = source
+    label = label or (str(source) if isinstance(source, Path) else "the table")
+    try:
+        data = source.read_bytes() if isinstance(source, Path) else source
+    except OSError as exc:
+        raise InvalidFile(f"{label} cannot be read ({exc.strerror}).") from None
     suffix = Path(label).suffix.lower()
     if suffix == ".xls" or data.startswith(_OLE_MAGIC):
         raise InvalidFile(
@@ -114,12 +106,9 @@ def read_table(
     if not data.strip():
         raise InvalidFile(f"{label} is empty.")
     sheets: list[str] = []
+    records: Iterable[tuple[str, list[str]]]
     if suffix in XLSX_SUFFIXES or data.startswith(_ZIP_MAGIC):
-        sheets, raw = _xlsx_rows(data, label)
-        records: Iterable[tuple[str, list[str]]] = (
-            (f"sheet {sheets[0]}, row {n}", [_cell_text(v, fmt) for v, fmt in cells])
-            for n, cells in enumerate(raw, start=1)
-        )
+        sheets, records = _xlsx_records(data, label)
         how, delimiter = f"XLSX sheet {sheets[0]!r}", None
     else:
         text, how = _decode(data, label)
@@ -145,25 +134,22 @@ def _decode(data: bytes, label: str) -> tuple[str, str]:
             return data.decode("gb18030"), "GB18030"
         except UnicodeDecodeError:
             pass
-    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        raise InvalidFile(
-            f"{label} is UTF-16 text (Excel's 'Unicode Text'); save it as 'CSV UTF-8' "
-            "or as .xlsx instead."
-        )
     line = data.count(b"\n", 0, bad) + 1
+    utf16 = data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
     raise InvalidFile(
         f"{label} is neither UTF-8 nor GB18030 text (byte 0x{data[bad]:02x} on line {line} "
-        "fits neither); save it from Excel or WPS as 'CSV UTF-8' or as .xlsx, or convert "
-        "it to UTF-8 (e.g. iconv -f latin1 -t utf-8 for Western European text)."
+        f"fits neither{'; it is UTF-16, saved as Unicode Text' if utf16 else ''}); save it "
+        "from Excel or WPS as 'CSV UTF-8' or as .xlsx, or convert it to UTF-8 "
+        "(e.g. iconv -f latin1 -t utf-8 for Western European text)."
     )
 
 
 def _delimiter(text: str) -> str:
     # Only the delimiter is taken from csv.Sniffer: its other guesses (doublequote
     # is False on a sample without "" in it) would break later rows.
-    sample = text[:_SNIFF_SAMPLE]
-    if len(text) > len(sample) and "\n" in sample:
-        sample = sample[: sample.rindex("\n")]  # a cut line would look inconsistent
+    sample = text[: 16 * 1024]
+    if len(text) > len(sample):
+        sample = sample.rpartition("\n")[0] or sample  # a cut line would look inconsistent
     header = next((line for line in sample.splitlines() if line.strip()), "")
     try:
         found = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
@@ -171,15 +157,12 @@ def _delimiter(text: str) -> str:
         found = ""
     if found and found in header:
         return found
-    # The header names the columns, so it holds the delimiter if there is more than one.
-    counts = {d: header.count(d) for d in DELIMITERS}
-    best = max(DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","
+    # The header names the columns, so it holds the delimiter if there are several.
+    return max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
 
 
 def _text_records(text: str, delimiter: str, label: str) -> Iterator[tuple[str, list[str]]]:
-    if csv.field_size_limit() < MAX_CELL:
-        csv.field_size_limit(MAX_CELL)
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL))
     # Strict: a quote never closed would otherwise swallow the rest of the file.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     line = 0
@@ -196,25 +179,19 @@ def _text_records(text: str, delimiter: str, label: str) -> Iterator[tuple[str, 
         ) from None
 
 
-def _xlsx_rows(data: bytes, label: str) -> tuple[list[str], list[list[tuple[object, str]]]]:
+def _xlsx_records(data: bytes, label: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
     # openpyxl is the reader of .xlsx that needs neither Excel nor LibreOffice, and
     # its read-only mode streams the sheet instead of building the whole workbook.
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        if unpacked > MAX_XLSX_UNPACKED:
-            raise InvalidFile(
-                f"{label} unpacks to {unpacked // 2**20} MiB, more than the "
-                f"{MAX_XLSX_UNPACKED // 2**20} MiB a workbook may hold; split it or send CSV."
-            )
-        with warnings.catch_warnings():
-            # Warnings about styles and extensions openpyxl ignores say nothing about values.
-            warnings.simplefilter("ignore")
+            size = sum(info.file_size for info in archive.infolist()) // 2**20
+        if size > MAX_XLSX_MIB:
+            raise InvalidFile(f"{label} unpacks to {size} MiB (at most {MAX_XLSX_MIB}); split it.")
+        # Warnings about styles and extensions openpyxl ignores say nothing about values.
+        with warnings.catch_warnings(action="ignore"):
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
                 sheets = [ws.title for ws in book.worksheets]
-                if not sheets:
-                    raise InvalidFile(f"{label} has no worksheet.")
                 sheet = book.worksheets[0]
                 # Dimensions saved by some programs are wrong or span styled empty
                 # columns; without them each row is as long as its last cell.
@@ -232,7 +209,10 @@ def _xlsx_rows(data: bytes, label: str) -> tuple[list[str], list[list[tuple[obje
             f"{label} cannot be read as an Excel workbook (.xlsx): {type(exc).__name__}: {exc}. "
             "Open it in Excel or WPS and save it again as .xlsx, or as 'CSV UTF-8'."
         ) from None
-    return sheets, raw
+    return sheets, [
+        (f"sheet {sheets[0]}, row {n}", [_cell_text(v, fmt) for v, fmt in cells])
+        for n, cells in enumerate(raw, start=1)
+    ]
 
 
 def _cell_text(value: object, number_format: str) -> str:
@@ -245,12 +225,10 @@ def _cell_text(value: object, number_format: str) -> str:
         if value.is_integer() and abs(value) < 1e16:
             return str(int(value))  # 20261101010000.0 is a work-order number
         return repr(value)
-    if isinstance(value, dt.datetime):
-        shows_time = any(c in number_format.lower() for c in "hs")
-        if value.time() == dt.time() and not shows_time:
-            return value.date().isoformat()
-        return value.isoformat()
-    if isinstance(value, (dt.date, dt.time)):
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        # Excel stores every date as a datetime; the format says whether it shows a time.
+        value = value if any(c in number_format.lower() for c in "hs") else value.date()
+    if isinstance(value, (dt.date, dt.time)):  # datetime too
         return value.isoformat()
     return str(value)
 
@@ -267,7 +245,7 @@ def _build(
     rows: list[list[str]] = []
     labels: list[str] = []
     problems: list[str] = []
-    unnamed: dict[int, str] = {}
+    unnamed: dict[int, str] = {}  # column with no name → the first row with a value there
     count = 0
     for where, cells in records:
         blank = not any(c.strip() for c in cells)
@@ -278,15 +256,11 @@ def _build(
             header = [c.strip() for c in cells]
             # Unnamed columns at the right end are the spreadsheet's used range,
             # harmless as long as no row has a value in them.
-            width = len(header)
-            while width and not header[width - 1]:
-                width -= 1
+            width = max((j + 1 for j, n in enumerate(header) if n), default=0)
             continue
         count += 1
         name = f"row {count} ({where})"
-        for j in range(width, len(cells)):
-            if not cells[j].strip():
-                continue
+        for j in (j for j in range(width, len(cells)) if cells[j].strip()):
             if j < len(header) or delimiter is None:
                 unnamed.setdefault(j, name)
             else:
@@ -299,23 +273,16 @@ def _build(
             rows.append((cells + [""] * width)[:width])
             labels.append(name)
     header = header[:width]
-    nameless = [_column(j, delimiter) for j, n in enumerate(header) if not n]
+    for j in sorted(unnamed.keys() | {j for j, n in enumerate(header) if not n}):
+        column = str(j + 1) if delimiter else get_column_letter(j + 1)
+        value = f", but {unnamed[j]} has a value in it" if j in unnamed else ""
+        problems.append(f"header: column {column} has no name{value}")
     dupes = sorted({n for n in header if n and header.count(n) > 1})
-    if nameless:
-        problems.append(f"header: column(s) {', '.join(nameless)} have no name")
-    for j, where in sorted(unnamed.items()):
-        problems.append(
-            f"header: column {_column(j, delimiter)} has no name, but {where} has a value in it"
-        )
     if dupes:
         problems.append(f"header: column(s) {', '.join(dupes)} appear more than once")
     if problems:
         raise InvalidFile(f"{label} cannot be read as a table.", details=_capped(problems))
     return Table(label, header, rows, labels, how)
-
-
-def _column(j: int, delimiter: str | None) -> str:
-    return get_column_letter(j + 1) if delimiter is None else str(j + 1)
 
 
 def _capped(problems: list[str]) -> list[str]:
@@ -340,14 +307,11 @@ def pick_column(
     Raises:
         InvalidInput: ``given`` is not a column of the file.
     """
-    folded: dict[str, str] = {}
-    for column in header:
-        folded.setdefault(column.strip().casefold(), column)
+    folded = {column.strip().casefold(): column for column in reversed(header)}  # first wins
     if given:
-        if given in header:
-            return given
-        if given.strip().casefold() in folded:
-            return folded[given.strip().casefold()]
+        found = given if given in header else folded.get(given.strip().casefold())
+        if found is not None:
+            return found
         raise InvalidInput(
             f"{label}: there is no column {given!r} for the {what}; "
             f"the columns are: {', '.join(header)}."
@@ -372,19 +336,16 @@ def coordinate_columns(
 def read_geo_table(
     source: Path | bytes, label: str | None = None
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Read a table whose geometry is a WKT column or longitude/latitude columns.
-
-    Returns:
-        The table as a GeoDataFrame without CRS (the other columns stay
-        text) and the label of each row.
+    """A table whose geometry is a WKT or lon/lat columns, as a GeoDataFrame without CRS
+    (the other columns stay text), and the label of each row.
 
     Raises:
-        InvalidFile: The file cannot be read as a table (see :func:`read_table`),
-            has no geometry column, or holds text where a coordinate belongs.
+        InvalidFile: Not a table (:func:`read_table`), no geometry column, or
+            text where a coordinate belongs.
         InvalidGeometry: A WKT cell that cannot be parsed.
     """
     table = read_table(source, label)
-    label, frame = table.label, table.frame()
+    label = table.label
     wkt = pick_column(table.header, WKT_COLUMNS)
     lon, lat = coordinate_columns(table.header)
     if wkt is None and (lon is None or lat is None):
@@ -397,11 +358,8 @@ def read_geo_table(
     geoms: list[shapely.Geometry | None] = []
     problems: list[str] = []
     for where, row in zip(table.labels, table.records()):
-        if wkt is not None:
-            bad = _wkt(row[wkt], wkt, geoms)
-        else:
-            assert lon is not None and lat is not None  # refused above
-            bad = _point(row, lon, lat, geoms)
+        geom, bad = _wkt(row[wkt], wkt) if wkt else _point(row, lon or "", lat or "")
+        geoms.append(geom)
         problems.extend(f"{where}: {problem}" for problem in bad)
     if problems:
         error = InvalidGeometry if wkt else InvalidFile
@@ -409,40 +367,30 @@ def read_geo_table(
             f"{label}: {len(problems)} row(s) have bad geometry values; nothing was imported.",
             details=_capped(problems),
         )
-    frame = frame.drop(columns=[wkt]) if wkt else frame
+    frame = table.frame().drop(columns=[wkt] if wkt else [])
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=None), table.labels
 
 
-def _wkt(value: str, column: str, geoms: list[shapely.Geometry | None]) -> list[str]:
-    """Append the geometry of a WKT cell (None if blank); the problem, if any."""
+def _wkt(value: str, column: str) -> tuple[shapely.Geometry | None, list[str]]:
+    # A blank cell is no geometry, which read_shapes reports with the others.
     value = value.strip()
     try:
-        # A blank cell is reported as "no geometry" with the others by the caller.
-        geoms.append(shapely.from_wkt(value) if value else None)
+        return (shapely.from_wkt(value) if value else None), []
     except shapely.errors.GEOSException as exc:
-        geoms.append(None)
         shown = value if len(value) <= 40 else value[:39] + "…"
-        return [f"column {column!r} holds {shown!r}, which is not WKT ({exc})"]
-    return []
+        return None, [f"column {column!r} holds {shown!r}, which is not WKT ({exc})"]
 
 
-def _point(
-    row: dict[str, str], lon: str, lat: str, geoms: list[shapely.Geometry | None]
-) -> list[str]:
-    """Append the point of a row's coordinate cells (None if both are blank); the problems."""
+def _point(row: dict[str, str], lon: str, lat: str) -> tuple[shapely.Geometry | None, list[str]]:
     if not row[lon].strip() and not row[lat].strip():
-        geoms.append(None)
-        return []
+        return None, []
     coords: list[float] = []
     problems: list[str] = []
     for column in (lon, lat):
         try:
-            number = float(row[column].strip())
+            coords.append(float(row[column].strip()))
+            if not math.isfinite(coords[-1]):
+                raise ValueError
         except ValueError:
-            number = math.nan
-        if math.isfinite(number):
-            coords.append(number)
-        else:
             problems.append(f"column {column!r} holds {row[column]!r}, which is not a number")
-    geoms.append(shapely.Point(coords) if len(coords) == 2 else None)
-    return problems
+    return (None if problems else shapely.Point(coords)), problems

@@ -91,17 +91,14 @@ def _number(text: Any) -> float | None:
     return value
 
 
-def read_rows(data: bytes, source: str) -> tuple[list[str], list[dict[str, Any]]]:
+def read_csv(data: bytes, source: str) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns and rows (dicts of text) of a table file: CSV, TSV or XLSX.
 
+    (The name is older than workbooks; tests/gridgis/routing/test_realdata.py uses it.)
     Every row is kept, blank ones too, so that the routed file has them all.
     """
     table = tables.read_table(data, source, keep_blank_rows=True)
-    return table.header, list(table.records())
-
-
-#: The name tests/gridgis/routing/test_realdata.py imports.
-read_csv = read_rows
+    return table.header, table.records()
 
 
 def read_geojson(
@@ -169,7 +166,7 @@ def route_table(
     if kind == "geojson":
         columns, rows, features = read_geojson(data, source)
     else:
-        columns, rows = read_rows(data, source)
+        columns, rows = read_csv(data, source)
     category_col = tables.pick_column(
         columns, (), given=category_field, what="category", label=source
     )

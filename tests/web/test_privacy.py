@@ -148,6 +148,43 @@ def test_building_head_map_shows_their_own_people(client_for: ClientFor) -> None
     assert "张三" not in text
 
 
+# --- one rule: every surface agrees ------------------------------------------------
+
+#: The routed team of a point in unit B01/1: staff code → full name.
+B01_TEAM = {"S1": "张三", "S2": "李四光", "S3": "王五", "S5": "钱七", "S6": "孙八"}
+#: Whose name each account sees in full (DESIGN.md, Security; gridgis.access.privacy).
+SEES_IN_FULL = {
+    "admin": set(B01_TEAM),
+    "planner": set(),
+    "dispatcher": set(),
+    "viewer": set(),
+    "grid_staff": set(B01_TEAM),  # 张三, grid worker of 网格一: the whole team serves there
+    "qianqi": {"S5", "S6"},  # 钱七, head of B01: B01's head and its unit heads only
+}
+
+
+@pytest.mark.parametrize("who", sorted(SEES_IN_FULL))
+def test_routing_and_the_map_show_the_same_people_in_full(client_for: ClientFor, who: str) -> None:
+    """A person's name is in full on one surface exactly when it is on the others."""
+    client = client_for(who)
+    on_map = popup_text(client)
+    answer = client.post("/api/v1/route", json=IN_B01)
+    may_route = who != "viewer"  # viewers have no route:read
+    assert answer.status_code == (200 if may_route else 403)
+    routed = json.dumps(answer.json, ensure_ascii=False)
+    data = f"lon,lat\n{IN_B01['lon']},{IN_B01['lat']}\n".encode()
+    batch = client.post("/api/v1/route/batch", data=data, content_type="text/csv").get_data(True)
+    for code, name in B01_TEAM.items():
+        full = code in SEES_IN_FULL[who]
+        assert (name in routed) is (full and may_route), f"{who} / {code} in the routing answer"
+        # The map draws only the viewer's area: a person may be absent, never in full wrongly.
+        assert (name in on_map) <= full, f"{who} / {code} on the map"
+        if full:
+            assert name in on_map or who == "qianqi", f"{who} / {code} missing on the map"
+        assert name not in batch  # batch output names staff by code only
+        assert (f":{code}" in batch) is may_route
+
+
 # --- logs ----------------------------------------------------------------------------
 
 

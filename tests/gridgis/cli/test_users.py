@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
-from gridgis.access.accounts import authenticate
+from gridgis.access.logins import authenticate
 from gridgis.access.apikeys import verify_key
 from gridgis.cli import main
 

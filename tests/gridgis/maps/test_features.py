@@ -242,7 +242,7 @@ def test_bad_bbox_says_what_is_expected(text: str, message: str) -> None:
 
 
 def test_bbox_parses() -> None:
-    assert features.parse_bbox("114.3, 30.5 ,114.4,30.6").as_list() == [114.3, 30.5, 114.4, 30.6]
+    assert features.parse_bbox("114.3, 30.5 ,114.4,30.6") == features.BBox(114.3, 30.5, 114.4, 30.6)
 
 
 @pytest.mark.parametrize("text", ["0", "-1", "5001", "ten", "1.5"])

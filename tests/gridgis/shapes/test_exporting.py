@@ -189,7 +189,7 @@ def test_grids_export_the_layout_in_force_or_the_one_named(
         )
         == 1
     )
-    with pytest.raises(NotFound, match=r"Community KM001 has no layout named 'nope'; its layouts are"):
+    with pytest.raises(NotFound, match=r"has no layout named 'nope'; its layouts are"):
         export_layer(
             db_session,
             "grids",
