@@ -18,6 +18,17 @@ def N_(message: str) -> str:
     return message
 
 
+#: Problem lines shown in one error; the rest are counted.
+MAX_DETAILS = 100
+
+
+def capped(details: list[str], limit: int = MAX_DETAILS) -> list[str]:
+    """At most ``limit`` problem lines, then how many more there are."""
+    if len(details) <= limit:
+        return details
+    return [*details[:limit], f"... and {len(details) - limit} more"]
+
+
 class GridgisError(Exception):
     """Base error: ``user_msg`` is safe to show, ``http_status`` says how bad."""
 

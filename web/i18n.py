@@ -32,9 +32,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import flask_babel
+# Flask-Babel ships no type information (no py.typed).
+import flask_babel  # type: ignore[import-untyped]
 from flask import Flask, has_request_context, request, url_for
-from flask_babel import Babel
 from werkzeug.wrappers import Response
 
 from gridgis.models import roles
@@ -131,11 +131,14 @@ def init_app(app: Flask, default: str) -> None:
             "run `make translations` (pybabel compile -d web/translations)",
             po.relative_to(TRANSLATIONS.parent),
         )
-    Babel(
+    settings = app.config.get("GRIDGIS_SETTINGS")
+    flask_babel.Babel(
         app,
         default_locale=normalise(default) or LANGUAGES[0],
         default_domain=DOMAIN,
         default_translation_directories=str(TRANSLATIONS),
+        # Flask-Babel's date filters (datetimeformat...) show our zone, not UTC.
+        default_timezone=getattr(settings, "timezone", "Asia/Shanghai"),
         locale_selector=lambda: negotiate(default),
     )
     app.jinja_env.globals.update(role_name=role_name, team_name=team_name)

@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
-from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput
+from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput, capped
 
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom")
 # Explicit names first: "x"/"y" may be projected metres in a file that also has lon/lat.
@@ -49,8 +49,6 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 MAX_CELL = min(sys.maxsize, 2**31 - 1)
 #: A workbook unpacking to more MiB is refused (a zip bomb would exhaust memory).
 MAX_XLSX_MIB = 512
-#: Problem lines shown in one error; the rest are counted (as gridgis.shapes does).
-MAX_PROBLEMS = 100
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and encrypted .xlsx
 
@@ -281,14 +279,8 @@ def _build(
     if dupes:
         problems.append(f"header: column(s) {', '.join(dupes)} appear more than once")
     if problems:
-        raise InvalidFile(f"{label} cannot be read as a table.", details=_capped(problems))
+        raise InvalidFile(f"{label} cannot be read as a table.", details=capped(problems))
     return Table(label, header, rows, labels, how)
-
-
-def _capped(problems: list[str]) -> list[str]:
-    if len(problems) <= MAX_PROBLEMS:
-        return problems
-    return [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more"]
 
 
 def pick_column(
@@ -365,7 +357,7 @@ def read_geo_table(
         error = InvalidGeometry if wkt else InvalidFile
         raise error(
             f"{label}: {len(problems)} row(s) have bad geometry values; nothing was imported.",
-            details=_capped(problems),
+            details=capped(problems),
         )
     frame = table.frame().drop(columns=[wkt] if wkt else [])
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=None), table.labels

@@ -160,7 +160,7 @@ def route_table(
     at: dt.datetime | None = None,
     community_code: str | None = None,
 ) -> RoutedTable:
-    """Route every row of a CSV or GeoJSON document."""
+    """Route every row of a table (CSV, TSV, XLSX) or GeoJSON document, in order."""
     kind = kind or ("geojson" if source.lower().endswith((".geojson", ".json")) else "csv")
     features: list[dict[str, Any]] = []
     if kind == "geojson":
@@ -296,7 +296,9 @@ def _xlsx(columns: list[str], rows: Iterable[dict[str, Any]], label: str) -> byt
         cells: list[Any] = []
         for column in columns:
             value = values.get(column, "")
-            if isinstance(value, str):
+            if value == "":
+                value = None  # an empty cell, not an empty text
+            elif isinstance(value, str):
                 where = f"row {n}, column {column!r}" if n else f"the header {column!r}"
                 if len(value) > XLSX_MAX_CELL or ILLEGAL_CHARACTERS_RE.search(value):
                     # openpyxl would cut a long value short, or fail on a control character.
@@ -328,5 +330,6 @@ def route_file(session: Session, path: Path, out: Path, **options: Any) -> Route
             if table.kind == "geojson"
             else f"{out}: a table is written as a table; use a .csv or .xlsx name."
         )
-    out.write_bytes(write_table(table, xlsx=suffix in tables.XLSX_SUFFIXES, label=str(out)))
+    # Any other name (.txt, .tsv, none) gets CSV, as before workbooks were written.
+    out.write_bytes(write_table(table, xlsx=suffix == ".xlsx", label=str(out)))
     return table

@@ -22,9 +22,7 @@ from gridgis.geo.layers import LAYER_SPECS, FieldSpec
 __all__ = [
     "LAYERS",
     "LAYER_FIELDS",
-    "MAX_DETAILS",
     "FieldSpec",
-    "capped",
     "duplicates",
     "find_column",
     "generated_code_warning",
@@ -40,18 +38,9 @@ LAYER_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     name: spec.file_fields for name, spec in LAYER_SPECS.items()
 }
 
-#: Problem lines shown in one error; the rest are counted.
-MAX_DETAILS = 100
 
 _TRUE = {"true", "t", "yes", "y", "1", "是", "有", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "无", "off"}
-
-
-def capped(details: list[str]) -> list[str]:
-    """At most ``MAX_DETAILS`` lines, then how many more there are."""
-    if len(details) <= MAX_DETAILS:
-        return details
-    return [*details[:MAX_DETAILS], f"... and {len(details) - MAX_DETAILS} more"]
 
 
 def find_column(

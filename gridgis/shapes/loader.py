@@ -27,10 +27,10 @@ from gridgis.errors import (
     GridgisError,
     InvalidFile,
     InvalidGeometry,
+    capped,
 )
 from gridgis.models import SRID, Community
 from gridgis.shapes import fields as _fields
-from gridgis.shapes.fields import capped
 
 Progress = Callable[[int, int], None]
 #: Rows per INSERT batch, and how often progress is reported.

@@ -26,9 +26,8 @@ import pyogrio
 import pyproj
 import shapely
 
-from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput
+from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput, capped
 from gridgis.geo import tables
-from gridgis.shapes.fields import capped
 
 FORMATS = {
     ".geojson": "GeoJSON",
