@@ -44,12 +44,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 translations: $(MO) ## Compile the translation catalogs (.po → .mo)
 
 %.mo: %.po $(VENV)/.installed
-	@$(BIN)/pybabel compile -q -i $< -o $@
+	@$(BIN)/pybabel -q compile -i $< -o $@
 
 messages: venv ## Extract the interface's messages and update the .po catalogs to translate
-	@$(BIN)/pybabel extract -q -F babel.cfg -k N_ --sort-by-file --omit-header \
+	@$(BIN)/pybabel -q extract -F babel.cfg -k N_ --sort-by-file --omit-header \
 	  -o web/translations/messages.pot gridgis web
-	@$(BIN)/pybabel update -q -i web/translations/messages.pot -d web/translations --omit-header
+	@$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations --omit-header
 	@echo "Updated $(PO); translate the empty msgstr entries, then 'make translations'."
 
 db: ## Start the project-local PostGIS under var/ (unless DATABASE_URL is set)

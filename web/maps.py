@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from gridgis.errors import InvalidInput
+from gridgis.errors import N_, InvalidInput
 from gridgis.geo.layouts import get_community
 from gridgis.maps import community as community_map
 from gridgis.maps import offline
@@ -78,5 +78,5 @@ def choose() -> Response:
     """Where the community selector lands (it also works without JavaScript)."""
     code = request.args.get("community", "").strip()
     if not code:
-        raise InvalidInput("Choose a community.")
+        raise InvalidInput(N_("Choose a community."))
     return redirect(url_for(".community", code=code))

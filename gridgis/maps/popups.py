@@ -179,7 +179,8 @@ def _team(members: list[TeamMember], _: Gettext, lang: str, *, empty: str | None
             known = m.volunteer_team in VOLUNTEER_COLOURS
             dot = f"<span class='gg-dot{f' gg-team-{m.volunteer_team}' if known else ''}'></span>"
             label = f"{label} · {team}"
-        off = f" ({_('off duty')})" if not m.on_duty else ""
+        off_duty = _("off duty")
+        off = f" ({off_duty})" if not m.on_duty else ""
         text = " ".join(p for p in (label + ":", m.name, m.phone or "") if p) + off
         items.append(f"<li>{dot}{escape(text)}</li>")
     if not any(m.masked for m in members):
@@ -196,7 +197,7 @@ def grid_popup(feature: Feature, team: list[TeamMember], _: Gettext, lang: str) 
         (_("Households"), _number(p["households"])),
         (_("Buildings"), _number(p["buildings"])),
     ]
-    title = f"{_('Grid')}: {p['name']}"
+    title = _("Grid") + f": {p['name']}"
     return _popup(title, rows, _team(team, _, lang, empty=N_("No team assigned yet.")))
 
 
@@ -207,7 +208,7 @@ def compound_popup(feature: Feature, _: Gettext) -> str:
         (_("Property company"), p["property_company"] or "—"),
         (_("Owners' committee"), _("Yes") if p["has_owners_committee"] else _("No")),
     ]
-    return _popup(f"{_('Compound')}: {p['name']}", rows)
+    return _popup(_("Compound") + f": {p['name']}", rows)
 
 
 def building_popup(
@@ -227,7 +228,7 @@ def building_popup(
         (_("Households"), _number(p["households"])),
         (_("Units"), _number(p["units"])),
     ]
-    title = f"{_('Building')}: {p['name'] or p['code']}"
+    title = _("Building") + f": {p['name'] or p['code']}"
     return _popup(title, rows, _team(team, _, lang))
 
 
@@ -271,5 +272,7 @@ def legend_html(
     lines.append(item(_swatch("gg-sw-line gg-sw-compound-line"), _("Compound outline")))
     lines.append(item(_swatch("gg-sw-building gg-units"), _("Unit divisions")))
     return (
-        f"<details open><summary>{escape(_('Legend'))}</summary><ul>{''.join(lines)}</ul></details>"
+        "<details open><summary>"
+        + escape(_("Legend"))
+        + f"</summary><ul>{''.join(lines)}</ul></details>"
     )

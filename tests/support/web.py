@@ -5,14 +5,16 @@ A module of its own name: every ``conftest.py`` is a module named "conftest".
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gridgis import clock
 from gridgis.access import accounts, apikeys
@@ -85,6 +87,28 @@ def make_app(database_url: str, **config: object) -> Iterator[Flask]:
     app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, **config})
     yield app
     app.extensions["gridgis"].engine.dispose()
+
+
+@contextmanager
+def rolled_back_app(database_url: str, **config: object) -> Iterator[Flask]:
+    """An app whose every session works on one connection, rolled back at the end.
+
+    Requests still commit their unit of work; each commit only releases a
+    savepoint of the connection's transaction, and that transaction is rolled
+    back when the block ends, so nothing a test writes outlives it.
+    """
+    for app in make_app(database_url, **config):
+        state = app.extensions["gridgis"]
+        with state.engine.connect() as connection:
+            outer = connection.begin()
+            sessions = sessionmaker(
+                bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+            )
+            app.extensions["gridgis"] = dataclasses.replace(state, sessions=sessions)
+            try:
+                yield app
+            finally:
+                outer.rollback()
 
 
 def login(client: FlaskClient, user_id: int) -> FlaskClient:

@@ -1,7 +1,12 @@
 """Apps on real PostGIS: a committed sample community with an account per role.
 
-Web clients are logged in by writing the signed session directly (no scrypt
-per test); ``tests/web/test_auth.py`` logs in through the form.
+Each test's app works on one connection inside a transaction that is rolled
+back when the test ends: whatever a test writes through the app (a login's
+audit entry, a locked account, a changed password) or through ``db``
+(``fresh_user``, a disabled account) is gone for the next test, so tests
+cannot leak into each other. Web clients are logged in by writing the signed
+session directly (no scrypt per test); ``tests/web/test_access.py`` logs in
+through the form.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from tests.support.web import (
     add_user,
     login,
     make_app,
+    rolled_back_app,
 )
 from web.i18n import stale_catalogs
 
@@ -54,9 +60,8 @@ def compiled_catalogs() -> None:
 def sample_database(database_from_template: Callable[[str], str]) -> tuple[str, Accounts]:
     """A migrated database holding the committed sample community and the test accounts.
 
-    The app opens its own connections, so it cannot see a test's rolled-back
-    ``db_session``; the web tests only read, or write to accounts of their
-    own (``fresh_user``), so one committed copy serves them all.
+    Committed once for the whole run; every test then works in a transaction
+    of its own on top of it (:func:`app`).
     """
     url = database_from_template("_web")
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -78,7 +83,23 @@ def sample_accounts(sample_database: tuple[str, Accounts]) -> Accounts:
 
 @pytest.fixture
 def app(sample_database_url: str) -> Iterator[Flask]:
-    yield from make_app(sample_database_url)
+    """The app on the sample database, every request on one rolled-back connection.
+
+    Requests still commit their unit of work, but each commit only releases a
+    savepoint of the test's transaction, which is rolled back at the end.
+    """
+    with rolled_back_app(sample_database_url) as made:
+        yield made
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session on the test app's connection: sees what requests wrote, and is rolled back."""
+    session = app.extensions["gridgis"].sessions()
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 ClientFor = Callable[[str], FlaskClient]
@@ -119,15 +140,13 @@ def key_client(app: Flask, sample_accounts: Accounts) -> Callable[[str], FlaskCl
 
 
 @pytest.fixture
-def fresh_user(sample_database_url: str) -> Callable[..., tuple[str, int]]:
-    """Make an account of a test's own (to lock, to change its password ...)."""
+def fresh_user(db: Session) -> Callable[..., tuple[str, int]]:
+    """Make an account of a test's own (to lock, to change its password ...), rolled back."""
 
     def make(role: str = "viewer", *, staff_code: str | None = None) -> tuple[str, int]:
         username = f"u{uuid.uuid4().hex[:10]}"
-        engine = sa.create_engine(sample_database_url, poolclass=sa.pool.NullPool)
-        with Session(engine) as session, session.begin():
-            user_id = add_user(session, username, role, staff_code=staff_code)
-        engine.dispose()
+        user_id = add_user(db, username, role, staff_code=staff_code)
+        db.commit()  # a savepoint of the test's transaction: the app's requests see it
         return username, user_id
 
     return make

@@ -42,23 +42,19 @@ def log_in(
     return response.status_code, response.location or "", response.get_data(as_text=True)
 
 
-def audit_rows(url: str, entity_id: str) -> list[tuple[str, str, str | None]]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with Session(engine) as session:
-        rows = session.execute(
-            sa.select(AuditEntry.actor, AuditEntry.action, AuditEntry.note)
-            .where(AuditEntry.entity_id == entity_id)
-            .order_by(AuditEntry.id)
-        ).all()
-    engine.dispose()
+def audit_rows(db: Session, entity_id: str) -> list[tuple[str, str, str | None]]:
+    rows = db.execute(
+        sa.select(AuditEntry.actor, AuditEntry.action, AuditEntry.note)
+        .where(AuditEntry.entity_id == entity_id)
+        .order_by(AuditEntry.id)
+    ).all()
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def with_db(url: str, work: Callable[[Session], object]) -> None:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with Session(engine) as session, session.begin():
-        work(session)
-    engine.dispose()
+def with_db(db: Session, work: Callable[[Session], object]) -> None:
+    """Write as another process would, then commit (a savepoint of the test's transaction)."""
+    work(db)
+    db.commit()
 
 
 def test_login_page_in_chinese_with_a_form_token(anon_client: FlaskClient) -> None:
@@ -77,7 +73,7 @@ def test_head_of_the_login_page(anon_client: FlaskClient) -> None:
 
 
 def test_login_and_back_to_the_page_asked_for(
-    anon_client: FlaskClient, fresh_user: FreshUser, sample_database_url: str
+    anon_client: FlaskClient, fresh_user: FreshUser, db: Session
 ) -> None:
     username, _ = fresh_user("viewer")
     assert anon_client.get("/").location == "/login?next=/"
@@ -88,7 +84,7 @@ def test_login_and_back_to_the_page_asked_for(
     assert f"{username} · 只读用户" in page.get_data(as_text=True)
     # Logged in, the login page sends one on.
     assert anon_client.get("/login").status_code == 302
-    assert audit_rows(sample_database_url, username)[-1][:2] == (f"user:{username}", "login")
+    assert audit_rows(db, username)[-1][:2] == (f"user:{username}", "login")
 
 
 def test_session_cookie_flags(anon_client: FlaskClient, fresh_user: FreshUser) -> None:
@@ -126,14 +122,14 @@ def test_secure_cookie_app_says_so(sample_database_url: str) -> None:
 
 
 def test_wrong_password_is_401_and_audited(
-    anon_client: FlaskClient, fresh_user: FreshUser, sample_database_url: str
+    anon_client: FlaskClient, fresh_user: FreshUser, db: Session
 ) -> None:
     username, _ = fresh_user()
     status, _, html = log_in(anon_client, username, "not-the-password")
     assert status == 401 and "用户名或密码错误。" in html
     assert f'value="{username}"' in html  # the username stays in the form, the password not
     assert "not-the-password" not in html
-    (row,) = audit_rows(sample_database_url, username)[1:]
+    (row,) = audit_rows(db, username)[1:]
     assert row[:2] == ("anonymous:anonymous", "login_failed")
     assert row[2] == "AuthenticationFailed from 127.0.0.1"
     assert anon_client.get("/").status_code == 302  # still not logged in
@@ -150,7 +146,7 @@ def test_empty_form_is_400(anon_client: FlaskClient) -> None:
 
 
 def test_lockout_after_repeated_failures(
-    anon_client: FlaskClient, fresh_user: FreshUser, sample_database_url: str
+    anon_client: FlaskClient, fresh_user: FreshUser, db: Session
 ) -> None:
     username, _ = fresh_user()
     statuses = [log_in(anon_client, username, f"wrong-{i}")[0] for i in range(MAX_FAILED_LOGINS)]
@@ -162,7 +158,7 @@ def test_lockout_after_repeated_failures(
     assert response.headers["Retry-After"] == "900"
     assert "账号已锁定。请 15 分钟后再试" in response.get_data(as_text=True)
     assert anon_client.get("/").status_code == 302
-    actions = [action for _, action, _ in audit_rows(sample_database_url, username)]
+    actions = [action for _, action, _ in audit_rows(db, username)]
     # The last failure locks the account (recorded as it happens), then its own entry.
     failures = ["login_failed"] * (MAX_FAILED_LOGINS - 1)
     assert actions == ["create", *failures, "lock", "login_failed", "login_failed"]
@@ -197,7 +193,7 @@ def test_cookie_writes_need_the_token_api_keys_do_not(
     assert browser.get("/").status_code == 200
 
 
-def test_logout(app: Flask, sample_database_url: str, fresh_user: FreshUser) -> None:
+def test_logout(app: Flask, db: Session, fresh_user: FreshUser) -> None:
     username, user_id = fresh_user()
     browser = login(app.test_client(), user_id)
     assert browser.get("/").status_code == 200
@@ -207,7 +203,7 @@ def test_logout(app: Flask, sample_database_url: str, fresh_user: FreshUser) -> 
     assert (response.status_code, response.location) == (302, "/login")
     assert "您已退出登录。" in browser.get("/login").get_data(as_text=True)
     assert browser.get("/").status_code == 302
-    assert audit_rows(sample_database_url, username)[-1][:2] == (f"user:{username}", "logout")
+    assert audit_rows(db, username)[-1][:2] == (f"user:{username}", "logout")
 
 
 def test_logout_is_a_post(client: FlaskClient) -> None:
@@ -239,7 +235,7 @@ def test_idle_clock_moves_on_with_use(client_for: Callable[[str], FlaskClient]) 
 
 
 def test_password_change_ends_other_sessions(
-    app: Flask, fresh_user: FreshUser, sample_database_url: str
+    app: Flask, fresh_user: FreshUser, db: Session
 ) -> None:
     username, _ = fresh_user()
     here, there = app.test_client(), app.test_client()
@@ -265,32 +261,28 @@ def test_password_change_ends_other_sessions(
     fresh = app.test_client()
     assert log_in(fresh, username)[0] == 401
     assert log_in(fresh, username, new)[0] == 302
-    actions = [a for _, a, _ in audit_rows(sample_database_url, username)]
+    actions = [a for _, a, _ in audit_rows(db, username)]
     assert "change_password" in actions
 
 
-def test_disabled_account_loses_its_session(
-    app: Flask, fresh_user: FreshUser, sample_database_url: str
-) -> None:
+def test_disabled_account_loses_its_session(app: Flask, fresh_user: FreshUser, db: Session) -> None:
     username, user_id = fresh_user()
     browser = login(app.test_client(), user_id)
     assert browser.get("/").status_code == 200
     with_db(
-        sample_database_url,
+        db,
         lambda s: accounts.disable_user(s, username, actor=named("cli:tests")),
     )
     assert browser.get("/").status_code == 302
     assert browser.get("/api/v1/communities").status_code == 401
 
 
-def test_role_change_takes_effect_at_once(
-    app: Flask, fresh_user: FreshUser, sample_database_url: str
-) -> None:
+def test_role_change_takes_effect_at_once(app: Flask, fresh_user: FreshUser, db: Session) -> None:
     username, user_id = fresh_user("admin")
     browser = login(app.test_client(), user_id)
     assert browser.get("/admin/audit").status_code == 200
     with_db(
-        sample_database_url,
+        db,
         lambda s: accounts.set_role(s, username, "viewer", actor=named("cli:tests")),
     )
     assert browser.get("/admin/audit").status_code == 302  # the old session is void

@@ -32,18 +32,9 @@ from web.i18n import COOKIE, TRANSLATIONS, current_language, gettext, stale_cata
 
 CHINESE = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
 
-#: Ids the catalog keeps although extraction cannot see them: the code
-#: translates them, but the next `make messages` would turn each into an
-#: obsolete ``#~`` entry (and the page back to English). The fix is in the code.
-NOT_EXTRACTED = {
-    "off duty": "gridgis/maps/popups.py: _() inside an f-string (hidden from Babel on Python 3.11)",
-    "Grid": "gridgis/maps/popups.py: _() inside an f-string",
-    "Legend": "gridgis/maps/popups.py: _() inside an f-string",
-    "This address is not open to anyone (it declares no permission).": (
-        "web/security/gate.py: raised without N_()"
-    ),
-    "Choose a community.": "web/maps.py: raised without N_()",
-}
+#: Ids the catalog keeps although extraction cannot see them (none: every
+#: translated id is marked in the code, so `make messages` keeps them all).
+NOT_EXTRACTED: dict[str, str] = {}
 PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\(\w+\)[sd]")
 
 

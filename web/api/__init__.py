@@ -61,7 +61,5 @@ def _summary(endpoint: str) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
-
-
 bp.register_blueprint(layers.bp)
 bp.register_blueprint(routing.bp)

@@ -76,7 +76,7 @@ def check_access() -> Response | None:
     permission = permission_of(current_app, endpoint)
     if permission is None:
         logger.error("endpoint %s declares no permission: refused (default deny)", endpoint)
-        raise Forbidden("This address is not open to anyone (it declares no permission).")
+        raise Forbidden(N_("This address is not open to anyone (it declares no permission)."))
     if not principal.can(permission):
         if principal.kind == "anonymous" and not wants_json():
             return redirect(url_for("access.login", next=_here()))

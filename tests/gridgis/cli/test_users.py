@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
-from gridgis.access.logins import authenticate
 from gridgis.access.apikeys import verify_key
+from gridgis.access.logins import authenticate
 from gridgis.cli import main
 
 PASSWORD = "a long enough password"
