@@ -27,7 +27,14 @@ def normalise_database_url(url: str) -> str:
 
 
 def database_url() -> str:
+    """The database the app (and every command but migrations) connects to."""
     url = os.environ.get("DATABASE_URL") or LOCAL_DATABASE_URL
+    return normalise_database_url(url)
+
+
+def owner_database_url() -> str:
+    """The database as its owner, for migrations: DATABASE_OWNER_URL, else DATABASE_URL."""
+    url = os.environ.get("DATABASE_OWNER_URL") or database_url()
     return normalise_database_url(url)
 
 
@@ -57,7 +64,14 @@ class Settings:
     max_upload_mb: int = 20
     #: Session cookies only over HTTPS. None: yes, unless serving on localhost.
     secure_cookies: bool | None = None
-    secret_key: str = field(default="dev-only-not-secret", repr=False)
+    secret_key: str = field(default="", repr=False)
+    #: The address users reach the app at (``https://grid.example.gov.cn``): links
+    #: are built for it, and https there means Secure cookies and HSTS.
+    public_url: str = ""
+    #: Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+    trusted_proxies: int = 0
+    #: Most rows one batch routing request may hold.
+    max_batch_rows: int = 100_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -74,5 +88,8 @@ class Settings:
             timezone=env.get("GRIDGIS_TIMEZONE", "Asia/Shanghai"),
             max_upload_mb=int(env.get("GRIDGIS_MAX_UPLOAD_MB", "20")),
             secure_cookies=_flag(env.get("GRIDGIS_SECURE_COOKIES")),
-            secret_key=env.get("GRIDGIS_SECRET_KEY", "dev-only-not-secret"),
+            secret_key=env.get("GRIDGIS_SECRET_KEY", ""),
+            public_url=env.get("GRIDGIS_PUBLIC_URL", ""),
+            trusted_proxies=int(env.get("GRIDGIS_TRUSTED_PROXIES", "0")),
+            max_batch_rows=int(env.get("GRIDGIS_MAX_BATCH_ROWS", "100000")),
         )

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from gridgis.access.permissions import Principal
+from gridgis.access.scope import Scope
 from gridgis.staff.team import TeamMember, assemble_team
 
 RULES = (
@@ -24,7 +25,10 @@ RULES = (
     "outside_coverage",
     "invalid_location",
     "ambiguous_address",
+    "outside_your_area",
 )
+#: Results that name no place of anyone's: shown as they are to everyone.
+PLACELESS = ("outside_coverage", "invalid_location", "ambiguous_address")
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,34 @@ class RoutingResult:
     def explanation_en(self) -> str:
         return explain(self)[1]
 
+    def within(self, scope: Scope) -> bool:
+        """Whether the place this result names lies in ``scope`` (grid staff's area)."""
+        if self.rule in PLACELESS:
+            return True
+        return (
+            (self.grid_id is not None and self.grid_id in scope.grid_ids)
+            or (self.building_id is not None and self.building_id in scope.building_ids)
+            or (self.unit_id is not None and self.unit_id in scope.unit_ids)
+        )
+
     def shown_to(self, viewer: Principal | None) -> RoutingResult:
-        """This result as ``viewer`` may see it: each person's contact in full or masked."""
+        """This result as ``viewer`` may see it.
+
+        Grid staff get answers inside their own area only: elsewhere the
+        result is stripped of every name and code (rule
+        ``outside_your_area``), so a batch of points cannot map what the
+        layers hide. Each person's contact is in full or masked by the one
+        privacy rule.
+        """
+        if viewer is not None and viewer.scope is not None and not self.within(viewer.scope):
+            return RoutingResult(
+                rule="outside_your_area",
+                lon=self.lon,
+                lat=self.lat,
+                crs=self.crs,
+                reason="outside your area",
+                warnings=self.warnings,
+            )
         return replace(
             self,
             lead=self.lead.shown_to(viewer) if self.lead else None,
@@ -95,9 +125,10 @@ class RoutingResult:
         )
 
     def to_dict(self, viewer: Principal | None = None) -> dict[str, Any]:
-        """A JSON-ready dict for ``viewer`` (names and phones masked per person; None: all)."""
-        data = asdict(self.shown_to(viewer))
-        data["explanation_zh"], data["explanation_en"] = explain(self)
+        """A JSON-ready dict of what ``viewer`` may see (None: nobody in particular)."""
+        shown = self.shown_to(viewer)
+        data = asdict(shown)
+        data["explanation_zh"], data["explanation_en"] = explain(shown)
         for member in [data["lead"], *data["team"]]:
             if member:
                 # Where a person serves is in the result already (grid, building, unit).
@@ -201,6 +232,11 @@ def explain(r: RoutingResult) -> tuple[str, str]:
             else "No building matches that address; give coordinates or a fuller address."
         )
         return zh, en
+    if r.rule == "outside_your_area":
+        return (
+            "该位置不在您负责的网格范围内，请联系受理员。",
+            "The location is outside your area; ask a dispatcher.",
+        )
     if r.rule == "invalid_location":
         zh = f"位置无效：{r.reason}。"
         en = f"Invalid location: {r.reason}."
