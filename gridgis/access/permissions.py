@@ -24,8 +24,10 @@ PERMISSIONS = {
     "map:view": "open the map pages",
     "layers:read": "read communities, grids, compounds, buildings and units",
     "route:read": "route a point or an address to its team",
-    "personal:read": "see names, phone numbers and care flags in full",
+    "contacts:read": "see the names and phones of grid teams in full",
+    "personal:read": "see residents' names, phone numbers and care flags in full",
     "shapes:write": "import shapes and staff",
+    "layout:draft": "see draft grid layouts (plans not yet in force)",
     "layout:publish": "publish a grid layout",
     "users:manage": "create, disable and change accounts and API keys",
     "audit:read": "read and export the audit log",
@@ -36,10 +38,11 @@ PERMISSIONS = {
 _EVERYONE = frozenset({"map:view", "layers:read", "account:self"})
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS) - {PUBLIC},
-    "planner": _EVERYONE | {"route:read", "shapes:write", "layout:publish"},
-    "dispatcher": _EVERYONE | {"route:read"},
-    # Personal data of their own area only (see Scope).
-    "grid_staff": _EVERYONE | {"route:read", "personal:read"},
+    "planner": _EVERYONE | {"route:read", "shapes:write", "layout:draft", "layout:publish"},
+    # Dispatchers call the routed team: its contacts in full.
+    "dispatcher": _EVERYONE | {"route:read", "contacts:read"},
+    # Their own grid team's contacts and their own area's residents only (see Scope).
+    "grid_staff": _EVERYONE | {"route:read", "contacts:read", "personal:read"},
     "viewer": _EVERYONE,
 }
 #: What an API key may be given.

@@ -2,16 +2,23 @@
 
 Names and phone numbers are personal data (DESIGN.md, Security). Every
 surface that shows a person (map popups, routing answers single and batch,
-the layer API, exports, and what comes next) asks :func:`sees_staff_contact`
-about that one person and shows either the full contact or the masked one,
-the way Chinese public notices do: ``张*`` and ``138****1234``.
-``tests/web/test_privacy.py`` walks the roles × surfaces and checks that no
-surface disagrees with this rule.
+the layer API, exports, and what comes next) asks this module about that one
+person and shows either the full contact or the masked one, the way Chinese
+public notices do: ``张*`` and ``138****1234``. ``tests/web/test_privacy.py``
+walks the roles × surfaces and checks that no surface disagrees with it.
 
-The rule for staff work contacts: in full for whoever holds
-``personal:read`` without an area limit (administrators, the command line);
-for grid staff, in full only for people who serve inside their own area
-(:class:`gridgis.access.scope.Scope`); masked for everyone else.
+- **Staff work contacts** (the 1+1+1+N team's names and phones,
+  :func:`sees_staff_contact`): in full for whoever holds ``contacts:read``
+  without an area limit (administrators, dispatchers — they call the team —
+  and the command line), and for grid staff when the person serves in their
+  own grid team (:attr:`gridgis.access.scope.Scope.team`); masked for
+  planners, viewers, API clients and staff of other grids.
+- **Residents' personal data** (households, care flags, reporters' names and
+  phones, :func:`sees_resident_data`): in full for whoever holds
+  ``personal:read`` without an area limit (administrators), for grid staff
+  whose area holds the place, and for the dispatcher handling the incident;
+  masked for everyone else inside the app.
+- Never: public Open311 output, logs, tiles (those surfaces do not ask).
 """
 
 from __future__ import annotations
@@ -79,16 +86,33 @@ def sees_staff_contact(viewer: Principal | None, post: Post) -> bool:
         viewer: Who is looking (None: nobody in particular, so masked).
         post: The grid, building or unit the person serves in this role.
     """
-    if viewer is None or not viewer.can("personal:read"):
+    if viewer is None or not viewer.can("contacts:read"):
         return False
-    scope = viewer.scope
-    if scope is None:
+    if viewer.scope is None:
         return True
-    return (
-        (post.grid_id is not None and post.grid_id in scope.grid_ids)
-        or (post.building_id is not None and post.building_id in scope.building_ids)
-        or (post.unit_id is not None and post.unit_id in scope.unit_ids)
-    )
+    return viewer.scope.team.holds(post.grid_id, post.building_id, post.unit_id)
+
+
+def sees_resident_data(
+    viewer: Principal | None, place: Post, *, handles_incident: bool = False
+) -> bool:
+    """Whether ``viewer`` sees in full the personal data of residents at ``place``.
+
+    Args:
+        viewer: Who is looking (None: nobody in particular, so masked).
+        place: Where the household lives or the incident happened.
+        handles_incident: The viewer is the dispatcher handling the incident
+            the data belongs to (a reporter's name and phone).
+    """
+    if viewer is None:
+        return False
+    if handles_incident and viewer.role == "dispatcher":
+        return True
+    if not viewer.can("personal:read"):
+        return False
+    if viewer.scope is None:
+        return True
+    return viewer.scope.holds(place.grid_id, place.building_id, place.unit_id)
 
 
 @dataclass(frozen=True)

@@ -1,33 +1,60 @@
-"""Grid staff's area: the grids, buildings and units they answer for.
+"""Grid staff's area and team: the places they answer for, and the team they are on.
 
-A grid role (grid worker, part-time worker, volunteer) answers for the grid
-and every building that belongs to it (:func:`gridgis.geo.areas.building_in_grid`)
-with their units; a building head for the building and its units; a unit head
-for the unit (and, to find it on the map, its building).
+The **area** decides what a grid staff member sees of the map, the layers and
+the routing answers, and whose households they may see: a grid role (grid
+worker, part-time worker, volunteer) answers for the grid and every building
+that belongs to it (:func:`gridgis.geo.areas.building_in_grid`) with their
+units; a building head for the building and its units; a unit head for the
+unit (and, to find it on the map, its building).
+
+The **team** decides whose work contacts they see (DESIGN.md, Security:
+members of the same grid team): the whole "1+1+1+N" of the grids they serve
+in — for a building or unit head, the grid of the layout in force that their
+building belongs to — with its buildings and units.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis.geo.areas import building_in_grid
-from gridgis.models import Assignment, Building, Grid, Unit
+from gridgis import clock
+from gridgis.geo.areas import building_grid, building_in_grid
+from gridgis.geo.layouts import in_force_clause
+from gridgis.models import Assignment, Building, Grid, Layout, Unit
 
 
 @dataclass(frozen=True)
-class Scope:
-    """The places a grid staff member answers for (ids), and what lies inside them."""
+class Places:
+    """Grids, buildings and units, by id."""
 
     grid_ids: frozenset[int] = frozenset()
     building_ids: frozenset[int] = frozenset()
     unit_ids: frozenset[int] = frozenset()
 
+    def holds(
+        self, grid_id: int | None = None, building_id: int | None = None, unit_id: int | None = None
+    ) -> bool:
+        """Whether any of the places given is one of these."""
+        return (
+            (grid_id is not None and grid_id in self.grid_ids)
+            or (building_id is not None and building_id in self.building_ids)
+            or (unit_id is not None and unit_id in self.unit_ids)
+        )
+
+
+@dataclass(frozen=True)
+class Scope(Places):
+    """A grid staff member's area (the places themselves) and team (``team``)."""
+
+    team: Places = Places()
+
 
 def scope_for_staff(session: Session, staff_id: int) -> Scope:
-    """The area of the staff member ``staff_id`` (three statements, whatever the area's size)."""
+    """The area and team of the staff member ``staff_id`` (a few statements, whatever the size)."""
     mine = session.execute(
         sa.select(Assignment.grid_id, Assignment.building_id, Assignment.unit_id).where(
             Assignment.staff_id == staff_id
@@ -36,6 +63,35 @@ def scope_for_staff(session: Session, staff_id: int) -> Scope:
     grids = {g for g, _, _ in mine if g is not None}
     headed = {b for _, b, _ in mine if b is not None}
     units = {u for _, _, u in mine if u is not None}
+    area = _with_contents(session, grids, headed, units)
+    # The team: the grids served, and for heads the grid their building belongs to.
+    building_of_unit = sa.select(Unit.building_id).where(Unit.id.in_(sorted(units)))
+    heads_grids = set(
+        session.scalars(
+            sa.select(building_grid(Building.geom, _layout_in_force(Building.community_id))).where(
+                sa.or_(Building.id.in_(sorted(headed)), Building.id.in_(building_of_unit))
+            )
+        )
+    )
+    team_grids = grids | {g for g in heads_grids if g is not None}
+    team = area if team_grids == grids else _with_contents(session, team_grids, set(), set())
+    return Scope(area.grid_ids, area.building_ids, area.unit_ids, team=team)
+
+
+def _layout_in_force(community_id: Any) -> Any:
+    """The id of the layout in force now in ``community_id`` (a correlated subquery)."""
+    return (
+        sa.select(Layout.id)
+        .where(Layout.community_id == community_id, in_force_clause(clock.now()))
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _with_contents(
+    session: Session, grids: set[int], buildings: set[int], units: set[int]
+) -> Places:
+    """The places given, with the buildings of the grids and the units of the buildings."""
     in_grids: set[int] = set()
     if grids:
         in_grids = set(
@@ -45,13 +101,13 @@ def scope_for_staff(session: Session, staff_id: int) -> Scope:
                 .where(Grid.id.in_(sorted(grids)))
             )
         )
-    whole = headed | in_grids
+    whole = buildings | in_grids
     unit_rows = session.execute(
         sa.select(Unit.id, Unit.building_id).where(
             sa.or_(Unit.building_id.in_(sorted(whole)), Unit.id.in_(sorted(units)))
         )
     ).all()
-    return Scope(
+    return Places(
         grid_ids=frozenset(grids),
         building_ids=frozenset(whole | {b for u, b in unit_rows if u in units}),
         unit_ids=frozenset(u for u, b in unit_rows if b in whole or u in units),

@@ -9,7 +9,8 @@ import click
 
 from gridgis.access.permissions import Principal, cli_principal
 
-PASSWORD_ENV = "GRIDGIS_PASSWORD"
+#: The environment variable a password is read from (a name, not a password).
+PASSWORD_ENV = "GRIDGIS_PASSWORD"  # nosec B105
 
 
 def cli_actor() -> Principal:

@@ -10,11 +10,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from gridgis import clock
+from gridgis.access.scope import Scope
 from gridgis.geo.layers import COORDINATE_DIGITS, LAYER_SPECS
 from gridgis.geo.layouts import get_community, in_force_clause
-from gridgis.models import Community, Layout
+from gridgis.models import Building, Community, Compound, Grid, Layout, Unit
 
 __all__ = ["community_summaries", "community_summary"]
 
@@ -24,8 +26,16 @@ JSON = dict[str, Any]
 _COUNTED = ("grids", "compounds", "buildings", "units")
 
 
-def community_summaries(session: Session, *, code: str | None = None) -> list[JSON]:
+def community_summaries(
+    session: Session, *, code: str | None = None, scope: Scope | None = None
+) -> list[JSON]:
     """Every community (or the one with ``code``) by code, with extent, layout and counts.
+
+    Args:
+        session: The database session.
+        code: Only this community.
+        scope: A grid staff member's area: only the communities it lies in, and
+            counts of only what it holds (the layers show them no more).
 
     Returns:
         Dicts with ``code``, ``name``, ``bbox`` ([minlon, minlat, maxlon, maxlat]),
@@ -42,10 +52,13 @@ def community_summaries(session: Session, *, code: str | None = None) -> list[JS
     def count(layer: str, owner_id: Any) -> Any:
         # What belongs to a community (or a layout) is the layer's own rule.
         spec = LAYER_SPECS[layer]
+        where = [spec.owner == owner_id]
+        if scope is not None:
+            where.append(_in_scope(layer, scope))
         return (
             sa.select(sa.func.count())
             .select_from(spec.from_clause())
-            .where(spec.owner == owner_id)
+            .where(*where)
             .scalar_subquery()
         )
 
@@ -70,6 +83,8 @@ def community_summaries(session: Session, *, code: str | None = None) -> list[JS
     )
     if code is not None:
         stmt = stmt.where(Community.code == code)
+    if scope is not None:
+        stmt = stmt.where(Community.id.in_(_communities_of(scope)))
     out = []
     for row in session.execute(stmt):
         c_code, name, x0, y0, x1, y1, l_name, l_from, *counts = row
@@ -87,9 +102,32 @@ def community_summaries(session: Session, *, code: str | None = None) -> list[JS
     return out
 
 
-def community_summary(session: Session, code: str) -> JSON:
+def _in_scope(layer: str, scope: Scope) -> ColumnElement[bool]:
+    """The rows of ``layer`` inside ``scope``, as the layer views filter them."""
+    if layer == "grids":
+        return Grid.id.in_(sorted(scope.grid_ids))
+    if layer == "buildings":
+        return Building.id.in_(sorted(scope.building_ids))
+    if layer == "units":
+        return Unit.id.in_(sorted(scope.unit_ids))
+    return Compound.id.in_(
+        sa.select(Building.compound_id).where(Building.id.in_(sorted(scope.building_ids)))
+    )
+
+
+def _communities_of(scope: Scope) -> Any:
+    """The ids of the communities a grid staff member's area lies in."""
+    return sa.union(
+        sa.select(Building.community_id).where(Building.id.in_(sorted(scope.building_ids))),
+        sa.select(Layout.community_id)
+        .join(Grid, Grid.layout_id == Layout.id)
+        .where(Grid.id.in_(sorted(scope.grid_ids))),
+    )
+
+
+def community_summary(session: Session, code: str, *, scope: Scope | None = None) -> JSON:
     """One community's summary (see :func:`community_summaries`), or NotFound."""
-    found = community_summaries(session, code=code)
+    found = community_summaries(session, code=code, scope=scope)
     if not found:
         get_community(session, code)  # raises NotFound naming the code
     return found[0]

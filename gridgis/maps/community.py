@@ -216,7 +216,9 @@ def build_community_map(
     for spec in tiles:
         spec.layer().add_to(m)
 
-    layout = choose_layout(session, community, layout_name)
+    # Drafts are plans, for planners and administrators (and the domain's own callers).
+    drafts = viewer is None or viewer.can("layout:draft")
+    layout = choose_layout(session, community, layout_name, drafts=drafts)
     scope = viewer.scope if viewer is not None else None
     teams = team_index(session, community, layout, viewer=viewer)
     grids = (

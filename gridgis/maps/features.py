@@ -206,6 +206,7 @@ def layer_collection(
     limit: int | None = DEFAULT_LIMIT,
     offset: int = 0,
     scope: Scope | None = None,
+    drafts: bool = True,
 ) -> JSON:
     """One layer of ``community`` by name (see :data:`LAYERS`).
 
@@ -218,6 +219,8 @@ def layer_collection(
         limit: At most this many features (None: all).
         offset: Skip this many features first (features are ordered by code).
         scope: Only features in this area (grid staff); None: all.
+        drafts: Whether draft layouts may be shown or named (planners and
+            administrators only: a draft is a plan, not yet the truth).
 
     Raises:
         NotFound: Unknown layer or layout, or no layout in force for grids.
@@ -226,11 +229,12 @@ def layer_collection(
     check_layer(layer)
     paging = {"bbox": bbox, "limit": limit, "offset": offset, "scope": scope}
     if layer == "grids":
-        layout = choose_layout(session, community, layout_name)
+        layout = choose_layout(session, community, layout_name, drafts=drafts)
         if layout is None:
+            names = layout_names(session, community, drafts=drafts)
             raise NotFound(
                 f"Community {community.code} has no layout in force; ask for one by name "
-                f"with layout=NAME (its layouts are: {layout_names(session, community)})."
+                f"with layout=NAME (its layouts are: {names})."
             )
         return grid_collection(session, layout, **paging)  # type: ignore[arg-type]
     if layout_name is not None:

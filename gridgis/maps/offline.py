@@ -135,7 +135,8 @@ class MapParts:
 def render_parts(m: folium.Map) -> MapParts:
     """Render ``m`` and split the result for a page of our own (folium's Flask recipe)."""
     root = m.get_root()
-    assert isinstance(root, Figure)  # folium.Map always lives in a Figure
+    if not isinstance(root, Figure):  # folium.Map always lives in a Figure
+        raise TypeError("the map is not in a folium Figure")
     root.render()
     return MapParts(
         header=root.header.render(),

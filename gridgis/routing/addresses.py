@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgis.access.scope import Scope
 from gridgis.errors import InvalidInput
 from gridgis.routing.points import _route_row, check_text
 from gridgis.routing.results import RoutingResult, _json, build_result
@@ -37,20 +38,27 @@ def route_address(
     category: str | None = None,
     at: dt.datetime | None = None,
     community_code: str | None = None,
+    within: Scope | None = None,
 ) -> RoutingResult:
     """Route by a building's address or name: exact, then substring, then fuzzy (pg_trgm).
 
     When several buildings match equally well the result's rule is
     ``ambiguous_address`` and it lists the candidates: a person chooses, we
-    never guess.
+    never guess. ``within`` (a grid staff member's area) limits the search to
+    the buildings in it: an address search must not reveal what the layers hide.
     """
     check_text(address, "address")
     check_text(community_code, "community")
     query = _normalise_address(address or "")
     if len(query) < 2:
         raise InvalidInput("Give an address or building name of at least two characters.")
-    params = {"q": query, "community": community_code}
+    params: dict[str, Any] = {"q": query, "community": community_code}
     scope = "AND (CAST(:community AS text) IS NULL OR c.code = :community)"
+    if within is not None:
+        scope += " AND b.id = ANY(CAST(:mine AS int[]))"
+        params["mine"] = sorted(within.building_ids)
+    # The f-string joins this function's own constant fragments; the typed text
+    # and every value travel as bound parameters.
     base = f"""
         SELECT b.id, b.code, b.name, b.address, c.code AS community_code,
                ST_X(ST_PointOnSurface(b.geom)) AS lon, ST_Y(ST_PointOnSurface(b.geom)) AS lat,
@@ -60,7 +68,7 @@ def route_address(
         WHERE {{where}} {scope}
         ORDER BY score DESC, b.id
         LIMIT 10
-    """
+    """  # nosec B608
     candidates: list[dict[str, Any]] = []
     for where in (
         "(replace(b.address, ' ', '') = :q OR replace(b.name, ' ', '') = :q)",

@@ -92,13 +92,7 @@ class RoutingResult:
 
     def within(self, scope: Scope) -> bool:
         """Whether the place this result names lies in ``scope`` (grid staff's area)."""
-        if self.rule in PLACELESS:
-            return True
-        return (
-            (self.grid_id is not None and self.grid_id in scope.grid_ids)
-            or (self.building_id is not None and self.building_id in scope.building_ids)
-            or (self.unit_id is not None and self.unit_id in scope.unit_ids)
-        )
+        return self.rule in PLACELESS or scope.holds(self.grid_id, self.building_id, self.unit_id)
 
     def shown_to(self, viewer: Principal | None) -> RoutingResult:
         """This result as ``viewer`` may see it.

@@ -147,7 +147,8 @@ class _Targets:
         self.loader = loader
         self.used_grids = False
         community = loader.community
-        assert community is not None
+        if community is None:  # load_staff refuses a missing community before this
+            raise NotFound(f"No community with code {loader.report.community!r}.")
         self.layout: Layout | None = None
         try:
             self.layout = choose_layout(loader.session, community, layout_name, newest_draft=True)

@@ -1,8 +1,10 @@
-"""Personal data: in full for administrators and for grid staff in their own area only.
+"""Personal data: one rule (DESIGN.md, Security), the same on every surface.
 
-Everyone else (planners, dispatchers, viewers, API keys) sees ``张*`` and
-``138****1234``; grid staff see nothing of other grids; and no name, phone or
-password ever reaches the log.
+Staff work contacts are in full for administrators, dispatchers and members of
+the same grid team; everyone else (planners, viewers, API keys, staff of other
+grids) sees ``张*`` and ``138****1234``. Grid staff see nothing outside their
+own area, on the map, in the layers, in routing answers, address searches and
+counts. No name, phone or password ever reaches the log.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ import re
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
+from gridgis.models import Community, Grid
+from tests.support import factories as make
 from tests.support.sample_community import COMMUNITY_CODE, GRID_CODES, GRID_NAMES
-from tests.support.web import PASSWORD, STAFF_NAMES, STAFF_PHONES, Accounts
+from tests.support.web import PASSWORD, STAFF_NAMES, STAFF_PHONES, Accounts, add_user, login
 
 ClientFor = Callable[[str], FlaskClient]
 BASE = f"/api/v1/communities/{COMMUNITY_CODE}"
@@ -71,13 +77,18 @@ def test_grid_staff_map_draws_only_their_grid(client_for: ClientFor) -> None:
 # --- routing results ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", ["planner", "dispatcher"])
-def test_routing_is_masked_for_planners_and_dispatchers(client_for: ClientFor, role: str) -> None:
-    body = client_for(role).post("/api/v1/route", json=IN_B01).json
+def test_routing_is_masked_for_planners(client_for: ClientFor) -> None:
+    body = client_for("planner").post("/api/v1/route", json=IN_B01).json
     assert ("grid_worker", "张*", "138****1234") in team(body)
     text = json.dumps(body, ensure_ascii=False)
     for secret in (*STAFF_NAMES, *STAFF_PHONES):
         assert secret not in text
+
+
+def test_routing_is_in_full_for_dispatchers_who_call_the_team(client_for: ClientFor) -> None:
+    body = client_for("dispatcher").post("/api/v1/route", json=IN_B01).json
+    assert ("grid_worker", "张三", "13812341234") in team(body)
+    assert ("unit_head", "孙八", "13400004444") in team(body)
 
 
 def test_routing_is_masked_for_api_keys(key_client: Callable[[str], FlaskClient]) -> None:
@@ -91,20 +102,49 @@ def test_routing_is_in_full_for_the_administrator(client_for: ClientFor) -> None
     assert body["lead"]["name"] == "张三"
 
 
-def test_grid_staff_see_their_own_area_in_full(client_for: ClientFor) -> None:
+def test_grid_staff_see_their_own_grid_team_in_full(client_for: ClientFor) -> None:
     body = client_for("grid_staff").post("/api/v1/route", json=IN_B01).json
     assert ("grid_worker", "张三", "13812341234") in team(body)
     assert ("part_time_worker", "李四光", "13900005678") in team(body)
 
 
-def test_grid_staff_see_others_masked(client_for: ClientFor) -> None:
+def test_a_building_head_sees_the_grid_team_they_are_on(client_for: ClientFor) -> None:
+    body = client_for("qianqi").post("/api/v1/route", json=IN_B01).json  # 钱七, head of B01
+    assert ("building_head", "钱七", "13500003333") in team(body)
+    assert ("grid_worker", "张三", "13812341234") in team(body)
+
+
+def test_grid_staff_get_no_answer_outside_their_area(client_for: ClientFor) -> None:
+    """A batch of points must not map what the layers hide (issue 8, item 6)."""
     head = client_for("qianqi")  # B01 only
-    inside = head.post("/api/v1/route", json=IN_B01).json
-    assert ("building_head", "钱七", "13500003333") in team(inside)
     outside = head.post("/api/v1/route", json=IN_B02).json  # 网格一, but not B01
-    assert outside["building_code"] == "B02"
-    assert ("grid_worker", "张*", "138****1234") in team(outside)
-    assert "钱七" not in json.dumps(outside, ensure_ascii=False)
+    assert outside["rule"] == "outside_your_area"
+    for key in ("grid_code", "building_code", "unit_number", "community_code", "lead"):
+        assert outside[key] is None
+    assert outside["team"] == [] and outside["departments"] == []
+    assert "B02" not in json.dumps(outside) and "420106001002001" not in json.dumps(outside)
+    data = f"ref,lon,lat\nA,{IN_B02['lon']},{IN_B02['lat']}\n".encode()
+    batch = head.post("/api/v1/route/batch", data=data, content_type="text/csv").get_data(True)
+    assert "outside_your_area" in batch and "B02" not in batch and ":S1" not in batch
+
+
+def test_address_search_finds_only_buildings_in_the_area(client_for: ClientFor) -> None:
+    head = client_for("qianqi")
+    mine = head.post("/api/v1/route", json={"address": "南湖路01号"}).json
+    assert mine["building_code"] == "B01"
+    theirs = head.post("/api/v1/route", json={"address": "南湖路04号"}).json
+    assert theirs["rule"] == "ambiguous_address" and theirs["candidates"] == []
+    assert "B04" not in json.dumps(theirs)
+
+
+def test_community_counts_are_of_what_grid_staff_may_see(client_for: ClientFor) -> None:
+    head = client_for("qianqi")
+    (summary,) = head.get("/api/v1/communities").json["communities"]
+    assert summary["counts"] == {"grids": 0, "compounds": 1, "buildings": 1, "units": 2}
+    one = head.get(f"/api/v1/communities/{COMMUNITY_CODE}").json
+    assert one["counts"] == summary["counts"]
+    everyone = client_for("viewer").get(f"/api/v1/communities/{COMMUNITY_CODE}").json
+    assert everyone["counts"] == {"grids": 3, "compounds": 1, "buildings": 5, "units": 4}
 
 
 def test_batch_output_has_staff_codes_never_names(client_for: ClientFor) -> None:
@@ -152,37 +192,80 @@ def test_building_head_map_shows_their_own_people(client_for: ClientFor) -> None
 
 #: The routed team of a point in unit B01/1: staff code → full name.
 B01_TEAM = {"S1": "张三", "S2": "李四光", "S3": "王五", "S5": "钱七", "S6": "孙八"}
-#: Whose name each account sees in full (DESIGN.md, Security; gridgis.access.privacy).
+#: Whose work contacts each account sees in full (DESIGN.md, Security).
 SEES_IN_FULL = {
     "admin": set(B01_TEAM),
+    "dispatcher": set(B01_TEAM),  # they call the team
     "planner": set(),
-    "dispatcher": set(),
     "viewer": set(),
-    "grid_staff": set(B01_TEAM),  # 张三, grid worker of 网格一: the whole team serves there
-    "qianqi": {"S5", "S6"},  # 钱七, head of B01: B01's head and its unit heads only
+    "grid_staff": set(B01_TEAM),  # 张三, grid worker of 网格一: their own team
+    "qianqi": set(B01_TEAM),  # 钱七, head of B01 in 网格一: on 网格一's team
+    "zhoujiu": set(),  # 周九, grid worker of 网格三: another grid's team
 }
+#: What routing a point in B01 answers each account: None (not allowed), or
+#: whether the answer is stripped (grid staff outside their area).
+ROUTING = {"viewer": None, "zhoujiu": "stripped"}
+SURFACES = ("map popups", "layer API", "routing", "routing by address", "batch routing")
+
+
+@pytest.fixture
+def other_grid_staff(db: Session) -> int:
+    """周九, grid worker of 网格三, with an account (rolled back after the test)."""
+    community = db.scalar(sa.select(Community).where(Community.code == COMMUNITY_CODE))
+    third = db.scalar(sa.select(Grid).where(Grid.code == GRID_CODES[2]))
+    person = make.staff(db, community, "S9", "周九", "13300009999")  # type: ignore[arg-type]
+    make.assign(db, person, "grid_worker", grid=third)
+    user_id = add_user(db, "zhoujiu", "grid_staff", staff_code="S9")
+    db.commit()
+    return user_id
 
 
 @pytest.mark.parametrize("who", sorted(SEES_IN_FULL))
-def test_routing_and_the_map_show_the_same_people_in_full(client_for: ClientFor, who: str) -> None:
-    """A person's name is in full on one surface exactly when it is on the others."""
-    client = client_for(who)
-    on_map = popup_text(client)
-    answer = client.post("/api/v1/route", json=IN_B01)
-    may_route = who != "viewer"  # viewers have no route:read
-    assert answer.status_code == (200 if may_route else 403)
-    routed = json.dumps(answer.json, ensure_ascii=False)
-    data = f"lon,lat\n{IN_B01['lon']},{IN_B01['lat']}\n".encode()
-    batch = client.post("/api/v1/route/batch", data=data, content_type="text/csv").get_data(True)
+def test_every_surface_follows_the_one_rule(
+    app: Flask, client_for: ClientFor, other_grid_staff: int, who: str
+) -> None:
+    """Roles × surfaces: a person's name is in full exactly where the rule says, everywhere."""
+    client = login(app.test_client(), other_grid_staff) if who == "zhoujiu" else client_for(who)
+    routing = ROUTING.get(who, "answered")
+    shown = {
+        "map popups": popup_text(client),
+        "layer API": "".join(
+            client.get(f"{BASE}/{layer}").get_data(True)
+            for layer in ("grids", "compounds", "buildings", "units")
+        ),
+        "routing": client.post("/api/v1/route", json=IN_B01).get_data(True),
+        "routing by address": client.post("/api/v1/route", json={"address": "南湖路01号"}).get_data(
+            True
+        ),
+        "batch routing": client.post(
+            "/api/v1/route/batch",
+            data=f"lon,lat\n{IN_B01['lon']},{IN_B01['lat']}\n".encode(),
+            content_type="text/csv",
+        ).get_data(True),
+    }
     for code, name in B01_TEAM.items():
         full = code in SEES_IN_FULL[who]
-        assert (name in routed) is (full and may_route), f"{who} / {code} in the routing answer"
-        # The map draws only the viewer's area: a person may be absent, never in full wrongly.
-        assert (name in on_map) <= full, f"{who} / {code} on the map"
-        if full:
-            assert name in on_map or who == "qianqi", f"{who} / {code} missing on the map"
-        assert name not in batch  # batch output names staff by code only
-        assert (f":{code}" in batch) is may_route
+        for surface in SURFACES:
+            text = shown[surface]
+            # An address names a building, not a stairwell: no unit head in that answer.
+            named_there = not (surface == "routing by address" and code == "S6")
+            if (
+                surface in ("routing", "routing by address")
+                and routing == "answered"
+                and named_there
+            ):
+                # The answer names the whole team: in full or masked, never absent.
+                assert (name in text) is full, f"{who}: {code} on {surface}"
+                assert name[0] in text
+            elif surface == "map popups" and who not in ("grid_staff", "qianqi", "zhoujiu"):
+                # Everyone but grid staff gets the whole map: every person is on it.
+                assert (name in text) is full, f"{who}: {code} on {surface}"
+            else:
+                # Layers and batches name nobody; stripped answers and the maps of
+                # other areas leave people out: never in full where the rule says no.
+                assert not (name in text and not full), f"{who}: {code} on {surface}"
+                if surface in ("layer API", "batch routing"):
+                    assert name not in text, f"{who}: {code} on {surface}"
 
 
 # --- logs ----------------------------------------------------------------------------
