@@ -1,8 +1,9 @@
 """Logging in and out, and changing one's password: ``/login``, ``/logout``, ``/account/password``.
 
 The views parse the form, call :mod:`gridgis.access.logins` and
-:mod:`gridgis.access.accounts` (which audit every attempt) and keep this
-browser's signed session; the request's unit of work commits (``web.db``).
+:mod:`gridgis.access.accounts` (which audit every attempt, throttle failed
+logins and keep the sessions on the server) and give this browser its
+session's token; the request's unit of work commits (``web.db``).
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from gridgis.access import accounts, logins
-from gridgis.access.logins import AccountLocked, AuthenticationFailed
+from gridgis.access.logins import AuthenticationFailed
 from gridgis.access.permissions import PUBLIC
 from gridgis.errors import N_, InvalidInput
 from gridgis.models import User
 from web import db
 from web.i18n import gettext as _
 from web.security import (
+    client_address,
     current_principal,
     end_login,
-    renew_login,
+    login_pepper,
     requires,
     safe_next,
+    session_token,
     start_login,
 )
 
@@ -31,18 +34,16 @@ bp = Blueprint("access", __name__)
 #: Longest username accepted from the form (the domain allows 64).
 MAX_USERNAME = 64
 PASSWORDS_DIFFER = N_("The two new passwords are not the same.")
-#: Shown for AccountLocked, with the minutes to wait.
-ACCOUNT_LOCKED = N_(
-    "Too many failed logins: this account is locked. "
-    "Try again in {minutes} min, or ask an administrator to unlock it."
-)
 
 
-def _login_page(status: int, *, error: str | None = None, username: str = "") -> tuple[str, int]:
+def _login_page(
+    status: int, *, error: str | None = None, username: str = "", failed: bool = False
+) -> tuple[str, int]:
     return (
         render_template(
             "login.html",
             error=error,
+            failed=failed,
             username=username,
             next=safe_next(request.values.get("next")),
         ),
@@ -53,7 +54,11 @@ def _login_page(status: int, *, error: str | None = None, username: str = "") ->
 @bp.route("/login", methods=["GET", "POST"])
 @requires(PUBLIC)
 def login() -> Response | tuple[str, int]:
-    """The login form; a successful login goes on to ``next`` (a path on this site)."""
+    """The login form; a successful login goes on to ``next`` (a path on this site).
+
+    Every failure (unknown name, wrong password, disabled account, an attempt
+    that came too soon after failures) gets the same page with status 401.
+    """
     target = safe_next(request.values.get("next"))
     if request.method != "POST":
         if current_principal().kind == "user":
@@ -63,28 +68,25 @@ def login() -> Response | tuple[str, int]:
     password = request.form.get("password", "")
     if not username or not password:
         return _login_page(400, error=_("Enter your username and password."), username=username)
+    session = db.get_session()
     try:
         principal = logins.log_in(
-            db.get_session(), username, password, source=request.remote_addr or "unknown"
+            session, username, password, source=client_address(), pepper=login_pepper()
         )
-    except AccountLocked as exc:
-        minutes = max(1, exc.retry_after // 60)
-        page, status = _login_page(429, error=_(ACCOUNT_LOCKED).format(minutes=minutes))
-        response = Response(page, status, mimetype="text/html")
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
     except AuthenticationFailed as exc:
-        return _login_page(401, error=_(exc.user_msg), username=username)
-    assert principal.user_id is not None
-    start_login(principal.user_id)
+        # The view returns, so the unit of work commits the count and the audit entry.
+        return _login_page(401, error=_(exc.user_msg), username=username, failed=True)
+    user = session.get(User, principal.user_id)
+    assert user is not None
+    start_login(user)
     return redirect(target)
 
 
 @bp.post("/logout")
 @requires("account:self")
 def logout() -> Response:
-    """End this browser's login (a form with a CSRF token: no logout by a link elsewhere)."""
-    logins.log_out(db.get_session(), current_principal())
+    """End this browser's session on the server (a form with a CSRF token: no logout by a link)."""
+    logins.log_out(db.get_session(), current_principal(), token=session_token())
     end_login()
     flash(_("You have logged out."))
     return redirect(url_for("access.login"))
@@ -93,7 +95,7 @@ def logout() -> Response:
 @bp.route("/account/password", methods=["GET", "POST"])
 @requires("account:self")
 def password() -> Response | tuple[str, int]:
-    """Change one's own password; every other session of the account ends."""
+    """Change one's own password; every session of the account ends, this browser gets a new one."""
     if request.method != "POST":
         return render_template("password.html", error=None), 200
     principal = current_principal()
@@ -106,10 +108,16 @@ def password() -> Response | tuple[str, int]:
         return render_template("password.html", error=_(PASSWORDS_DIFFER)), 400
     try:
         accounts.change_password(
-            session, user, request.form.get("old_password", ""), new, actor=principal
+            session,
+            user,
+            request.form.get("old_password", ""),
+            new,
+            actor=principal,
+            source=client_address(),
         )
     except InvalidInput as exc:
+        # A wrong current password is audited; returning commits the entry.
         return render_template("password.html", error=_(exc.user_msg)), 400
-    renew_login()  # this browser stays logged in; the others are logged out
+    start_login(user)  # this browser stays logged in, with a new session; the others are out
     flash(_("Your password has been changed. Other sessions of your account have ended."))
     return redirect(url_for("maps.overview"))

@@ -99,8 +99,17 @@ def team_name(code: str) -> str:
 
 
 def lang_url(lang: str) -> str:
-    """This page in ``lang``: the same endpoint and arguments, with ``lang=``."""
-    values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "lang": lang}
+    """This page in ``lang``: the same endpoint and arguments, with ``lang=``.
+
+    A link on our own site, never to another: query arguments that url_for
+    would take as instructions (``_external``, ``_anchor``, ``_scheme``,
+    ``_method``, ``endpoint``) are dropped, and the path's own arguments win
+    over query arguments of the same name.
+    """
+    query = {
+        k: v for k, v in request.args.to_dict().items() if not k.startswith("_") and k != "endpoint"
+    }
+    values: dict[str, Any] = {**query, **(request.view_args or {}), "lang": lang}
     return url_for(request.endpoint or "maps.overview", **values)
 
 

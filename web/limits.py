@@ -3,23 +3,30 @@
 The login limit covers every POST of the ``auth`` blueprint: logins, and also
 password changes (they check a password too) and logouts.
 
+API requests spend the budget of their client: a verified API key, a
+logged-in account, else the address. An API key this process has not seen
+verified spends its address's budget (:mod:`web.security.ratelimit`), so
+made-up keys cannot each open a fresh budget, nor cost more database lookups
+than the address's limit.
+
 Counters live in memory, per process: with several gunicorn workers each
 keeps its own, so a client may get a few times the limit through. That is
 enough against a burst; the hard limit on password guessing is the account
 lockout in the database (``gridgis.access.logins.MAX_FAILED_LOGINS``), which every
-worker shares. Behind a reverse proxy, ``request.remote_addr`` is the proxy's
-address unless the app is wrapped in werkzeug's ``ProxyFix``.
+worker shares. The address is the client's own behind a reverse proxy only when
+the proxy is trusted (``GRIDGIS_TRUSTED_PROXIES``: werkzeug's ``ProxyFix``,
+installed by :func:`web.create_app`); otherwise it is the proxy's.
 """
 
 from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, current_app
 from flask_limiter import Limiter
 
 from gridgis.errors import N_
-from web.security import client_identity
+from web.security import ratelimit
 
 #: Defaults; tests and deployments change them with these config keys.
 LOGIN_RATE = "10 per minute"
@@ -30,10 +37,6 @@ API_TOO_FAST = N_(
     "Too many requests from this client: slow down, and retry after the number of "
     "seconds in the Retry-After header."
 )
-
-
-def _address() -> str:
-    return request.remote_addr or "unknown"
 
 
 def _login_rate() -> str:
@@ -52,9 +55,20 @@ def init_app(app: Flask, *, login: Blueprint, api: Blueprint) -> Limiter:
     A blueprint's limit covers the blueprints registered under it (``api.layers``...).
     """
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    limiter = Limiter(_address, app=app, storage_uri="memory://", key_prefix="gridgis")
-    limiter.limit(_login_rate, methods=["POST"], key_func=_address, error_message=LOGIN_TOO_FAST)(
+    address = ratelimit.client_address
+    limiter = Limiter(address, app=app, storage_uri="memory://", key_prefix="gridgis")
+    limiter.limit(_login_rate, methods=["POST"], key_func=address, error_message=LOGIN_TOO_FAST)(
         login
     )
-    limiter.limit(_api_rate, key_func=client_identity, error_message=API_TOO_FAST)(api)
+    limiter.limit(_api_rate, key_func=ratelimit.client_identity, error_message=API_TOO_FAST)(api)
+    # Requests with keys not yet verified also share one budget per address
+    # across every endpoint: made-up keys spread over endpoints cost no more lookups.
+    limiter.shared_limit(
+        _api_rate,
+        scope="unverified-keys",
+        key_func=address,
+        exempt_when=ratelimit.sends_no_unverified_key,
+        error_message=API_TOO_FAST,
+    )(api)
+    ratelimit.init_app(app)
     return limiter

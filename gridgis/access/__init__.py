@@ -1,7 +1,8 @@
 """Access: who is asking, what they may do, and what personal data they may see.
 
 Owns accounts of people (:mod:`~gridgis.access.accounts`), logging in and out
-(:mod:`~gridgis.access.logins`), password hashing and policy
+with its throttle (:mod:`~gridgis.access.logins`), server-side login sessions
+(:mod:`~gridgis.access.sessions`), password hashing and policy
 (:mod:`~gridgis.access.passwords`), machine clients' API keys
 (:mod:`~gridgis.access.apikeys`), roles and permissions and the acting
 :class:`~gridgis.access.permissions.Principal` (:mod:`~gridgis.access.permissions`),

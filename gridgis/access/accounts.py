@@ -1,9 +1,9 @@
 """Managing the accounts of people who log in: create, disable, roles, passwords.
 
-Passwords are stored only as scrypt hashes (:mod:`gridgis.access.passwords`).
-A password change, a disable or a role change moves ``sessions_valid_from``
-forward, and the web layer refuses sessions issued before it, so older
-sessions die everywhere at once. Logging in and out is
+Passwords are stored only as argon2id hashes (:mod:`gridgis.access.passwords`).
+A password change, a disable or a role change ends every session of the
+account on the server (:mod:`gridgis.access.sessions`), so the person is
+logged out everywhere at once. Logging in and out is
 :mod:`gridgis.access.logins`.
 
 Every write is audited (``gridgis.audit``) in the caller's transaction; the
@@ -20,8 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgis import audit, clock
+from gridgis import audit
+from gridgis.access.logins import clear_failures
 from gridgis.access.passwords import hash_password, validate_password, verify_password
+from gridgis.access.sessions import end_sessions
 from gridgis.audit import Actor
 from gridgis.errors import N_, Conflict, InvalidInput, NotFound
 from gridgis.models import USER_ROLES, Community, Staff, User
@@ -31,6 +33,16 @@ log = logging.getLogger(__name__)
 #: Letters, digits and . _ @ + - ; starting with a letter or digit (so a
 #: username can never be read as a spreadsheet formula in an export).
 _USERNAME = re.compile(r"^\w[\w.@+-]{0,63}$")
+
+WRONG_PASSWORD = N_("The current password is wrong; nothing was changed.")
+
+
+class WrongPassword(InvalidInput):
+    """The current password given to change it is wrong."""
+
+    #: Its audit entry must be committed although the change fails: repeated
+    #: wrong guesses through a hijacked session must show in the audit log.
+    keeps_writes = True
 
 
 # -- managing accounts -------------------------------------------------------
@@ -95,9 +107,6 @@ def create_user(
         staff_id=staff.id if staff else None,
         staff=staff,
         disabled=False,
-        failed_logins=0,
-        # The application's clock, like every later change of it (not the database's).
-        sessions_valid_from=clock.now(),
     )
     session.add(user)
     session.flush()
@@ -120,28 +129,43 @@ def disable_user(session: Session, username: str, *, actor: Actor) -> User:
         _keep_an_admin(session, user, "disable")
     before = _fields(user)
     user.disabled = True
-    user.sessions_valid_from = clock.now()
+    ended = end_sessions(session, user)
     session.flush()
-    audit.record(session, actor, "disable", "user", username, before=before, after=_fields(user))
+    audit.record(
+        session,
+        actor,
+        "disable",
+        "user",
+        username,
+        before=before,
+        after={**_fields(user), "sessions_ended": ended},
+    )
     log.info("account %s disabled", username)
     return user
 
 
 def enable_user(session: Session, username: str, *, actor: Actor) -> User:
-    """Enable a disabled account again (and lift any lockout).
+    """Enable a disabled account again, and forget its failed logins (no more waits).
 
     Raises:
         NotFound: No such account.
     """
     user = get_user(session, username)
-    if not user.disabled and user.locked_until is None and not user.failed_logins:
+    forgotten = clear_failures(session, user)
+    if not user.disabled and not forgotten:
         return user
     before = _fields(user)
     user.disabled = False
-    user.failed_logins = 0
-    user.locked_until = None
     session.flush()
-    audit.record(session, actor, "enable", "user", username, before=before, after=_fields(user))
+    audit.record(
+        session,
+        actor,
+        "enable",
+        "user",
+        username,
+        before=before,
+        after={**_fields(user), "failed_logins_forgotten": forgotten},
+    )
     log.info("account %s enabled", username)
     return user
 
@@ -176,9 +200,17 @@ def set_role(
     elif role == "grid_staff" and user.staff_id is None:
         _resolve_staff(session, role, None, community_code, username=username)  # raises
     user.role = role
-    user.sessions_valid_from = clock.now()
+    ended = end_sessions(session, user)
     session.flush()
-    audit.record(session, actor, "set_role", "user", username, before=before, after=_fields(user))
+    audit.record(
+        session,
+        actor,
+        "set_role",
+        "user",
+        username,
+        before=before,
+        after={**_fields(user), "sessions_ended": ended},
+    )
     log.info("account %s now has role %s", username, role)
     return user
 
@@ -190,31 +222,43 @@ def change_password(
     new_password: str,
     *,
     actor: Actor,
+    source: str | None = None,
 ) -> None:
-    """Set a new password; every session of the account issued before now ends.
+    """Set a new password; every session of the account ends.
 
     Args:
         session: The session.
         user: The account.
         old_password: The current password, checked; ``None`` for an
-            administrator's reset, which also lifts a lockout.
+            administrator's reset, which also forgets failed logins.
         new_password: Checked by :func:`validate_password`.
         actor: Who does it, for the audit log.
+        source: Where the request came from (the client's address), for the audit log.
 
-    The caller re-issues the current session afterwards if the person who
-    changed their own password should stay logged in.
+    The caller starts a new session afterwards if the person who changed
+    their own password should stay logged in.
 
     Raises:
-        InvalidInput: The current password is wrong, or the new one is refused.
+        WrongPassword: The current password is wrong (audited; the entry is kept).
+        InvalidInput: The new password is refused.
     """
+    where = f", from {source}" if source else ""
     if old_password is not None and not verify_password(old_password, user.password_hash):
-        raise InvalidInput(N_("The current password is wrong; nothing was changed."))
+        audit.record(
+            session,
+            actor,
+            "change_password_failed",
+            "user",
+            user.username,
+            note=f"the current password given was wrong{where}",
+        )
+        log.info("password change of account %s refused: wrong current password", user.username)
+        raise WrongPassword(WRONG_PASSWORD)
     validate_password(user.username, new_password)
     user.password_hash = hash_password(new_password)
-    user.sessions_valid_from = clock.now()
+    ended = end_sessions(session, user)
     if old_password is None:
-        user.failed_logins = 0
-        user.locked_until = None
+        clear_failures(session, user)
     session.flush()
     action = "change_password" if old_password is not None else "reset_password"
     audit.record(
@@ -223,8 +267,8 @@ def change_password(
         action,
         "user",
         user.username,
-        after={"sessions_valid_from": user.sessions_valid_from},
-        note="password changed; older sessions ended",
+        after={"sessions_ended": ended},
+        note=f"password changed; its sessions ended{where}",
     )
     log.info("password of account %s changed", user.username)
 

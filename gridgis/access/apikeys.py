@@ -3,7 +3,8 @@
 A key reads ``ggk_<prefix>_<secret>``: the 8-character prefix finds the row
 and is shown in listings; the whole key is shown once, when it is made, and
 only its SHA-256 is stored. A key grants exactly its scopes (``API_SCOPES``)
-and nothing else; a revoked key is refused from then on.
+and nothing else; a revoked key is refused from then on. Every refused key is
+audited by its prefix only, never the key.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from gridgis import audit, clock
 from gridgis.access.logins import AuthenticationFailed
-from gridgis.access.permissions import API_SCOPES, Principal
+from gridgis.access.permissions import ANONYMOUS, API_SCOPES, Principal
 from gridgis.audit import Actor
 from gridgis.errors import N_, Conflict, InvalidInput, NotFound
 from gridgis.models import ApiKey
@@ -83,12 +84,18 @@ def create_key(
 LAST_USED_GRAIN = dt.timedelta(minutes=1)
 
 
-def verify_key(session: Session, key: str) -> ApiKey:
+def verify_key(session: Session, key: str, *, source: str = "unknown") -> ApiKey:
     """The key's row, its ``last_used_at`` refreshed (flushed; the caller commits).
+
+    Args:
+        session: The request's unit of work.
+        key: The key as presented.
+        source: Where the request came from (the client's address), for the audit log.
 
     Raises:
         AuthenticationFailed: The key is malformed, unknown or revoked (one
-            message for all three).
+            message for all three). The refusal is audited first, by the
+            key's prefix (never the key), and the entry is kept.
     """
     prefix = _prefix_of(key)
     row = None
@@ -97,8 +104,23 @@ def verify_key(session: Session, key: str) -> ApiKey:
     # Compare even when nothing was found, so timing does not tell a known prefix.
     matches = hmac.compare_digest(_hash(key), row.key_hash if row else _hash(""))
     if row is None or not matches or row.revoked_at is not None:
+        if prefix is None:
+            reason = "malformed"
+        elif row is None:
+            reason = "unknown prefix"
+        else:
+            reason = "wrong secret" if not matches else "revoked"
         # The prefix only, never the key: it is not secret and helps find a misconfigured client.
-        log.info("refused API key with prefix %s", prefix or "(malformed)")
+        log.info("refused API key with prefix %s (%s)", prefix or "(malformed)", reason)
+        audit.record(
+            session,
+            ANONYMOUS,
+            "api_key_refused",
+            "api_key",
+            row.name if row is not None else None,
+            after={"prefix": prefix, "reason": reason},
+            note=f"from {source}",
+        )
         raise AuthenticationFailed(INVALID_KEY)
     now = clock.now()
     # At most one write a minute per key: a hotline system sends many requests

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from gridgis import audit, clock
-from gridgis.access import accounts, apikeys
+from gridgis.access import accounts, apikeys, logins, sessions
 from gridgis.access.permissions import API_SCOPES
 from gridgis.cli.common import PASSWORD_ENV, cli_actor, read_password
 from gridgis.db import engine_scope, unit_of_work
@@ -78,23 +78,24 @@ def user_add(username: str, role: str, staff_code: str | None, community_code: s
 
 @user.command("list")
 def user_list() -> None:
-    """List the accounts (no names or phones: staff by code)."""
+    """List the accounts: status, live sessions, failed logins in the last day (staff by code)."""
     with engine_scope() as engine, unit_of_work(engine) as session:
-        now = clock.now()
-        rows = []
-        for u in accounts.list_users(session):
-            if u.disabled:
-                status = "disabled"
-            elif u.locked_until is not None and u.locked_until > now:
-                status = f"locked until {_when(u.locked_until)}"
-            else:
-                status = "active"
-            staff = u.staff.code if u.staff is not None else "-"
-            rows.append((u.username, u.role, staff, status, _when(u.last_login_at)))
+        rows = [
+            (
+                u.username,
+                u.role,
+                u.staff.code if u.staff is not None else "-",
+                "disabled" if u.disabled else "active",
+                str(len(sessions.list_sessions(session, u))),
+                str(logins.recent_failures(session, u)),
+                _when(u.last_login_at),
+            )
+            for u in accounts.list_users(session)
+        ]
     if not rows:
         click.echo("No accounts yet. Create one with `gridgis user add NAME --role admin`.")
         return
-    _table(("username", "role", "staff", "status", "last login"), rows)
+    _table(("username", "role", "staff", "status", "sessions", "failed", "last login"), rows)
 
 
 @user.command("disable")
@@ -109,7 +110,7 @@ def user_disable(username: str) -> None:
 @user.command("enable")
 @click.argument("username")
 def user_enable(username: str) -> None:
-    """Enable USERNAME again (also lifts a lockout)."""
+    """Enable USERNAME again, and forget its failed logins (no more waits)."""
     with engine_scope() as engine, unit_of_work(engine) as session:
         accounts.enable_user(session, username, actor=cli_actor())
     click.echo(f"Account {username} enabled.")
@@ -143,6 +144,38 @@ def user_password(username: str) -> None:
         password = read_password("New password")
         accounts.change_password(session, account, None, password, actor=cli_actor())
     click.echo(f"Password of {username} changed; its sessions have ended.")
+
+
+@user.command("sessions")
+@click.argument("username")
+def user_sessions(username: str) -> None:
+    """List the live sessions of USERNAME: when, from where, with what browser."""
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        account = accounts.get_user(session, username)
+        rows = [
+            (
+                _when(s.created_at),
+                _when(s.last_seen_at),
+                _when(s.expires_at),
+                s.source or "-",
+                (s.user_agent or "-")[:60],
+            )
+            for s in sessions.list_sessions(session, account)
+        ]
+    if not rows:
+        click.echo(f"{username} has no live session.")
+        return
+    _table(("started", "last seen", "ends", "from", "browser"), rows)
+
+
+@user.command("logout")
+@click.argument("username")
+def user_logout(username: str) -> None:
+    """End every session of USERNAME (log out everywhere)."""
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        account = accounts.get_user(session, username)
+        count = sessions.log_out_everywhere(session, account, actor=cli_actor())
+    click.echo(f"Account {username} logged out everywhere ({count} session{'s' * (count != 1)}).")
 
 
 @user.command("hint")

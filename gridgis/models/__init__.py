@@ -2,15 +2,16 @@
 
 Owns the tables and nothing else: places (community, layout, grid, compound,
 building, unit), people (staff and their assignments), the catalogue
-(departments, categories), accounts (users, API keys, the audit log) and the
-vocabulary of roles and teams. Alembic migrations are the schema's only
-source; ``tests/gridgis/models/test_migrations.py`` checks the two agree.
+(departments, categories), accounts (users, their sessions and login
+throttles, API keys, the audit log) and the vocabulary of roles and teams.
+Alembic migrations are the schema's only source;
+``tests/gridgis/models/test_migrations.py`` checks the two agree.
 
 Everything else in gridgis imports models from here (``from gridgis.models
 import Grid``), never from the modules inside.
 """
 
-from gridgis.models.accounts import ApiKey, AuditEntry, User
+from gridgis.models.accounts import ApiKey, AuditEntry, LoginThrottle, User, UserSession
 from gridgis.models.base import SRID, Base
 from gridgis.models.catalogue import Category, Department, category_department
 from gridgis.models.people import Assignment, Staff
@@ -43,9 +44,11 @@ __all__ = [
     "Department",
     "Grid",
     "Layout",
+    "LoginThrottle",
     "RoutingEpoch",
     "Staff",
     "Unit",
     "User",
+    "UserSession",
     "category_department",
 ]

@@ -1,12 +1,21 @@
 """Routing whole files: CSV, XLSX and GeoJSON in, the same rows out with routing columns.
 
-Every input row comes back, in order, with every input column untouched
-(values are kept as the text they were: a "1,234" in another column stays
-"1,234"). Rows whose coordinates are missing or unparsable stay too, with
-``rule=invalid_location`` and a reason. Tables (CSV, TSV, XLSX) are read by
+Every input row comes back, in order, with every input column (values are
+kept as the text they were: a "1,234" in another column stays "1,234").
+Rows whose coordinates are missing or unparsable stay too, with
+``rule=invalid_location`` and a reason. Files are read by
+:mod:`gridgis.routing.reading` (tables through
 :func:`gridgis.geo.tables.read_table`, which also finds their coordinate
-columns, so a file that routes also imports. Used by ``gridgis route`` and by
-the batch API.
+columns, so a file that routes also imports), no further than the batch's row
+limit. Each result is shown as the requesting viewer may see it (grid staff
+get no answer outside their area). Used by ``gridgis route`` and by the batch
+API.
+
+CSV output is guarded against spreadsheet formulas: a cell that starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and is not a plain
+number, gets a leading ``'`` (OWASP "CSV injection"), so that opening the
+routed file in Excel or WPS runs nothing; ``-122.4`` stays a number. XLSX
+output needs no guard (its text cells are text), nor does GeoJSON.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import datetime as dt
 import io
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,9 +39,11 @@ from openpyxl.cell.cell import (  # type: ignore[import-untyped]
 )
 from sqlalchemy.orm import Session
 
+from gridgis.access.permissions import Principal
 from gridgis.errors import InvalidFile, InvalidInput
 from gridgis.geo import tables
 from gridgis.routing.points import PointInput, RoutingResult, route_points
+from gridgis.routing.reading import read_csv, read_geojson
 
 #: Columns added to every row, in this order.
 ROUTING_COLUMNS = (
@@ -51,6 +63,9 @@ ROUTING_COLUMNS = (
 )
 #: The most characters an Excel cell holds.
 XLSX_MAX_CELL = 32767
+#: What a spreadsheet reads as the start of a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 @dataclass
@@ -91,48 +106,6 @@ def _number(text: Any) -> float | None:
     return value
 
 
-def read_csv(data: bytes, source: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """The columns and rows (dicts of text) of a table file: CSV, TSV or XLSX.
-
-    (The name is older than workbooks; tests/gridgis/routing/test_realdata.py uses it.)
-    Every row is kept, blank ones too, so that the routed file has them all.
-    """
-    table = tables.read_table(data, source, keep_blank_rows=True)
-    return table.header, table.records()
-
-
-def read_geojson(
-    data: bytes, source: str
-) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
-    if not data.strip():
-        raise InvalidFile(f"{source}: the file is empty.")
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidFile(f"{source}: not valid GeoJSON ({exc}).") from exc
-    if (
-        not isinstance(doc, dict)
-        or doc.get("type") != "FeatureCollection"
-        or not isinstance(doc.get("features"), list)
-    ):
-        raise InvalidFile(f"{source}: expected a GeoJSON FeatureCollection.")
-    features = doc["features"]
-    columns: list[str] = []
-    rows = []
-    for i, feature in enumerate(features):
-        if not isinstance(feature, dict):
-            raise InvalidFile(f"{source}: feature {i} is not a GeoJSON Feature (an object).")
-        props = feature.get("properties")
-        if props is not None and not isinstance(props, dict):
-            raise InvalidFile(f"{source}: the properties of feature {i} are not an object.")
-        props = dict(props or {})
-        for key in props:
-            if key not in columns:
-                columns.append(key)
-        rows.append(props)
-    return columns, rows, features
-
-
 def _point_of(feature: dict[str, Any]) -> tuple[Any, Any, str | None]:
     geometry = (feature or {}).get("geometry")
     if not geometry:
@@ -159,14 +132,28 @@ def route_table(
     category_field: str | None = None,
     at: dt.datetime | None = None,
     community_code: str | None = None,
+    viewer: Principal | None = None,
+    max_rows: int | None = None,
 ) -> RoutedTable:
-    """Route every row of a table (CSV, TSV, XLSX) or GeoJSON document, in order."""
+    """Route every row of a table (CSV, TSV, XLSX) or GeoJSON document, in order.
+
+    Args:
+        viewer: Whom the results are for: each is shown as
+            :meth:`RoutingResult.shown_to` allows (grid staff get
+            ``outside_your_area`` for a row outside their area). None: no
+            area restriction (the command line).
+        max_rows: The most rows (features) the batch may hold; None: no limit.
+
+    Raises:
+        gridgis.routing.reading.TooManyRows: More than ``max_rows`` rows
+            (HTTP 413); the file is not read beyond the first row past the limit.
+    """
     kind = kind or ("geojson" if source.lower().endswith((".geojson", ".json")) else "csv")
     features: list[dict[str, Any]] = []
     if kind == "geojson":
-        columns, rows, features = read_geojson(data, source)
+        columns, rows, features = read_geojson(data, source, max_rows=max_rows)
     else:
-        columns, rows = read_csv(data, source)
+        columns, rows = read_csv(data, source, max_rows=max_rows)
     category_col = tables.pick_column(
         columns, (), given=category_field, what="category", label=source
     )
@@ -219,7 +206,8 @@ def route_table(
             lat=None,
             reason=problem,
         )
-    return RoutedTable(columns=columns, rows=rows, results=results, kind=kind, features=features)
+    shown = [result.shown_to(viewer) for result in results]
+    return RoutedTable(columns=columns, rows=rows, results=shown, kind=kind, features=features)
 
 
 def _point(
@@ -282,10 +270,23 @@ def write_table(table: RoutedTable, *, xlsx: bool = False, label: str = "the out
     if xlsx:
         return _xlsx(columns, rows, label)
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([spreadsheet_safe(c) for c in columns])
+    writer.writerows([spreadsheet_safe(row.get(c, "")) for c in columns] for row in rows)
     return buffer.getvalue().encode("utf-8")
+
+
+def spreadsheet_safe(value: Any) -> str:
+    """``value`` as CSV text a spreadsheet will not run as a formula.
+
+    A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading ``'`` unless it is a plain number: ``-122.4`` is a
+    longitude, ``=HYPERLINK(...)`` or ``-1+cmd|...`` are not.
+    """
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _xlsx(columns: list[str], rows: Iterable[dict[str, Any]], label: str) -> bytes:

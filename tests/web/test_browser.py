@@ -29,7 +29,7 @@ from tests.support.sample_community import (
     GRID_CODES,
     build_sample_community,
 )
-from tests.support.web import PASSWORD, add_user
+from tests.support.web import PASSWORD, TEST_SECRET_KEY, add_user
 from web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -62,7 +62,7 @@ def live_url(scratch_database_url: str) -> Iterator[str]:
         add_user(session, "viewer1", "viewer")
     engine.dispose()
     # Rate limits on, as served; a fixed secret so that nothing is written under var/.
-    app = create_app({"DATABASE_URL": scratch_database_url, "SECRET_KEY": "browser-test"})
+    app = create_app({"DATABASE_URL": scratch_database_url, "SECRET_KEY": TEST_SECRET_KEY})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

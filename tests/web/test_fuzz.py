@@ -2,13 +2,17 @@
 
 Bodies that are not JSON, JSON that is not an object, unknown fields, NaN and
 infinite coordinates, integers beyond any float, out-of-range latitudes,
-unknown CRSs, GeoJSON with broken or enormous geometries, CSV of anything.
-Every answer is a 200 or a 4xx with a JSON error naming the problem, and the
-database holds exactly the rows it held before.
+unknown CRSs, GeoJSON with broken or enormous geometries, text made of JSON's
+pieces (for the feature-by-feature GeoJSON reader), CSV of anything. Every
+answer is a 200 or a 4xx with a JSON error naming the problem, and the
+database holds exactly the rows it held before. A routed CSV never holds a
+cell a spreadsheet would run as a formula.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -20,6 +24,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from gridgis.routing.files import spreadsheet_safe
 from tests.support.web import Accounts
 from web.api.routing import SINGLE_FIELDS
 
@@ -129,13 +134,55 @@ GEOJSON = st.one_of(
     FEATURE,
     JSON_VALUE,
 )
+#: Cells a spreadsheet would run as formulas, and numbers that must stay numbers.
+FORMULA_CELL = st.one_of(
+    st.sampled_from(["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "-122.4", "+30.5", "-"]),
+    st.tuples(st.sampled_from(["=", "+", "-", "@", "\t", "\r"]), st.text(max_size=8)).map("".join),
+)
 CSV_BODY = st.one_of(
     st.text(max_size=200),
     st.lists(st.tuples(COORDINATE, COORDINATE).map(lambda p: f"{p[0]},{p[1]}"), max_size=8).map(
         lambda rows: "lon,lat\n" + "\n".join(rows)
     ),
+    st.lists(st.tuples(FORMULA_CELL, COORDINATE, COORDINATE), max_size=8).map(
+        lambda rows: "note,lon,lat\n" + "\n".join(f"{n},{x},{y}" for n, x, y in rows)
+    ),
     st.just("lon,lat\n" + "114.3,30.59\n" * 3000),
 )
+#: Text made of JSON's pieces: mostly not JSON, sometimes nearly a FeatureCollection.
+JSON_PIECES = st.lists(
+    st.sampled_from(
+        [
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            " ",
+            "\n",
+            '"type"',
+            '"features"',
+            '"FeatureCollection"',
+            '"Feature"',
+            '"geometry"',
+            '"properties"',
+            '{"type": "Point", "coordinates": [114.3, 30.59]}',
+            "1",
+            "-1e400",
+            "NaN",
+            "null",
+            "true",
+            '"x"',
+            '"\\u00e9"',
+            '"',
+            "\\",
+            "{}",
+            "[]",
+        ]
+    ),
+    max_size=40,
+).map("".join)
 OPTIONS = st.dictionaries(
     st.sampled_from(["crs", "lon_field", "lat_field", "category_field", "at", "community"]),
     st.text(max_size=12),
@@ -240,6 +287,7 @@ def test_batch_never_fails_on_bad_input(fuzz_client: FlaskClient, row_counts: An
 
     @FUZZ
     @given(text=CSV_BODY, options=OPTIONS)
+    @example(text="note,lon,lat\n=1+1,-122.4,37.7\n", options={})
     def csv_text(text: str, options: dict[str, str]) -> None:
         response = fuzz_client.post(
             "/api/v1/route/batch",
@@ -248,9 +296,26 @@ def test_batch_never_fails_on_bad_input(fuzz_client: FlaskClient, row_counts: An
             query_string=options,
         )
         check(response)
+        if response.status_code == 200:
+            # No cell a spreadsheet would run; plain numbers stay as they were.
+            out = csv.reader(io.StringIO(response.get_data(as_text=True), newline=""))
+            for cell in (cell for row in out for cell in row):
+                assert spreadsheet_safe(cell) == cell, cell
+
+    @FUZZ
+    @given(text=JSON_PIECES)
+    @example(text='{"type": "FeatureCollection", "features": [{}, {}], "type": "x"}')
+    @example(text='{"features": [], "type": "FeatureCollection"} {}')
+    @example(text=' [{"type": "FeatureCollection"}]')
+    def geojson_text(text: str) -> None:
+        response = fuzz_client.post(
+            "/api/v1/route/batch", data=text.encode(), content_type="application/geo+json"
+        )
+        check(response)
 
     geojson()
     csv_text()
+    geojson_text()
     deep = b'{"type": "FeatureCollection", "features": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
     check(fuzz_client.post("/api/v1/route/batch", data=deep, content_type="application/geo+json"))
     assert row_counts() == before

@@ -40,6 +40,14 @@ def test_headers_on_every_kind_of_answer(client: FlaskClient, url: str) -> None:
     assert "Strict-Transport-Security" not in headers  # plain http on 127.0.0.1
 
 
+@pytest.mark.parametrize("base_url", ["https://localhost", "https://grid.example.gov.cn:8443"])
+def test_hsts_on_every_answer_over_https(client: FlaskClient, base_url: str) -> None:
+    """TLS ended in the app's server (or a trusted proxy said https): browsers keep to https."""
+    for url in ("/", "/api/v1", "/nowhere"):
+        headers = client.get(url, base_url=base_url).headers
+        assert headers["Strict-Transport-Security"] == "max-age=31536000", url
+
+
 def test_the_policy_allows_only_our_origin() -> None:
     assert content_security_policy("N") == (
         "default-src 'self'; script-src 'self' 'nonce-N'; style-src 'self' 'nonce-N'; "

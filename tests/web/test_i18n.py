@@ -27,7 +27,6 @@ from gridgis.config import PROJECT_ROOT
 from gridgis.models import roles
 from tests.support.sample_community import GRID_NAMES
 from tests.support.web import USERS
-from web.access import ACCOUNT_LOCKED
 from web.i18n import COOKIE, TRANSLATIONS, current_language, gettext, stale_catalogs
 
 CHINESE = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
@@ -105,7 +104,6 @@ def test_format_placeholders_survive_translation(chinese: dict[str, str]) -> Non
     for msgid, msgstr in chinese.items():
         assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid)), msgid
     assert chinese["Unit {number}"] == "{number}单元"
-    assert "{minutes}" in chinese[ACCOUNT_LOCKED]
 
 
 def test_messages_defined_far_from_their_call_are_extracted(
@@ -119,7 +117,6 @@ def test_messages_defined_far_from_their_call_are_extracted(
     messages = (
         DATABASE_DOWN,
         *TITLES.values(),
-        access.ACCOUNT_LOCKED,
         access.PASSWORDS_DIFFER,
         AuthenticationFailed().user_msg,
         INVALID_KEY,

@@ -43,7 +43,7 @@ def _community_links(code: str) -> list[dict[str, str]]:
 @requires("layers:read")
 def communities() -> Response:
     """Every community with its extent, layout in force and counts."""
-    found = community_summaries(db.get_session())
+    found = community_summaries(db.get_session(), scope=current_principal().scope)
     for summary in found:
         summary["links"] = _community_links(summary["code"])
     return jsonify({"communities": found})
@@ -53,19 +53,26 @@ def communities() -> Response:
 @requires("layers:read")
 def community(code: str) -> Response:
     """One community, or 404 naming the code."""
-    summary = community_summary(db.get_session(), code)
+    summary = community_summary(db.get_session(), code, scope=current_principal().scope)
     summary["links"] = _community_links(code)
     return jsonify(summary)
+
+
+#: The query parameters of a layer (read by :func:`layer`), the only ones paging links carry.
+LAYER_PARAMETERS = ("bbox", "layout", "limit", "offset")
 
 
 def _page_links(
     code: str, layer: str, collection: dict[str, Any], limit: int, offset: int
 ) -> list[dict[str, str]]:
-    args = request.args.to_dict()
+    # Only the layer's own parameters, never the raw query: url_for takes
+    # "_external", "_scheme" and "_anchor" as instructions, and a client's
+    # ?_external=1 with a forged Host header would make links to another host.
+    kept = {k: v for k, v in request.args.items() if k in LAYER_PARAMETERS}
 
     def link(rel: str, page_offset: int) -> dict[str, str]:
         values: dict[str, Any] = {
-            **args,
+            **kept,
             "code": code,
             "layer": layer,
             "limit": limit,
@@ -105,6 +112,7 @@ def layer(code: str, layer: str) -> Response:
         limit=limit,
         offset=offset,
         scope=current_principal().scope,
+        drafts=current_principal().can("layout:draft"),
     )
     collection["links"] = _page_links(code, layer, collection, limit, offset)
     return current_app.response_class(current_app.json.dumps(collection), mimetype=GEOJSON)

@@ -8,7 +8,10 @@ an uploaded ``file``) and answers in the same format with routing columns
 added, every row kept. Names and phones of the routed team are shown in full
 only to those who may see them (one rule, person by person:
 :func:`gridgis.access.privacy.sees_staff_contact`); the batch output names
-staff by code only.
+staff by code only, and grid staff get no answer for a row outside their
+area, as for a single point. A batch holds at most ``GRIDGIS_MAX_BATCH_ROWS``
+rows (100,000 by default): more get a 413 that says the limit, before the
+file is read in full.
 """
 
 from __future__ import annotations
@@ -104,6 +107,7 @@ def route() -> Response:
             category=category,
             at=at,
             community_code=community,
+            within=current_principal().scope,
         )
     else:
         raise InvalidInput("Give either 'lon' and 'lat' or an 'address'.")
@@ -139,6 +143,8 @@ def route_batch() -> Response:
             category_field=options.get("category_field") or None,
             at=parse_time(options.get("at") or None, "'at'"),
             community_code=options.get("community") or None,
+            viewer=current_principal(),
+            max_rows=db.state().settings.max_batch_rows,
         )
     except RecursionError as exc:
         raise InvalidInput(TOO_DEEP) from exc

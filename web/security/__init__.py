@@ -2,10 +2,10 @@
 
 - :mod:`web.security.gate` — every endpoint declares its permission
   (:func:`requires`); anything undeclared is refused (default deny).
-- :mod:`web.security.principals` — API keys, signed sessions, logins.
+- :mod:`web.security.principals` — API keys, sessions on the server, logins.
 - :mod:`web.security.csrf` — tokens for cookie-authenticated writes.
 - :mod:`web.security.headers` — CSP with nonces and the other headers.
-- :mod:`web.security.keys` — the cookie-signing key, secure cookies.
+- :mod:`web.security.keys` — the cookie-signing key (refused if weak), secure cookies.
 
 Views import what they need from here.
 """
@@ -30,15 +30,17 @@ from web.security.gate import (
     safe_next,
 )
 from web.security.headers import csp_nonce, set_security_headers, tile_sources
-from web.security.keys import SECRET_KEY_FILE, secret_key, secure_cookies
+from web.security.keys import SECRET_KEY_FILE, check_secret_key, secret_key, secure_cookies
 from web.security.principals import (
     IDLE_TIMEOUT,
     SESSION_ENDED,
     SESSION_LIFETIME,
+    client_address,
     client_identity,
     current_principal,
     end_login,
-    renew_login,
+    login_pepper,
+    session_token,
     start_login,
 )
 
@@ -51,6 +53,7 @@ __all__ = [
     "SESSION_ENDED",
     "CsrfFailed",
     "check_access",
+    "client_address",
     "client_identity",
     "csp_nonce",
     "csrf_token",
@@ -58,10 +61,11 @@ __all__ = [
     "default_config",
     "end_login",
     "init_app",
+    "login_pepper",
     "permission_of",
-    "renew_login",
     "requires",
     "safe_next",
+    "session_token",
     "start_login",
 ]
 
@@ -74,15 +78,19 @@ def default_config(settings: Settings) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure_cookies(settings),
         "PERMANENT_SESSION_LIFETIME": SESSION_LIFETIME,
-        # The cookie is re-sent when the session changes (login, the idle
-        # clock once a minute), not on every response.
+        # The cookie is re-sent when it changes (login, logout), not on every
+        # response: the idle clock is kept on the server.
         "SESSION_REFRESH_EACH_REQUEST": False,
         "GRIDGIS_IDLE_TIMEOUT": IDLE_TIMEOUT,
     }
 
 
 def init_app(app: Flask, settings: Settings, tiles: Sequence[TileSpec]) -> None:
-    if not app.config.get("SECRET_KEY"):
+    configured = app.config.get("SECRET_KEY")
+    if configured:
+        # Given in the config (tests), it is held to the rule for GRIDGIS_SECRET_KEY.
+        check_secret_key(str(configured))
+    else:
         path = Path(app.config.get("GRIDGIS_SECRET_KEY_FILE") or SECRET_KEY_FILE)
         app.config["SECRET_KEY"] = secret_key(settings, path)
     app.extensions["gridgis_img_src"] = tile_sources(tiles)

@@ -2,6 +2,12 @@
 
 Scripts and styles are allowed only from our origin or with the request's
 nonce; images also from the configured tile servers.
+
+HSTS (``Strict-Transport-Security``) goes on every answer to a request that
+came over HTTPS: always when the public URL (``GRIDGIS_PUBLIC_URL``) is
+https, since every request is taken as arriving there; behind a trusted proxy
+that says ``X-Forwarded-Proto: https``; or when TLS ends in the app's own
+server. Browsers ignore it over plain HTTP, so it is not sent there.
 """
 
 from __future__ import annotations
@@ -15,6 +21,10 @@ from werkzeug.wrappers import Response
 
 from gridgis.maps.offline import TileSpec
 from web.security.gate import is_static
+
+#: A year; not includeSubDomains, since other hosts of a government domain may
+#: still serve plain HTTP.
+HSTS = "max-age=31536000"
 
 
 def csp_nonce() -> str:
@@ -70,8 +80,8 @@ def set_security_headers(response: Response) -> Response:
     headers.setdefault(
         "Permissions-Policy", "camera=(), microphone=(), payment=(), usb=(), geolocation=(self)"
     )
-    if current_app.config.get("SESSION_COOKIE_SECURE"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", HSTS)
     if not is_static(request.endpoint) and "Cache-Control" not in headers:
         # Pages and API answers may hold what only this user may see.
         headers["Cache-Control"] = "no-store"

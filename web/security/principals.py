@@ -1,21 +1,23 @@
 """Who is asking: an API key's holder, a logged-in user, or anonymous.
 
 A principal is, in this order: the holder of an API key sent as
-``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; the user of a signed
-session cookie (still within its lifetime and idle timeout, issued after the
-account's ``sessions_valid_from``, account enabled); else anonymous.
+``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; the user of a live
+session on the server (:mod:`gridgis.access.sessions`), whose token the
+signed cookie carries; else anonymous. The cookie alone proves nothing: once
+the session's row is gone (logout, timeout, password change, disable, role
+change) the cookie is worth nothing, copied or not.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 
 from flask import current_app, flash, g, request, session
 
-from gridgis import clock
-from gridgis.access import apikeys, logins
+from gridgis.access import apikeys, logins, sessions
 from gridgis.access.permissions import ANONYMOUS, Principal
 from gridgis.errors import N_
 from gridgis.models import User
@@ -26,12 +28,11 @@ from web.security.csrf import CSRF_FIELD
 
 SESSION_ENDED = N_("Your session has ended; please log in again.")
 #: How long a login lasts at most, and without any request.
-SESSION_LIFETIME = timedelta(hours=8)
-IDLE_TIMEOUT = timedelta(minutes=30)
-#: The idle clock is refreshed at most this often (each refresh re-sends the cookie).
-_SEEN_RESOLUTION = 60.0
-#: Session keys of a login (the CSRF token and flashed messages are kept apart).
-_LOGIN_KEYS = ("uid", "iat", "seen")
+SESSION_LIFETIME = sessions.SESSION_LIFETIME
+IDLE_TIMEOUT = sessions.IDLE_TIMEOUT
+#: Cookie keys of a login: the session's token, and the account (for rate-limit budgets).
+_TOKEN = "sid"
+_LOGIN_KEYS = (_TOKEN, "uid")
 
 
 def principal_from_request() -> Principal:
@@ -56,33 +57,23 @@ def presented_api_key() -> str | None:
 
 def _principal_from_key(key: str) -> Principal:
     session_ = db.get_session()
-    row = apikeys.verify_key(session_, key)  # raises AuthenticationFailed (401)
+    # Raises AuthenticationFailed (401), audited and kept.
+    row = apikeys.verify_key(session_, key, source=client_address())
     return apikeys.principal_for_key(row)
 
 
 def _principal_from_session() -> Principal:
-    uid, issued, seen = (session.get(k) for k in _LOGIN_KEYS)
-    if uid is None:
+    token = session.get(_TOKEN)
+    if token is None:
+        if session.get("uid") is not None:  # a login cookie of the old kind: void
+            _expired()
         return ANONYMOUS
-    now = clock.timestamp()
-    lifetime = current_app.permanent_session_lifetime.total_seconds()
-    idle = _idle_timeout().total_seconds()
-    if (
-        not isinstance(uid, int)
-        or not isinstance(issued, int | float)
-        or not isinstance(seen, int | float)
-        or now - issued > lifetime
-        or now - seen > idle
-    ):
+    user = None
+    if isinstance(token, str):
+        user = sessions.resume_session(db.get_session(), token, idle=_idle_timeout())
+    if user is None:
         _expired()
         return ANONYMOUS
-    user = db.get_session().get(User, uid)
-    if user is None or user.disabled or issued < user.sessions_valid_from.timestamp():
-        # A password change, a role change or a disable ended this session.
-        _expired()
-        return ANONYMOUS
-    if now - seen > _SEEN_RESOLUTION:
-        session["seen"] = now
     return logins.principal_for_user(db.get_session(), user)
 
 
@@ -97,26 +88,60 @@ def _idle_timeout() -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
 
 
-def start_login(user_id: int) -> None:
-    """Make this browser's session a login of the account ``user_id`` (fresh: no fixation)."""
+def _lifetime() -> timedelta:
+    return current_app.permanent_session_lifetime
+
+
+def client_address() -> str:
+    """The client's address, as the audit log and the login throttle count it."""
+    return request.remote_addr or "unknown"
+
+
+def login_pepper() -> bytes:
+    """The server's secret for :func:`gridgis.access.logins.name_key`, from the cookie key.
+
+    Derived, not the cookie key itself, so the two uses never share a value.
+    """
+    key = current_app.secret_key
+    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key or b"")
+    return hmac.new(raw, b"gridgis login name key", hashlib.sha256).digest()
+
+
+def start_login(user: User) -> None:
+    """Start a session of ``user`` on the server and give this browser its token.
+
+    The browser's cookie is cleared first (no session fixation), and gets a
+    fresh CSRF token.
+    """
     session.clear()
-    now = clock.timestamp()
+    token = sessions.start_session(
+        db.get_session(),
+        user,
+        source=client_address(),
+        user_agent=request.user_agent.string,
+        lifetime=_lifetime(),
+    )
     session.permanent = True
-    session.update(uid=user_id, iat=now, seen=now)
+    session.update({_TOKEN: token, "uid": user.id})
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
 def end_login() -> None:
-    """Forget the login of this browser's session (the CSRF token is renewed too)."""
+    """Forget this browser's login (CSRF token renewed).
+
+    Its session on the server has ended already: logged out
+    (:func:`gridgis.access.logins.log_out`) or found dead and deleted
+    (:func:`gridgis.access.sessions.resume_session`).
+    """
     for key in _LOGIN_KEYS:
         session.pop(key, None)
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
-def renew_login() -> None:
-    """Re-issue the current login (after a password change ended older sessions)."""
-    now = clock.timestamp()
-    session.update(iat=now, seen=now)
+def session_token() -> str | None:
+    """The token of this browser's session, if it has one."""
+    token = session.get(_TOKEN)
+    return token if isinstance(token, str) else None
 
 
 def client_identity() -> str:

@@ -1,4 +1,8 @@
-"""Accounts: password hashing and policy, logging in, lockout, roles and staff links."""
+"""Accounts: creating, disabling, roles and staff links, password changes (audited).
+
+Passwords are tested in test_passwords.py, logging in in test_logins.py, sessions in
+test_sessions.py.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis import clock
-from gridgis.access import accounts, logins
-from gridgis.access.accounts import change_password, create_user
-from gridgis.access.logins import (
-    LOCKOUT,
-    MAX_FAILED_LOGINS,
-    AccountLocked,
-    AuthenticationFailed,
-    principal_for_user,
-)
-from gridgis.access.passwords import hash_password, validate_password, verify_password
+from gridgis.access import accounts, logins, sessions
+from gridgis.access.accounts import WrongPassword, change_password, create_user
+from gridgis.access.logins import AuthenticationFailed, principal_for_user
+from gridgis.access.passwords import verify_password
 from gridgis.access.permissions import ROLE_PERMISSIONS
 from gridgis.errors import Conflict, InvalidInput, NotFound
 from gridgis.models import AuditEntry, Community, Staff, User
@@ -35,10 +33,10 @@ def alice(db_session: Session) -> User:
     return create_user(db_session, "alice", PASSWORD, "planner", actor=ACTOR)
 
 
-def authenticate(session: Session, username: str, password: str, *, now: dt.datetime) -> User:
+def log_in(session: Session, username: str, password: str, *, now: dt.datetime) -> object:
     """Log in at the time ``now`` (the clock stands still meanwhile)."""
     with clock.frozen(now):
-        return logins.authenticate(session, username, password)
+        return logins.log_in(session, username, password, source="192.0.2.1", pepper=b"p")
 
 
 def audit_rows(session: Session, entity_id: str) -> list[AuditEntry]:
@@ -49,176 +47,63 @@ def audit_rows(session: Session, entity_id: str) -> list[AuditEntry]:
     )
 
 
-# -- hashing and policy ------------------------------------------------------
-
-
-def test_hash_round_trip() -> None:
-    stored = hash_password(PASSWORD)
-    scheme, n, r, p, _salt, _digest = stored.split("$")
-    assert (scheme, n, r, p) == ("scrypt", "16384", "8", "1")
-    assert PASSWORD not in stored
-    assert verify_password(PASSWORD, stored)
-    assert not verify_password(PASSWORD + "!", stored)
-
-
-def test_same_password_gets_a_fresh_salt() -> None:
-    assert hash_password(PASSWORD) != hash_password(PASSWORD)
-
-
-@pytest.mark.parametrize(
-    "stored", ["", "plain", "bcrypt$1$2$3$AAAA$AAAA", "scrypt$16384$8$1$!!$??", "scrypt$x$8$1$a$b"]
-)
-def test_malformed_hash_never_verifies(stored: str) -> None:
-    assert not verify_password(PASSWORD, stored)
-
-
-@pytest.mark.parametrize(
-    ("username", "password", "message"),
-    [
-        ("bob", "short", "too short: use at least 10 characters (it has 5)"),
-        ("bob", "1234567890123", "cannot be only digits"),
-        ("bob.smith1", "Bob.Smith1", "cannot be the same as the username"),
-    ],
-)
-def test_password_policy(username: str, password: str, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(")", r"\)")):
-        validate_password(username, password)
-
-
-def test_password_policy_applies_on_create(db_session: Session) -> None:
-    with pytest.raises(InvalidInput, match="too short"):
-        create_user(db_session, "bob", "short", "viewer", actor=ACTOR)
-    assert db_session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
-
-
-# -- logging in --------------------------------------------------------------
-
-
-def test_login_with_the_right_password(db_session: Session, alice: User) -> None:
-    user = authenticate(db_session, "alice", PASSWORD, now=T0)
-    assert user.id == alice.id
-    assert user.last_login_at == T0
-    assert user.failed_logins == 0
-
-
-def test_wrong_password_is_counted(db_session: Session, alice: User) -> None:
-    with pytest.raises(AuthenticationFailed, match=r"^Wrong username or password\.$") as info:
-        authenticate(db_session, "alice", "not the password", now=T0)
-    assert info.value.http_status == 401
-    assert alice.failed_logins == 1
-    authenticate(db_session, "alice", PASSWORD, now=T0)
-    assert alice.failed_logins == 0
-
-
-def test_unknown_user_gets_the_same_answer(
-    db_session: Session, alice: User, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    checked: list[str] = []
-    real = logins.verify_password
-
-    def spy(password: str, stored: str) -> bool:
-        checked.append(stored)
-        return real(password, stored)
-
-    monkeypatch.setattr(logins, "verify_password", spy)
-    with pytest.raises(AuthenticationFailed) as unknown:
-        authenticate(db_session, "nobody", PASSWORD, now=T0)
-    with pytest.raises(AuthenticationFailed) as wrong:
-        authenticate(db_session, "alice", "not the password", now=T0)
-    assert str(unknown.value) == str(wrong.value) == "Wrong username or password."
-    # The unknown user cost a scrypt check too (against a dummy hash), so timing does not tell.
-    assert len(checked) == 2 and checked[0].startswith("scrypt$16384$8$1$")
-
-
-def test_lockout_after_repeated_failures_and_unlock_after_the_lockout(
-    db_session: Session, alice: User
-) -> None:
-    for i in range(MAX_FAILED_LOGINS):
-        with pytest.raises(AuthenticationFailed):
-            authenticate(db_session, "alice", f"guess number {i}", now=T0)
-    assert alice.failed_logins == MAX_FAILED_LOGINS
-    assert alice.locked_until == T0 + LOCKOUT
-
-    # Locked: even the right password is refused, with when to try again.
-    with pytest.raises(AccountLocked, match="Try again in 10 minutes") as info:
-        authenticate(db_session, "alice", PASSWORD, now=T0 + dt.timedelta(minutes=5))
-    assert info.value.http_status == 429
-
-    user = authenticate(db_session, "alice", PASSWORD, now=T0 + LOCKOUT + dt.timedelta(seconds=1))
-    assert user.failed_logins == 0 and user.locked_until is None
-    [lock] = [e for e in audit_rows(db_session, "alice") if e.action == "lock"]
-    assert lock.after is not None and lock.after["failed_logins"] == MAX_FAILED_LOGINS
-
-
-def test_a_success_resets_the_count(db_session: Session, alice: User) -> None:
-    for _ in range(MAX_FAILED_LOGINS - 1):
-        with pytest.raises(AuthenticationFailed):
-            authenticate(db_session, "alice", "wrong password", now=T0)
-    authenticate(db_session, "alice", PASSWORD, now=T0)
-    with pytest.raises(AuthenticationFailed):
-        authenticate(db_session, "alice", "wrong password", now=T0)
-    assert alice.locked_until is None and alice.failed_logins == 1
-
-
-def test_after_the_lockout_a_wrong_password_starts_a_new_count(
-    db_session: Session, alice: User
-) -> None:
-    for _ in range(MAX_FAILED_LOGINS):
-        with pytest.raises(AuthenticationFailed):
-            authenticate(db_session, "alice", "wrong password", now=T0)
-    with pytest.raises(AuthenticationFailed):
-        authenticate(db_session, "alice", "wrong password", now=T0 + LOCKOUT)
-    assert alice.failed_logins == 1 and alice.locked_until is None
-
-
-def test_failed_logins_survive_the_callers_commit(db_session: Session, alice: User) -> None:
-    db_session.commit()
-    with pytest.raises(AuthenticationFailed):
-        authenticate(db_session, "alice", "wrong password", now=T0)
-    db_session.commit()  # what the web layer does in its error path
-    db_session.expire_all()
-    assert db_session.scalar(sa.select(User.failed_logins).where(User.username == "alice")) == 1
-
-
-def test_disabled_account_cannot_log_in(db_session: Session, alice: User) -> None:
-    create_user(db_session, "root", PASSWORD, "admin", actor=ACTOR)
-    accounts.disable_user(db_session, "alice", actor=ACTOR)
-    with pytest.raises(AuthenticationFailed, match="Wrong username or password"):
-        authenticate(db_session, "alice", PASSWORD, now=T0)
-    accounts.enable_user(db_session, "alice", actor=ACTOR)
-    assert authenticate(db_session, "alice", PASSWORD, now=T0).id == alice.id
-
-
 # -- changing things ---------------------------------------------------------
 
 
-def test_change_password_ends_older_sessions(db_session: Session, alice: User) -> None:
-    db_session.refresh(alice)
-    before = alice.sessions_valid_from
-    change_password(db_session, alice, PASSWORD, "a new long password", actor=named("user:alice"))
-    assert alice.sessions_valid_from > before
+def test_change_password_ends_every_session(db_session: Session, alice: User) -> None:
+    here = sessions.start_session(db_session, alice)
+    sessions.start_session(db_session, alice)
+    change_password(
+        db_session,
+        alice,
+        PASSWORD,
+        "a new long password",
+        actor=named("user:alice"),
+        source="192.0.2.9",
+    )
+    assert sessions.resume_session(db_session, here) is None
+    assert sessions.list_sessions(db_session, alice) == []
     assert verify_password("a new long password", alice.password_hash)
     [entry] = [e for e in audit_rows(db_session, "alice") if e.action == "change_password"]
-    assert entry.actor == "user:alice"
-    assert "scrypt" not in str(entry.before) + str(entry.after)
+    assert entry.actor == "user:alice" and entry.after == {"sessions_ended": 2}
+    assert entry.note == "password changed; its sessions ended, from 192.0.2.9"
+    assert "argon2" not in str(entry.before) + str(entry.after)
 
 
-def test_change_password_checks_the_old_one(db_session: Session, alice: User) -> None:
+def test_change_password_checks_the_old_one_and_audits_a_wrong_one(
+    db_session: Session, alice: User
+) -> None:
     old_hash = alice.password_hash
-    with pytest.raises(InvalidInput, match="current password is wrong"):
-        change_password(db_session, alice, "not it at all", "a new long password", actor=ACTOR)
+    with pytest.raises(WrongPassword, match="current password is wrong") as info:
+        change_password(
+            db_session,
+            alice,
+            "not it at all",
+            "a new long password",
+            actor=named("user:alice"),
+            source="192.0.2.9",
+        )
+    # Kept although the change fails: guessing through a hijacked session shows.
+    assert info.value.keeps_writes and info.value.http_status == 400
+    [entry] = [e for e in audit_rows(db_session, "alice") if e.action == "change_password_failed"]
+    assert entry.actor == "user:alice"
+    assert entry.note == "the current password given was wrong, from 192.0.2.9"
+    assert "not it at all" not in f"{entry.before} {entry.after} {entry.note}"
     with pytest.raises(InvalidInput, match="only digits"):
-        change_password(db_session, alice, PASSWORD, "12345678901", actor=ACTOR)
+        change_password(db_session, alice, PASSWORD, "12345678901234", actor=ACTOR)
     assert alice.password_hash == old_hash
 
 
-def test_admin_reset_needs_no_old_password_and_unlocks(db_session: Session, alice: User) -> None:
-    for _ in range(MAX_FAILED_LOGINS):
+def test_admin_reset_needs_no_old_password_and_lifts_the_waits(
+    db_session: Session, alice: User
+) -> None:
+    for _ in range(6):
         with pytest.raises(AuthenticationFailed):
-            authenticate(db_session, "alice", "wrong password", now=T0)
+            log_in(db_session, "alice", "wrong password", now=T0)
     change_password(db_session, alice, None, "reset by the admin", actor=named("user:root"))
-    authenticate(db_session, "alice", "reset by the admin", now=T0)
-    assert [e.action for e in audit_rows(db_session, "alice")][-1] == "reset_password"
+    log_in(db_session, "alice", "reset by the admin", now=T0)
+    actions = [e.action for e in audit_rows(db_session, "alice")]
+    assert actions[-2:] == ["reset_password", "login"]
 
 
 def test_duplicate_username_is_a_conflict(db_session: Session, alice: User) -> None:
@@ -271,17 +156,24 @@ def test_every_write_is_audited_without_the_hash(db_session: Session) -> None:
     assert (rows[1].before or {})["role"] == "viewer"
     assert (rows[1].after or {})["role"] == "dispatcher"
     dumped = " ".join(f"{e.before} {e.after} {e.note}" for e in rows)
-    assert "scrypt$" not in dumped and bob.password_hash not in dumped
+    assert "$argon2" not in dumped and bob.password_hash not in dumped
 
 
 def test_role_or_disable_ends_sessions(db_session: Session, alice: User) -> None:
-    db_session.refresh(alice)
-    first = alice.sessions_valid_from
+    first = sessions.start_session(db_session, alice)
     accounts.set_role(db_session, "alice", "viewer", actor=ACTOR)
-    second = alice.sessions_valid_from
+    assert sessions.resume_session(db_session, first) is None
+    second = sessions.start_session(db_session, alice)
+    assert sessions.resume_session(db_session, second) is not None
     create_user(db_session, "root", PASSWORD, "admin", actor=ACTOR)
     accounts.disable_user(db_session, "alice", actor=ACTOR)
-    assert first < second < alice.sessions_valid_from
+    assert sessions.resume_session(db_session, second) is None
+    ended = [
+        (e.action, (e.after or {})["sessions_ended"])
+        for e in audit_rows(db_session, "alice")
+        if e.action in ("set_role", "disable")
+    ]
+    assert ended == [("set_role", 1), ("disable", 1)]
 
 
 def test_the_last_admin_cannot_be_disabled_or_demoted(db_session: Session) -> None:

@@ -79,12 +79,52 @@ def test_wrong_or_malformed_keys_are_refused(
     assert info.value.http_status == 401
 
 
+@pytest.mark.parametrize(
+    ("tamper", "entity_id", "prefix", "reason"),
+    [
+        (lambda k: k[:-1] + ("A" if k[-1] != "A" else "B"), "hotline", "own", "wrong secret"),
+        (lambda k: "ggk_zzzzzzzz_" + k[13:], None, "zzzzzzzz", "unknown prefix"),
+        (lambda k: "not a key at all, maybe a password", None, None, "malformed"),
+    ],
+)
+def test_a_refused_key_is_audited_by_its_prefix_only(
+    db_session: Session,
+    hotline: tuple[ApiKey, str],
+    tamper: object,
+    entity_id: str | None,
+    prefix: str | None,
+    reason: str,
+) -> None:
+    row, key = hotline
+    presented = tamper(key)  # type: ignore[operator]
+    with pytest.raises(AuthenticationFailed) as info:
+        verify_key(db_session, presented, source="192.0.2.5")
+    assert info.value.keeps_writes  # the entry is committed with the 401
+    entry = db_session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert entry is not None
+    assert (entry.actor, entry.action, entry.entity, entry.entity_id) == (
+        "anonymous:anonymous",
+        "api_key_refused",
+        "api_key",
+        entity_id,
+    )
+    assert entry.after == {"prefix": row.prefix if prefix == "own" else prefix, "reason": reason}
+    assert entry.note == "from 192.0.2.5"
+    dumped = f"{entry.before} {entry.after} {entry.note} {entry.entity_id}"
+    assert presented[13:] not in dumped and key[13:] not in dumped
+
+
 def test_revoked_key_is_refused(db_session: Session, hotline: tuple[ApiKey, str]) -> None:
     row, key = hotline
     revoke_key(db_session, "hotline", actor=ACTOR)
     assert row.revoked_at is not None
     with pytest.raises(AuthenticationFailed, match="Invalid or revoked API key"):
         verify_key(db_session, key)
+    refused = db_session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert refused is not None and (refused.entity_id, refused.after) == (
+        "hotline",
+        {"prefix": row.prefix, "reason": "revoked"},
+    )
     with pytest.raises(Conflict, match="revoked already"):
         revoke_key(db_session, "hotline", actor=ACTOR)
     with pytest.raises(NotFound, match="No API key named 'nope'"):

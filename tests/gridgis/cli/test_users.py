@@ -15,9 +15,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
+from gridgis.access import sessions
 from gridgis.access.apikeys import verify_key
-from gridgis.access.logins import authenticate
+from gridgis.access.logins import AuthenticationFailed, log_in
+from gridgis.access.permissions import Principal
 from gridgis.cli import main
+from gridgis.models import User
 
 PASSWORD = "a long enough password"
 KEY = re.compile(r"ggk_[A-Za-z0-9_-]{8}_[A-Za-z0-9_-]{32,}")
@@ -43,6 +46,11 @@ def ok(*args: object, **kwargs: str) -> str:
     result = gridgis(*args, **kwargs)
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def authenticate(session: Session, username: str, password: str) -> Principal:
+    """Log in as the web would (the caller commits, or not)."""
+    return log_in(session, username, password, source="192.0.2.1", pepper=b"tests")
 
 
 def audit_actions(engine: sa.Engine) -> list[tuple[str, str, str, str]]:
@@ -89,12 +97,14 @@ def test_user_list_disable_enable_role_password(db: sa.Engine) -> None:
     ok("user", "add", "root", "--role", "admin", password=PASSWORD)
     ok("user", "add", "alice", "--role", "planner", password=PASSWORD)
     lines = ok("user", "list").splitlines()
-    assert lines[0].split() == ["username", "role", "staff", "status", "last", "login"]
-    assert lines[1].split() == ["alice", "planner", "-", "active", "-"]
-    assert lines[2].split() == ["root", "admin", "-", "active", "-"]
+    header = ["username", "role", "staff", "status", "sessions", "failed", "last", "login"]
+    assert lines[0].split() == header
+    assert lines[1].split() == ["alice", "planner", "-", "active", "0", "0", "-"]
+    assert lines[2].split() == ["root", "admin", "-", "active", "0", "0", "-"]
 
     assert ok("user", "disable", "alice") == "Account alice disabled; its sessions have ended.\n"
-    assert ok("user", "list").splitlines()[1].split() == ["alice", "planner", "-", "disabled", "-"]
+    listed = ok("user", "list").splitlines()[1].split()
+    assert listed == ["alice", "planner", "-", "disabled", "0", "0", "-"]
     assert ok("user", "enable", "alice") == "Account alice enabled.\n"
     assert ok("user", "role", "alice", "dispatcher") == (
         "Account alice now has the role dispatcher.\n"
@@ -103,6 +113,7 @@ def test_user_list_disable_enable_role_password(db: sa.Engine) -> None:
     assert out == "Password of alice changed; its sessions have ended.\n"
     with Session(db) as session:
         assert authenticate(session, "alice", "a brand new password").role == "dispatcher"
+    assert ok("user", "list").splitlines()[1].split()[3:6] == ["active", "0", "0"]
 
     result = gridgis("user", "disable", "root")
     assert result.exit_code == 1 and "only enabled administrator" in result.output
@@ -116,6 +127,37 @@ def test_user_list_disable_enable_role_password(db: sa.Engine) -> None:
         "set_role",
         "reset_password",
     ]
+
+
+def test_user_sessions_and_logout_everywhere(db: sa.Engine) -> None:
+    ok("user", "add", "alice", "--role", "planner", password=PASSWORD)
+    assert ok("user", "sessions", "alice") == "alice has no live session.\n"
+    with Session(db) as session:
+        alice = session.scalars(sa.select(User)).one()
+        for source in ("192.0.2.1", "192.0.2.2"):
+            sessions.start_session(session, alice, source=source, user_agent="Firefox/140")
+        with pytest.raises(AuthenticationFailed):  # a wrong password, counted in "failed"
+            authenticate(session, "alice", "not the password")
+        session.commit()
+    header, *rows = ok("user", "sessions", "alice").splitlines()
+    assert header.split() == ["started", "last", "seen", "ends", "from", "browser"]
+    assert sorted(r.split()[-2] for r in rows) == ["192.0.2.1", "192.0.2.2"]
+    assert all(r.endswith("Firefox/140") for r in rows)
+    assert ok("user", "list").splitlines()[1].split()[3:6] == ["active", "2", "1"]
+
+    out = ok("user", "logout", "alice")
+    assert out == "Account alice logged out everywhere (2 sessions).\n"
+    assert ok("user", "sessions", "alice") == "alice has no live session.\n"
+    assert ok("user", "enable", "alice") == "Account alice enabled.\n"  # forgets the failure
+    assert ok("user", "list").splitlines()[1].split()[3:6] == ["active", "0", "0"]
+    assert [a[1] for a in audit_actions(db)] == [
+        "create",
+        "login_failed",
+        "end_sessions",
+        "enable",
+    ]
+    result = gridgis("user", "logout", "nobody")
+    assert result.exit_code == 1 and "Error: No account named 'nobody'" in result.output
 
 
 def test_user_hint_until_there_is_an_admin(db: sa.Engine) -> None:
@@ -170,7 +212,8 @@ def test_audit_list_and_export(db: sa.Engine, tmp_path: Path) -> None:
         "role:",
         "planner",
         "→",
-        "viewer",
+        "viewer;",
+        "sessions_ended=0",
     ]
     assert "user alice" in lines[2] and "role=planner" in lines[2]
 
@@ -178,7 +221,7 @@ def test_audit_list_and_export(db: sa.Engine, tmp_path: Path) -> None:
     assert ok("audit", "export", out) == f"Exported 3 audit entries to {out}.\n"
     entries = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [e["action"] for e in entries] == ["create", "create", "set_role"]
-    assert "scrypt" not in out.read_text(encoding="utf-8")
+    assert "argon2" not in out.read_text(encoding="utf-8")
     result = gridgis("audit", "export", tmp_path / "audit.txt")
     assert result.exit_code == 1 and "use .csv or .jsonl" in result.output
 

@@ -10,11 +10,20 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from gridgis.config import PROJECT_ROOT
 from gridgis.errors import InvalidFile, InvalidInput
-from gridgis.routing.files import ROUTING_COLUMNS, route_file, route_table, write_table
+from gridgis.routing.files import (
+    ROUTING_COLUMNS,
+    route_file,
+    route_table,
+    spreadsheet_safe,
+    write_table,
+)
+from gridgis.routing.reading import TooManyRows, more_rows_than, read_geojson
 from tests.support.routing_city import AFTER
 
 #: Five work orders in GB18030 with 经度/纬度 columns; tests/gridgis/shapes imports the same file.
@@ -286,3 +295,168 @@ def test_the_12345_hotline_export_routes_every_row(db_session: Session, city) ->
     for order in ("20261101010003", "20261101010007", "20261101010011"):
         assert (rules[order].rule, rules[order].reason) == ("invalid_location", "no coordinates")
     assert rules["20261101010015"].rule == "invalid_location"  # (1143.4, 305.1)
+
+
+# --- the row limit (issue 8, item 8) ----------------------------------------------
+
+
+def table_bytes(rows: list[str], *, newline: str = "\n") -> bytes:
+    return newline.join(["ref,lon,lat", *rows, ""]).encode()
+
+
+@pytest.mark.parametrize("kind", ["csv", "geojson"])
+def test_a_batch_holds_at_most_max_rows(db_session: Session, city, kind: str) -> None:
+    def data(n: int) -> tuple[bytes, str]:
+        if kind == "csv":
+            return table_bytes([f"{i},114.3003,30.508" for i in range(n)]), "in.csv"
+        point = {"type": "Point", "coordinates": [114.3003, 30.508]}
+        features = [{"type": "Feature", "properties": {}, "geometry": point}] * n
+        return json.dumps({"type": "FeatureCollection", "features": features}).encode(), "in.json"
+
+    assert len(route_table(db_session, *data(3), at=AFTER, max_rows=3).results) == 3
+    with pytest.raises(TooManyRows) as caught:
+        route_table(db_session, *data(4), at=AFTER, max_rows=3)
+    assert caught.value.http_status == 413
+    assert caught.value.user_msg == (
+        f"{data(4)[1]} has more than 3 rows; one batch routes at most 3. "
+        "Split the file into parts of at most 3 rows and route each part."
+    )
+
+
+def test_reading_stops_at_the_first_row_past_the_limit(db_session: Session, city) -> None:
+    """What follows the limit is never read: a broken tail is not even noticed."""
+    tail = b'{"type": "Feature", "geometry": nonsense'
+    head = b'{"type": "FeatureCollection", "features": [{}, {}, {}, '
+    with pytest.raises(TooManyRows):
+        route_table(db_session, head + tail, "in.geojson", max_rows=2)
+    with pytest.raises(InvalidFile, match="not valid GeoJSON"):
+        route_table(db_session, head + tail, "in.geojson", max_rows=5)
+    broken = table_bytes(["1,2,3", "4,5,6", "7,8,9", '"never closed,1,2'])
+    with pytest.raises(TooManyRows):
+        route_table(db_session, broken, "in.csv", max_rows=2)
+    with pytest.raises(InvalidFile, match="not a well-formed CSV file"):
+        route_table(db_session, broken, "in.csv", max_rows=5)
+
+
+JSON_SCALAR = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)
+)
+JSON_DOC = st.recursive(
+    JSON_SCALAR | st.sampled_from(["type", "features", "FeatureCollection"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["type", "features", "properties", "x"]), inner, max_size=3
+        )
+    ),
+    max_leaves=10,
+)
+COLLECTION = st.fixed_dictionaries(
+    {"type": st.just("FeatureCollection"), "features": st.lists(JSON_DOC, max_size=4)},
+    optional={"name": JSON_DOC, "bbox": JSON_DOC},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=st.one_of(COLLECTION, JSON_DOC), indent=st.sampled_from([None, 0, 2]))
+@example(doc={"type": "FeatureCollection", "features": [{"properties": False}]}, indent=None)
+@example(doc={"features": [{}], "type": "FeatureCollection", "x": [1, {"a": []}]}, indent=2)
+def test_geojson_is_read_as_json_loads_reads_it(doc: object, indent: int | None) -> None:
+    """Features are parsed one by one, but the document means what json.loads says."""
+    data = json.dumps(doc, indent=indent).encode()
+    expected = json.loads(data)
+    is_collection = (
+        isinstance(expected, dict)
+        and expected.get("type") == "FeatureCollection"
+        and isinstance(expected.get("features"), list)
+    )
+    try:
+        _, rows, features = read_geojson(data, "in.geojson")
+    except InvalidFile:
+        assert not is_collection or not all(
+            isinstance(f, dict) and isinstance(f.get("properties", {}), dict | None)
+            for f in expected["features"]
+        )
+    else:
+        assert is_collection and features == expected["features"]
+        assert rows == [dict(f.get("properties") or {}) for f in features]
+
+
+@pytest.mark.parametrize(
+    "rows, newline, limit, more",
+    [
+        (["1,2,3"] * 3, "\n", 3, False),
+        (["1,2,3"] * 4, "\n", 3, True),
+        (["1,2,3"] * 4, "\r\n", 3, True),
+        (["1,2,3"] * 4, "\r", 3, True),
+        # Lines are not rows: quoted line breaks, empty lines...
+        (['1,"a\nb\nc\nd",3', "2,x,3"], "\n", 2, False),
+        (["", "1,2,3", "", "", "2,3,4", ""], "\n", 2, False),
+        # ... but ",," is a row, as read_table keeps it.
+        ([",,", ",,", ",,"], "\n", 2, True),
+        # A quoted value after a semicolon: counted with the right delimiter too.
+        (['1;"a\nb\nc";3', "2;x;3"], "\n", 2, False),
+    ],
+)
+def test_more_rows_than_counts_rows_not_lines(
+    rows: list[str], newline: str, limit: int, more: bool
+) -> None:
+    data = table_bytes(rows, newline=newline)
+    assert more_rows_than(data, "in.csv", limit) is more
+
+
+def test_more_rows_than_counts_a_workbook(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["lon", "lat"])
+    for i in range(5000):
+        sheet.append([114.3 + i * 1e-6, 30.5])
+        sheet.append([])  # an empty sheet row is no row
+    book.save(tmp_path / "big.xlsx")
+    data = (tmp_path / "big.xlsx").read_bytes()
+    assert more_rows_than(data, "big.xlsx", 4999)
+    assert not more_rows_than(data, "big.xlsx", 5000)
+    assert not more_rows_than(b"PK\x03\x04 broken", "broken.xlsx", 1)  # read_table says why
+
+
+# --- CSV output runs no formula in a spreadsheet ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        ("=1+1", "'=1+1"),
+        ('=HYPERLINK("http://evil.example")', '\'=HYPERLINK("http://evil.example")'),
+        ("+86 138 0000 0000", "'+86 138 0000 0000"),
+        ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("-", "'-"),
+        ("-inf", "'-inf"),
+        # Plain numbers stay numbers: a San Francisco longitude, signed, exponents.
+        ("-122.4194", "-122.4194"),
+        ("+30.5", "+30.5"),
+        ("-5", "-5"),
+        ("-.5", "-.5"),
+        ("-1.5e-3", "-1.5e-3"),
+        ("114.3", "114.3"),
+        ("仁和路=18号", "仁和路=18号"),
+        (None, ""),
+        (12, "12"),
+    ],
+)
+def test_spreadsheet_safe(value: object, written: str) -> None:
+    assert spreadsheet_safe(value) == written
+
+
+def test_routed_csv_is_guarded_header_and_all(db_session: Session, city) -> None:
+    data = b"=cmd,lon,lat\n=1+1,-122.4194,37.7749\n@x,114.3003,30.508\n"
+    rows = list(
+        csv.reader(io.StringIO(write_table(route_table(db_session, data, "in.csv")).decode()))
+    )
+    assert rows[0][:3] == ["'=cmd", "lon", "lat"]
+    assert [r[:3] for r in rows[1:]] == [
+        ["'=1+1", "-122.4194", "37.7749"],
+        ["'@x", "114.3003", "30.508"],
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -100,6 +102,29 @@ def test_paging_with_links(client: FlaskClient) -> None:
     last = client.get(links["next"]).json
     assert ids(last) == ["B05"]
     assert "next" not in {link["rel"] for link in last["links"]}
+
+
+def test_paging_links_stay_on_this_site(key_client: Callable[[str], FlaskClient]) -> None:
+    """url_for takes _external, _scheme and _anchor as instructions: a client's
+    ?_external=1 with a forged Host must not make links to another host."""
+    reader = key_client("reader")
+    body = reader.get(
+        f"{BASE}/buildings",
+        query_string={
+            "limit": "2",
+            "bbox": "114.29,30.58,114.31,30.60",
+            "_external": "1",
+            "_scheme": "https",
+            "_anchor": "x",
+            "utm": "y",
+        },
+        headers={"Host": "evil.example"},
+    ).json
+    links = {link["rel"]: link["href"] for link in body["links"]}
+    assert links == {
+        "self": f"{BASE}/buildings?limit=2&bbox=114.29,30.58,114.31,30.60&offset=0",
+        "next": f"{BASE}/buildings?limit=2&bbox=114.29,30.58,114.31,30.60&offset=2",
+    }
 
 
 def error(client: FlaskClient, url: str, status: int) -> str:
