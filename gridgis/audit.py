@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidInput
 from gridgis.models import AuditEntry
+from gridgis.spreadsheets import safe_cell
 
 #: Field names whose values never go into the log, at any depth.
 SECRET_FIELDS = frozenset(
@@ -178,13 +179,9 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = str(value)
-    # A spreadsheet runs a cell starting with = + - @ as a formula; actors,
-    # ids and notes can come from users, so such cells get a leading quote
-    # (OWASP "CSV injection"). The .jsonl export keeps values exactly.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+    # Actors, ids and notes can come from users: no cell may run as a formula.
+    # The .jsonl export keeps values exactly.
+    return safe_cell(value)
 
 
 def _safe(value: Any) -> Any:

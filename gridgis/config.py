@@ -62,7 +62,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     #: Largest request body accepted (batch uploads), in megabytes.
     max_upload_mb: int = 20
-    #: Session cookies only over HTTPS. None: yes, unless serving on localhost.
+    #: Cookies only over HTTPS. None: yes when the public URL is https, else unless
+    #: serving on localhost (``web.security.keys.secure_cookies``).
     secure_cookies: bool | None = None
     secret_key: str = field(default="", repr=False)
     #: The address users reach the app at (``https://grid.example.gov.cn``): links

@@ -34,7 +34,7 @@ from typing import Any
 
 # Flask-Babel ships no type information (no py.typed).
 import flask_babel  # type: ignore[import-untyped]
-from flask import Flask, has_request_context, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 from werkzeug.wrappers import Response
 
 from gridgis.models import roles
@@ -157,7 +157,13 @@ def init_app(app: Flask, default: str) -> None:
         asked = normalise(request.args.get("lang"))
         if asked:
             response.set_cookie(
-                COOKIE, asked, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True
+                COOKIE,
+                asked,
+                max_age=COOKIE_MAX_AGE,
+                samesite="Lax",
+                httponly=True,
+                # Over HTTPS like the session cookie (web.security.keys.secure_cookies).
+                secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
             )
         # Pages differ by language: caches must key on what chose it (static
         # files and JSON do not, and stay cacheable).

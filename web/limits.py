@@ -27,6 +27,7 @@ from flask_limiter import Limiter
 
 from gridgis.errors import N_
 from web.security import ratelimit
+from web.security.principals import client_address
 
 #: Defaults; tests and deployments change them with these config keys.
 LOGIN_RATE = "10 per minute"
@@ -55,7 +56,7 @@ def init_app(app: Flask, *, login: Blueprint, api: Blueprint) -> Limiter:
     A blueprint's limit covers the blueprints registered under it (``api.layers``...).
     """
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    address = ratelimit.client_address
+    address = client_address
     limiter = Limiter(address, app=app, storage_uri="memory://", key_prefix="gridgis")
     limiter.limit(_login_rate, methods=["POST"], key_func=address, error_message=LOGIN_TOO_FAST)(
         login

@@ -32,6 +32,7 @@ import shapely
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
 from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput, capped
+from gridgis.spreadsheets import unescape_cell
 
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom")
 # Explicit names first: "x"/"y" may be projected metres in a file that also has lon/lat.
@@ -167,7 +168,8 @@ def _text_records(text: str, delimiter: str, label: str) -> Iterator[tuple[str, 
     try:
         for cells in reader:
             start, line = line + 1, reader.line_num
-            yield f"line {start}", cells
+            # Take off the quote our own exports put before a formula-like cell.
+            yield f"line {start}", [unescape_cell(c) for c in cells]
     except csv.Error as exc:
         start = line + 1
         where = f"line {start}" if reader.line_num <= start else f"lines {start}-{reader.line_num}"

@@ -25,7 +25,6 @@ import datetime as dt
 import io
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from gridgis.errors import InvalidFile, InvalidInput
 from gridgis.geo import tables
 from gridgis.routing.points import PointInput, RoutingResult, route_points
 from gridgis.routing.reading import read_csv, read_geojson
+from gridgis.spreadsheets import safe_cell
 
 #: Columns added to every row, in this order.
 ROUTING_COLUMNS = (
@@ -63,9 +63,6 @@ ROUTING_COLUMNS = (
 )
 #: The most characters an Excel cell holds.
 XLSX_MAX_CELL = 32767
-#: What a spreadsheet reads as the start of a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 @dataclass
@@ -271,22 +268,9 @@ def write_table(table: RoutedTable, *, xlsx: bool = False, label: str = "the out
         return _xlsx(columns, rows, label)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([spreadsheet_safe(c) for c in columns])
-    writer.writerows([spreadsheet_safe(row.get(c, "")) for c in columns] for row in rows)
+    writer.writerow([safe_cell(c) for c in columns])
+    writer.writerows([safe_cell(row.get(c, "")) for c in columns] for row in rows)
     return buffer.getvalue().encode("utf-8")
-
-
-def spreadsheet_safe(value: Any) -> str:
-    """``value`` as CSV text a spreadsheet will not run as a formula.
-
-    A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-    return gets a leading ``'`` unless it is a plain number: ``-122.4`` is a
-    longitude, ``=HYPERLINK(...)`` or ``-1+cmd|...`` are not.
-    """
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def _xlsx(columns: list[str], rows: Iterable[dict[str, Any]], label: str) -> bytes:

@@ -30,6 +30,7 @@ from gridgis.geo.layouts import choose_layout, get_community
 from gridgis.models import GRID_ROLES, Assignment, Community, Grid, Staff
 from gridgis.shapes.fields import LAYERS
 from gridgis.shapes.reading import WGS84
+from gridgis.spreadsheets import safe_cell
 
 __all__ = ["EXPORT_FORMATS", "export_layer"]
 
@@ -162,11 +163,11 @@ def _staff_rows(session: Session, community: Community, layout: str | None) -> l
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    # Names, addresses and codes come from users: none may run as a formula
+    # (the reader takes the guarding quote off again, so the file imports back).
+    return safe_cell(value)
 
 
 def _write_csv(out: Path, columns: list[str], rows: list[tuple], *, geometry: bool) -> None:

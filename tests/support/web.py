@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -52,6 +52,10 @@ STAFF_PHONES = (
 TEST_SECRET_KEY = "tests-only-9c1f5be07a4d4e21b86f3d0a57c2e8f4a1b3c6d9e2f5a8b0c7d4e1f2a3b5c6d8"
 #: Test configuration of every app: fixed secret, no rate limits (test_limits turns them on).
 TEST_CONFIG = {"TESTING": True, "SECRET_KEY": TEST_SECRET_KEY, "RATELIMIT_ENABLED": False}
+
+
+#: ``client_for("viewer")``: a client logged in with that role's account.
+ClientFor = Callable[[str], FlaskClient]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from tests.support.sample_community import build_sample_community
 from tests.support.web import (
     USERS,
     Accounts,
+    ClientFor,
     add_accounts,
     add_user,
     login,
@@ -100,9 +101,6 @@ def db(app: Flask) -> Iterator[Session]:
         yield session
     finally:
         session.close()
-
-
-ClientFor = Callable[[str], FlaskClient]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 
 import sqlalchemy as sa
 from flask import Flask
@@ -12,9 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from gridgis.models import AuditEntry
-from tests.support.web import USERS, Accounts
-
-ClientFor = Callable[[str], FlaskClient]
+from tests.support.web import USERS, Accounts, ClientFor
 
 
 def test_audit_log_lists_writes_newest_first(app: Flask, client_for: ClientFor) -> None:

@@ -8,8 +8,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.support.sample_community import COMMUNITY_CODE, LAYOUT_DRAFT, LAYOUT_NOW
+from tests.support.web import ClientFor
 
-ClientFor = Callable[[str], FlaskClient]
 DRAFT_PAGE = f"/communities/{COMMUNITY_CODE}?layout={LAYOUT_DRAFT}"
 DRAFT_LAYER = f"/api/v1/communities/{COMMUNITY_CODE}/grids?layout={LAYOUT_DRAFT}"
 

@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gridgis.routing.files import spreadsheet_safe
+from gridgis.spreadsheets import safe_cell
 from tests.support.web import Accounts
 from web.api.routing import SINGLE_FIELDS
 
@@ -300,7 +300,7 @@ def test_batch_never_fails_on_bad_input(fuzz_client: FlaskClient, row_counts: An
             # No cell a spreadsheet would run; plain numbers stay as they were.
             out = csv.reader(io.StringIO(response.get_data(as_text=True), newline=""))
             for cell in (cell for row in out for cell in row):
-                assert spreadsheet_safe(cell) == cell, cell
+                assert safe_cell(cell) == cell, cell
 
     @FUZZ
     @given(text=JSON_PIECES)

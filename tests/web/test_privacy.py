@@ -23,9 +23,16 @@ from sqlalchemy.orm import Session
 from gridgis.models import Community, Grid
 from tests.support import factories as make
 from tests.support.sample_community import COMMUNITY_CODE, GRID_CODES, GRID_NAMES
-from tests.support.web import PASSWORD, STAFF_NAMES, STAFF_PHONES, Accounts, add_user, login
+from tests.support.web import (
+    PASSWORD,
+    STAFF_NAMES,
+    STAFF_PHONES,
+    Accounts,
+    ClientFor,
+    add_user,
+    login,
+)
 
-ClientFor = Callable[[str], FlaskClient]
 BASE = f"/api/v1/communities/{COMMUNITY_CODE}"
 #: Inside B01 (网格一, unit 1) and B02 (网格一, no unit) and B04 (网格三).
 IN_B01 = {"lon": 114.3009, "lat": 30.5911}

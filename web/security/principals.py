@@ -142,14 +142,3 @@ def session_token() -> str | None:
     """The token of this browser's session, if it has one."""
     token = session.get(_TOKEN)
     return token if isinstance(token, str) else None
-
-
-def client_identity() -> str:
-    """Whose API budget a request spends: its key, its login, else its address."""
-    key = presented_api_key()
-    if key is not None:
-        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:24]
-    uid = session.get("uid")
-    if isinstance(uid, int):
-        return f"user:{uid}"
-    return f"ip:{request.remote_addr}"

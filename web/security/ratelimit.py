@@ -23,12 +23,12 @@ import hashlib
 import threading
 from collections import OrderedDict
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, session
 from werkzeug.wrappers import Response
 
 from gridgis import clock
 from gridgis.access.permissions import Principal
-from web.security.principals import presented_api_key
+from web.security.principals import client_address, presented_api_key
 
 #: How long a key stays verified after its last successful request, in seconds.
 VERIFIED_FOR = 600.0
@@ -67,11 +67,6 @@ class VerifiedKeys:
 def key_digest(key: str) -> str:
     """A short digest that names a key's budget (the key itself is never kept)."""
     return hashlib.sha256(key.encode()).hexdigest()[:24]
-
-
-def client_address() -> str:
-    """The client's address, whose budget logins and unverified requests spend."""
-    return request.remote_addr or "unknown"
 
 
 def client_identity() -> str:

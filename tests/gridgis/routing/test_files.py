@@ -20,10 +20,10 @@ from gridgis.routing.files import (
     ROUTING_COLUMNS,
     route_file,
     route_table,
-    spreadsheet_safe,
     write_table,
 )
 from gridgis.routing.reading import TooManyRows, more_rows_than, read_geojson
+from gridgis.spreadsheets import safe_cell
 from tests.support.routing_city import AFTER
 
 #: Five work orders in GB18030 with 经度/纬度 columns; tests/gridgis/shapes imports the same file.
@@ -446,8 +446,8 @@ def test_more_rows_than_counts_a_workbook(tmp_path: Path) -> None:
         (12, "12"),
     ],
 )
-def test_spreadsheet_safe(value: object, written: str) -> None:
-    assert spreadsheet_safe(value) == written
+def test_safe_cell(value: object, written: str) -> None:
+    assert safe_cell(value) == written
 
 
 def test_routed_csv_is_guarded_header_and_all(db_session: Session, city) -> None:
