@@ -52,7 +52,7 @@ except ImportError:  # run as a script: bench/ is sys.path[0]
     import _synthetic as synth  # type: ignore[no-redef]
 
 from gridgis import migrate
-from gridgis.config import PROJECT_ROOT, database_url
+from gridgis.config import PROJECT_ROOT, owner_database_url
 from gridgis.db import make_engine
 from gridgis.routing import cache as routing_cache
 from gridgis.routing.points import PointInput, route_point, route_points
@@ -83,7 +83,8 @@ class BenchDatabase:
 
     def __init__(self, keep: bool) -> None:
         self.keep = keep
-        self.server = make_url(database_url())
+        # The owner may create databases (the app role may not): the bench makes its own.
+        self.server = make_url(owner_database_url())
         self.own = "DATABASE_URL" not in os.environ
         self.admin: Engine | None = None
         self.name: str | None = None

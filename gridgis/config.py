@@ -1,7 +1,11 @@
 """Settings, read from the environment (and nothing at import time).
 
-``DATABASE_URL`` names the database. When it is unset, gridgis uses the
-project-local PostGIS cluster that ``make run`` starts under ``var/``.
+``DATABASE_URL`` names the database the app connects to, as a role that is
+neither superuser nor owner; ``DATABASE_OWNER_URL`` names it as the owner of
+the schema, for migrations (``gridgis db upgrade``) only. When both are unset,
+gridgis uses the project-local PostGIS cluster that ``make run`` starts under
+``var/``, whose two roles' passwords ``scripts/pgcluster.sh`` generated into
+``var/secrets/`` (docs/security.md, "The database roles").
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Port of the project-local cluster (see scripts/pgcluster.sh).
 LOCAL_PG_PORT = int(os.environ.get("GRIDGIS_PGPORT", "55432"))
-LOCAL_DATABASE_URL = f"postgresql+psycopg://gridgis@127.0.0.1:{LOCAL_PG_PORT}/gridgis"
+#: Where scripts/pgcluster.sh keeps the local roles' passwords (mode 0600).
+SECRETS_DIR = PROJECT_ROOT / "var" / "secrets"
 
 TILE_MODES = ("none", "xyz", "tianditu")
 
@@ -26,15 +31,32 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _local_url(role: str, password_file: str) -> str:
+    """The project-local cluster as ``role``, with its generated password (if made yet)."""
+    try:
+        password = (SECRETS_DIR / password_file).read_text(encoding="ascii").strip()
+    except OSError:
+        password = ""  # not set up yet: the connection error says to run `make db`
+    auth = f"{role}:{password}" if password else role
+    return f"postgresql+psycopg://{auth}@127.0.0.1:{LOCAL_PG_PORT}/gridgis"
+
+
 def database_url() -> str:
     """The database the app (and every command but migrations) connects to."""
-    url = os.environ.get("DATABASE_URL") or LOCAL_DATABASE_URL
+    url = os.environ.get("DATABASE_URL") or _local_url("gridgis", "db-app.password")
     return normalise_database_url(url)
 
 
 def owner_database_url() -> str:
-    """The database as its owner, for migrations: DATABASE_OWNER_URL, else DATABASE_URL."""
-    url = os.environ.get("DATABASE_OWNER_URL") or database_url()
+    """The database as the schema's owner, for migrations.
+
+    ``DATABASE_OWNER_URL``; else, when ``DATABASE_URL`` is set, that (a
+    deployment that runs everything as one role, which gridgis serve refuses
+    if it is privileged); else the local cluster's owner role.
+    """
+    url = os.environ.get("DATABASE_OWNER_URL") or (
+        os.environ.get("DATABASE_URL") or _local_url("gridgis_owner", "db-owner.password")
+    )
     return normalise_database_url(url)
 
 
@@ -49,7 +71,7 @@ def _flag(value: str | None) -> bool | None:
 class Settings:
     """Application settings. ``from_env`` is the only place env vars are read."""
 
-    database_url: str = LOCAL_DATABASE_URL
+    database_url: str = ""
     host: str = "127.0.0.1"
     port: int = 5000
     #: Base layer: ``none`` (default; intranets and tests), ``xyz`` or ``tianditu``.

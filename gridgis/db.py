@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridgis.config import database_url, normalise_database_url
-from gridgis.errors import DatabaseUnavailable
+from gridgis.config import database_url, normalise_database_url, owner_database_url
+from gridgis.errors import DatabaseUnavailable, GridgisError
 
 
 def make_engine(url: str | None = None, **kwargs: object) -> Engine:
@@ -58,11 +58,45 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
-def engine_scope(url: str | None = None) -> Iterator[Engine]:
-    """An engine for one command: checked on entry, its connections closed on exit."""
-    engine = make_engine(url)
+def engine_scope(url: str | None = None, *, owner: bool = False) -> Iterator[Engine]:
+    """An engine for one command: checked on entry, its connections closed on exit.
+
+    ``owner``: connect as the schema's owner (``DATABASE_OWNER_URL``), for migrations.
+    """
+    engine = make_engine(url or (owner_database_url() if owner else None))
     try:
         check_connection(engine)
         yield engine
     finally:
         engine.dispose()
+
+
+def check_least_privilege(engine: Engine) -> None:
+    """Refuse to serve as a role that could rewrite the schema or the audit log.
+
+    The web app connects as a role that is neither superuser nor owner of the
+    tables (DESIGN.md, Security): if it were either, one bug or injection
+    could disable the audit log's triggers and rewrite history.
+
+    Raises:
+        GridgisError: The role is a superuser, or owns (or may act as the
+            owner of) gridgis's tables; the message says what to set.
+    """
+    with engine.connect() as conn:
+        role, superuser, owned = conn.execute(
+            sa.text(
+                """SELECT current_user, r.rolsuper,
+                          (SELECT count(*) FROM pg_tables t
+                           WHERE t.schemaname = 'public'
+                             AND pg_has_role(current_user, t.tableowner, 'USAGE'))
+                   FROM pg_roles r WHERE r.rolname = current_user"""
+            )
+        ).one()
+    if superuser or owned:
+        what = "a superuser" if superuser else f"the owner of {owned} table(s)"
+        raise GridgisError(
+            f"The web app connects to the database as {role!r}, which is {what}: it could "
+            "rewrite the audit log. Set DATABASE_URL to a login role that is a member of "
+            "gridgis_app only, and DATABASE_OWNER_URL to the owner, for migrations "
+            "(docs/security.md, 'The database roles')."
+        )

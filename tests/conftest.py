@@ -17,6 +17,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,16 +37,38 @@ TESTS_DIR = Path(__file__).resolve().parent
 DATA_DIR = TESTS_DIR / "data"
 
 
-def _server_url() -> URL:
-    url = make_url(gridgis_config.database_url())
+@dataclass(frozen=True)
+class Server:
+    """The PostgreSQL server of the run: the app's role, the owner's, and an admin engine.
+
+    As in production, tests connect as the app's role (neither superuser nor
+    owner), and make, migrate and drop their databases as the owner.
+    """
+
+    app: URL
+    owner: URL
+    admin: Engine
+
+    def app_url(self, database: str) -> str:
+        return self.app.set(database=database).render_as_string(hide_password=False)
+
+    def owner_url(self, database: str) -> str:
+        return self.owner.set(database=database).render_as_string(hide_password=False)
+
+
+def _server_urls() -> tuple[URL, URL]:
     if "DATABASE_URL" not in os.environ:
-        # The local cluster: start it if needed (idempotent and quick).
+        # The local cluster: start it if needed (idempotent and quick); it
+        # also makes the roles and their passwords on first start.
         subprocess.run(
             [str(PROJECT_ROOT / "scripts" / "pgcluster.sh"), "start"],
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    return url
+    return (
+        make_url(gridgis_config.database_url()),
+        make_url(gridgis_config.owner_database_url()),
+    )
 
 
 def _admin_engine(server: URL) -> Engine:
@@ -90,56 +113,68 @@ def no_personal_data_in_logs() -> Iterator[LeakRecorder]:
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[tuple[URL, Engine]]:
-    server = _server_url()
-    admin = _admin_engine(server)
-    yield server, admin
+def pg_server() -> Iterator[Server]:
+    app, owner = _server_urls()
+    admin = _admin_engine(owner)
+    yield Server(app, owner, admin)
     admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def template_database(pg_server: tuple[URL, Engine]) -> Iterator[str]:
+def template_database(pg_server: Server) -> Iterator[str]:
     """A migrated database that is only ever copied, never connected to by tests."""
-    server, admin = pg_server
     name = f"gridgis_test_{uuid.uuid4().hex[:10]}_tpl"
-    _create_database(admin, name)
-    engine = sa.create_engine(server.set(database=name), poolclass=sa.pool.NullPool)
+    _create_database(pg_server.admin, name)
+    engine = sa.create_engine(pg_server.owner_url(name), poolclass=sa.pool.NullPool)
     try:
         migrate.upgrade(engine)
         engine.dispose()
         yield name
     finally:
         engine.dispose()
-        _drop_database(admin, name)
+        _drop_database(pg_server.admin, name)
 
 
 @pytest.fixture(scope="session")
 def database_from_template(
-    pg_server: tuple[URL, Engine], template_database: str
+    pg_server: Server, template_database: str
 ) -> Iterator[Callable[[str], str]]:
-    """Make migrated databases of the run's own (named with a suffix); dropped at the end."""
-    server, admin = pg_server
+    """Make migrated databases of the run's own (named with a suffix); dropped at the end.
+
+    Each is returned as the app's role sees it.
+    """
     made: list[str] = []
 
     def make(suffix: str = "") -> str:
         name = f"gridgis_test_{uuid.uuid4().hex[:10]}{suffix}"
-        _create_database(admin, name, template=template_database)
+        _create_database(pg_server.admin, name, template=template_database)
         made.append(name)
-        return server.set(database=name).render_as_string(hide_password=False)
+        return pg_server.app_url(name)
 
     yield make
     for name in made:
-        _drop_database(admin, name)
+        _drop_database(pg_server.admin, name)
 
 
 @pytest.fixture(scope="session")
-def database_url(pg_server: tuple[URL, Engine], template_database: str) -> Iterator[str]:
-    """The run's throwaway database, migrated to head."""
-    server, admin = pg_server
+def run_database(pg_server: Server, template_database: str) -> Iterator[str]:
+    """The name of the run's throwaway database, migrated to head."""
     name = template_database.removesuffix("_tpl")
-    _create_database(admin, name, template=template_database)
-    yield server.set(database=name).render_as_string(hide_password=False)
-    _drop_database(admin, name)
+    _create_database(pg_server.admin, name, template=template_database)
+    yield name
+    _drop_database(pg_server.admin, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: Server, run_database: str) -> str:
+    """The run's database as the app's role (the role every test works as)."""
+    return pg_server.app_url(run_database)
+
+
+@pytest.fixture(scope="session")
+def owner_database_url(pg_server: Server, run_database: str) -> str:
+    """The run's database as the schema's owner (for tests of the schema itself)."""
+    return pg_server.owner_url(run_database)
 
 
 @pytest.fixture(scope="session")
@@ -164,13 +199,16 @@ def db_session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def scratch_database_url(
-    pg_server: tuple[URL, Engine], template_database: str, monkeypatch: pytest.MonkeyPatch
+    pg_server: Server, template_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    """A fresh migrated database of the test's own, also set as DATABASE_URL."""
-    server, admin = pg_server
+    """A fresh migrated database of the test's own, as the app's role.
+
+    Also set as DATABASE_URL (and its owner's URL as DATABASE_OWNER_URL), as a
+    deployment would set them, for the command line run in the test.
+    """
     name = f"gridgis_test_{uuid.uuid4().hex[:10]}"
-    _create_database(admin, name, template=template_database)
-    url = server.set(database=name).render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    yield url
-    _drop_database(admin, name)
+    _create_database(pg_server.admin, name, template=template_database)
+    monkeypatch.setenv("DATABASE_URL", pg_server.app_url(name))
+    monkeypatch.setenv("DATABASE_OWNER_URL", pg_server.owner_url(name))
+    yield pg_server.app_url(name)
+    _drop_database(pg_server.admin, name)

@@ -1,4 +1,4 @@
-"""``gridgis db``: schema migrations."""
+"""``gridgis db``: schema migrations, run as the schema's owner (``DATABASE_OWNER_URL``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def db() -> None:
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    with engine_scope() as engine:
+    with engine_scope(owner=True) as engine:
         before = migrate.current_revision(engine)
         migrate.upgrade(engine, revision)
         after = migrate.current_revision(engine)
@@ -30,6 +30,6 @@ def upgrade(revision: str) -> None:
 @db.command()
 def current() -> None:
     """Print the schema revision of the database and of the code."""
-    with engine_scope() as engine:
+    with engine_scope(owner=True) as engine:
         click.echo(f"database: {migrate.current_revision(engine) or 'empty'}")
         click.echo(f"code:     {migrate.head_revision(engine)}")

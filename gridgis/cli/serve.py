@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gridgis.config import Settings
+from gridgis.db import check_least_privilege, engine_scope
 
 
 def _gunicorn_app(options: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -61,8 +62,13 @@ def serve(
     pidfile: Path | None,
     log_file: Path | None,
 ) -> None:
-    """Serve the web app with gunicorn at http://HOST:PORT."""
+    """Serve the web app with gunicorn at http://HOST:PORT.
+
+    Refuses to start when DATABASE_URL's role is a superuser or owns the tables.
+    """
     settings = Settings.from_env()
+    with engine_scope() as engine:
+        check_least_privilege(engine)
     host = host or settings.host
     port = port or settings.port
     options: dict[str, Any] = {

@@ -71,11 +71,20 @@ def test_secrets_never_reach_the_log(db_session: Session) -> None:
         "TRUNCATE audit_log",
     ],
 )
-def test_the_log_is_append_only(db_session: Session, statement: str) -> None:
-    audit.record(db_session, named("cli:root"), "create", "user", "bob")
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"), db_session.begin_nested():
-        db_session.execute(sa.text(statement))
-    assert db_session.scalar(sa.select(AuditEntry.actor)) == "cli:root"
+def test_the_log_is_append_only_even_for_its_owner(owner_database_url: str, statement: str) -> None:
+    """The triggers refuse even the owner (the app's role has no such privilege at all:
+    tests/gridgis/models/test_roles.py)."""
+    engine = sa.create_engine(owner_database_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint")
+        audit.record(session, named("cli:root"), "create", "user", "bob")
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), session.begin_nested():
+            session.execute(sa.text(statement))
+        assert session.scalar(sa.select(AuditEntry.actor).order_by(AuditEntry.id.desc()))
+        session.close()
+        outer.rollback()
+    engine.dispose()
 
 
 def _fill(session: Session) -> None:

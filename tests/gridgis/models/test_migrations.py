@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,7 +14,8 @@ from gridgis.models import Base
 
 
 def test_upgrade_from_empty_downgrade_and_upgrade_again(scratch_database_url: str) -> None:
-    engine = sa.create_engine(scratch_database_url, poolclass=sa.pool.NullPool)
+    # Migrations run as the schema's owner (DATABASE_OWNER_URL), never as the app.
+    engine = sa.create_engine(os.environ["DATABASE_OWNER_URL"], poolclass=sa.pool.NullPool)
     assert migrate.current_revision(engine) == migrate.head_revision(engine)
     migrate.downgrade(engine, "base")
     assert migrate.current_revision(engine) is None
