@@ -90,11 +90,12 @@ stop: ## Stop what `make run` started (the server and the local cluster)
 test: system-test venv translations db ## Run the test suite on a throwaway database (T=path for a part)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS) $(T)
 
-lint: venv ## ruff, import contracts, dead code (vulture), mypy on gridgis/
+lint: venv ## ruff, import contracts, dead code (vulture), security (bandit), mypy on gridgis/
 	@$(BIN)/ruff check gridgis web tests bench migrations vulture_allowlist.py
 	@$(BIN)/ruff format --check -q gridgis web tests bench migrations
 	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/vulture gridgis web vulture_allowlist.py
+	@$(BIN)/bandit -q -r gridgis web
 	@$(BIN)/mypy gridgis
 
 bench: venv db ## Run the benchmarks (they print ratios against baselines)

@@ -6,6 +6,7 @@ here and reported by vulture is dead: delete it.
 
 # ruff: noqa: B018
 from gridgis import clock
+from gridgis.access import privacy
 from gridgis.cli import serve
 from gridgis.maps.community import OfflineMap
 from gridgis.models import Category, Department
@@ -29,6 +30,11 @@ RoutingResult.explanation_zh
 RoutingResult.explanation_en
 # What the reader reports about a file (tests; import summaries).
 Shapes.source_crs
+
+# The rule for residents' personal data (DESIGN.md, Security). No surface holds
+# residents yet: households and incident reporters (the next issues) will call
+# it; tests/gridgis/access/test_privacy.py pins it now.
+privacy.sees_resident_data
 
 # Seams for tests and benchmarks: freeze and move the clock, drop the routing index.
 clock.frozen

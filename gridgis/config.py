@@ -36,7 +36,8 @@ def _local_url(role: str, password_file: str) -> str:
     try:
         password = (SECRETS_DIR / password_file).read_text(encoding="ascii").strip()
     except OSError:
-        password = ""  # not set up yet: the connection error says to run `make db`
+        # Not set up yet: the connection error will say to run `make db`.
+        password = ""  # nosec B105
     auth = f"{role}:{password}" if password else role
     return f"postgresql+psycopg://{auth}@127.0.0.1:{LOCAL_PG_PORT}/gridgis"
 

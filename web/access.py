@@ -77,7 +77,8 @@ def login() -> Response | tuple[str, int]:
         # The view returns, so the unit of work commits the count and the audit entry.
         return _login_page(401, error=_(exc.user_msg), username=username, failed=True)
     user = session.get(User, principal.user_id)
-    assert user is not None
+    if user is None:  # log_in just found it: only a concurrent delete gets here
+        raise AuthenticationFailed()
     start_login(user)
     return redirect(target)
 

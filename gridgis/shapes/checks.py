@@ -80,7 +80,7 @@ def outside_boundary(
         sa.text(
             f"""WITH f AS ({_FEATURES})
             SELECT f.i FROM f JOIN community c ON c.id = :community
-            WHERE NOT ST_Covers(c.boundary, f.g) ORDER BY f.i"""  # nosec B608: constants
+            WHERE NOT ST_Covers(c.boundary, f.g) ORDER BY f.i"""  # nosec B608
         ),
         {"community": community_id, **_params(indexes, geoms)},
     )

@@ -31,7 +31,8 @@ SESSION_ENDED = N_("Your session has ended; please log in again.")
 SESSION_LIFETIME = sessions.SESSION_LIFETIME
 IDLE_TIMEOUT = sessions.IDLE_TIMEOUT
 #: Cookie keys of a login: the session's token, and the account (for rate-limit budgets).
-_TOKEN = "sid"
+# The name of the cookie's key, not a secret.
+_TOKEN = "sid"  # nosec B105
 _LOGIN_KEYS = (_TOKEN, "uid")
 
 

@@ -105,6 +105,5 @@ def init_app(app: Flask) -> None:
 
 
 def _verified() -> VerifiedKeys:
-    keys = current_app.extensions[_EXTENSION]
-    assert isinstance(keys, VerifiedKeys)
+    keys: VerifiedKeys = current_app.extensions[_EXTENSION]
     return keys
