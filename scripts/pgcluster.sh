@@ -125,6 +125,11 @@ SQL
 
 case "${1:-}" in
   start)
+    # One start at a time: the test runner's workers each make sure the cluster
+    # runs, and two role set-ups at once would trip over each other.
+    mkdir -p "$top/var"
+    exec 9>"$top/var/pgcluster.lock"
+    flock 9
     mkdir -p "$root"
     [ "$(id -u)" = 0 ] && chown postgres: "$root"
     if [ ! -f "$data/PG_VERSION" ]; then
