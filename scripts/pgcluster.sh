@@ -164,7 +164,9 @@ CONF
     if running; then
       echo "Local PostGIS already running on 127.0.0.1:$port"
     else
-      if ! as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $port" start >/dev/null; then
+      # 9>&-: the server must not inherit the lock, or it would hold it for good.
+      if ! as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $port" start \
+          >/dev/null 9>&-; then
         echo "The local PostGIS did not start; the end of $log says:" >&2
         tail -n 5 "$log" >&2
         echo "(Port $port taken by another server? Set GRIDGIS_PGPORT to a free port.)" >&2
