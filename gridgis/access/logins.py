@@ -307,12 +307,13 @@ def _wait_left(session: Session, counts: LoginThrottle, now: dt.datetime) -> dt.
 def _logged_in(
     session: Session, user: User, password: str, *, source: str, now: dt.datetime
 ) -> Principal:
+    principal = principal_for_user(session, user)
     if needs_rehash(user.password_hash):
         # The password is known only now: the old hash becomes argon2id at once.
         user.password_hash = hash_password(password)
         audit.record(
             session,
-            ANONYMOUS,
+            principal,
             "rehash_password",
             "user",
             user.username,
@@ -320,7 +321,6 @@ def _logged_in(
         )
     user.last_login_at = now
     session.flush()
-    principal = principal_for_user(session, user)
     audit.record(session, principal, "login", "user", user.username, note=f"from {source}")
     return principal
 
