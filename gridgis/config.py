@@ -96,6 +96,13 @@ class Settings:
     trusted_proxies: int = 0
     #: Most rows one batch routing request may hold.
     max_batch_rows: int = 100_000
+    #: The office's hours, for deadlines in working time (gridgis.incidents.deadlines).
+    working_hours: str = "09:00-12:00,13:30-17:30"
+    #: How near in metres and hours an open incident of the same category is a duplicate.
+    duplicate_radius_m: float = 50.0
+    duplicate_hours: float = 72.0
+    #: Where incident notifications go: ``name=URL`` entries (gridgis.incidents.outbox).
+    webhooks: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -116,4 +123,9 @@ class Settings:
             public_url=env.get("GRIDGIS_PUBLIC_URL", ""),
             trusted_proxies=int(env.get("GRIDGIS_TRUSTED_PROXIES", "0")),
             max_batch_rows=int(env.get("GRIDGIS_MAX_BATCH_ROWS", "100000")),
+            working_hours=env.get("GRIDGIS_WORKING_HOURS", "09:00-12:00,13:30-17:30"),
+            duplicate_radius_m=float(env.get("GRIDGIS_DUPLICATE_RADIUS_M", "50")),
+            duplicate_hours=float(env.get("GRIDGIS_DUPLICATE_HOURS", "72")),
+            webhooks=env.get("GRIDGIS_WEBHOOKS", ""),
         )
+

@@ -75,5 +75,11 @@ class Conflict(GridgisError):
     http_status = 409
 
 
+class OutsideCoverage(GridgisError):
+    """A place outside every community gridgis covers (nobody's to act on)."""
+
+    http_status = 422
+
+
 class DatabaseUnavailable(GridgisError):
     http_status = 503

@@ -6,7 +6,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import engine_from_config, pool
 
-from gridgis.config import database_url
+from gridgis.config import owner_database_url
 from gridgis.migrate import include_object
 from gridgis.models import Base
 
@@ -20,9 +20,10 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     section = config.get_section(config.config_ini_section, {})
-    section.setdefault("sqlalchemy.url", database_url())
+    # Migrations run as the schema's owner (DATABASE_OWNER_URL), never as the app.
+    section.setdefault("sqlalchemy.url", owner_database_url())
     if not section.get("sqlalchemy.url"):
-        section["sqlalchemy.url"] = database_url()
+        section["sqlalchemy.url"] = owner_database_url()
     engine = engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool)
     with engine.connect() as conn:
         _run(conn)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from gridgis import config as gridgis_config
 from gridgis import migrate
 from gridgis.config import PROJECT_ROOT
-from tests.support.leaks import ROUTING_CITY, SAMPLE, LeakRecorder, demo_staff
+from tests.support.leaks import REPORTERS, ROUTING_CITY, SAMPLE, LeakRecorder, demo_staff
 
 # Fixtures defined beside the worlds they build.
 pytest_plugins = ["tests.support.routing_city"]
@@ -99,7 +99,7 @@ def no_personal_data_in_logs() -> Iterator[LeakRecorder]:
     quiet_sql_logging()
     root = logging.getLogger()
     level = root.level
-    recorder = LeakRecorder((*SAMPLE, *ROUTING_CITY, *demo_staff()))
+    recorder = LeakRecorder((*SAMPLE, *ROUTING_CITY, *REPORTERS, *demo_staff()))
     root.setLevel(logging.DEBUG)
     root.addHandler(recorder)
     # One record of our own, so that a run of a few tests that log nothing

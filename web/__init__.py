@@ -127,13 +127,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             than on the first map.
     """
     # Imported here so that importing ``web`` stays free of side effects and cheap.
-    from gridgis import clock
+    from gridgis import clock, incidents
     from gridgis.maps import offline
     from web import access, api, assets, audit, db, errors, i18n, limits, maps, security
 
     config = dict(test_config or {})
     settings = _settings(config)
     clock.configure(settings.timezone)
+    incidents.configure(settings)
     tiles = offline.tile_specs(settings)
     public = public_address(settings)
     app = Flask(__name__)

@@ -32,21 +32,35 @@ PERMISSIONS = {
     "users:manage": "create, disable and change accounts and API keys",
     "audit:read": "read and export the audit log",
     "open311:write": "file service requests (Open311 clients)",
+    "incidents:read": "see incidents (grid staff: those of their own area)",
+    "incidents:report": "take in incidents (the console, hotline imports, machine clients)",
+    "incidents:dispatch": "register, reject, merge, dispatch, park, check, close and reopen",
+    "incidents:work": "accept incidents of one's own grid team, work on them, report them done",
     "account:self": "change one's own password",
 }
 
 _EVERYONE = frozenset({"map:view", "layers:read", "account:self"})
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS) - {PUBLIC},
-    "planner": _EVERYONE | {"route:read", "shapes:write", "layout:draft", "layout:publish"},
+    "planner": _EVERYONE
+    | {"route:read", "shapes:write", "layout:draft", "layout:publish", "incidents:read"},
     # Dispatchers call the routed team: its contacts in full.
-    "dispatcher": _EVERYONE | {"route:read", "contacts:read"},
-    # Their own grid team's contacts and their own area's residents only (see Scope).
-    "grid_staff": _EVERYONE | {"route:read", "contacts:read", "personal:read"},
+    "dispatcher": _EVERYONE
+    | {"route:read", "contacts:read", "incidents:read", "incidents:report", "incidents:dispatch"},
+    # Their own grid team's contacts and their own area's residents and incidents only.
+    "grid_staff": _EVERYONE
+    | {
+        "route:read",
+        "contacts:read",
+        "personal:read",
+        "incidents:read",
+        "incidents:report",
+        "incidents:work",
+    },
     "viewer": _EVERYONE,
 }
 #: What an API key may be given.
-API_SCOPES = ("route:read", "layers:read", "open311:write")
+API_SCOPES = ("route:read", "layers:read", "open311:write", "incidents:read", "incidents:report")
 
 
 class Forbidden(GridgisError):

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from gridgis import clock
+from gridgis import clock, incidents
 from gridgis.config import Settings
 from gridgis.errors import GridgisError
 
@@ -36,8 +36,11 @@ def main(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    # Times printed by commands are in the display zone (GRIDGIS_TIMEZONE).
-    clock.configure(Settings.from_env().timezone)
+    # Times printed by commands are in the display zone (GRIDGIS_TIMEZONE); incidents
+    # count office hours and notify the configured webhooks.
+    settings = Settings.from_env()
+    clock.configure(settings.timezone)
+    incidents.configure(settings)
 
 
 def _register() -> None:

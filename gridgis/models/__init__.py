@@ -2,7 +2,8 @@
 
 Owns the tables and nothing else: places (community, layout, grid, compound,
 building, unit), people (staff and their assignments), the catalogue
-(departments, categories), accounts (users, their sessions and login
+(departments, categories), incidents (their reporters, events, escalations,
+photos, and the outbox of notifications), accounts (users, their sessions and login
 throttles, API keys, the audit log) and the vocabulary of roles and teams.
 Alembic migrations are the schema's only source;
 ``tests/gridgis/models/test_migrations.py`` checks the two agree.
@@ -13,7 +14,21 @@ import Grid``), never from the modules inside.
 
 from gridgis.models.accounts import ApiKey, AuditEntry, LoginThrottle, User, UserSession
 from gridgis.models.base import SRID, Base
-from gridgis.models.catalogue import Category, Department, category_department
+from gridgis.models.catalogue import DEADLINE_BASES, Category, Department, category_department
+from gridgis.models.incidents import (
+    CHANNEL_TERMS,
+    CHANNELS,
+    INCIDENT_STATUS_TERMS,
+    INCIDENT_STATUSES,
+    OPEN_STATUSES,
+    SATISFACTION,
+    Incident,
+    IncidentEscalation,
+    IncidentEvent,
+    IncidentPhoto,
+    IncidentReporter,
+    OutboxMessage,
+)
 from gridgis.models.people import Assignment, Staff
 from gridgis.models.places import Building, Community, Compound, Grid, Layout, RoutingEpoch, Unit
 from gridgis.models.roles import (
@@ -26,9 +41,16 @@ from gridgis.models.roles import (
 )
 
 __all__ = [
+    "CHANNELS",
+    "CHANNEL_TERMS",
+    "DEADLINE_BASES",
     "DEPARTMENT_KINDS",
     "GRID_ROLES",
+    "INCIDENT_STATUSES",
+    "INCIDENT_STATUS_TERMS",
     "LAYOUT_STATUSES",
+    "OPEN_STATUSES",
+    "SATISFACTION",
     "SRID",
     "STAFF_ROLES",
     "USER_ROLES",
@@ -43,8 +65,14 @@ __all__ = [
     "Compound",
     "Department",
     "Grid",
+    "Incident",
+    "IncidentEscalation",
+    "IncidentEvent",
+    "IncidentPhoto",
+    "IncidentReporter",
     "Layout",
     "LoginThrottle",
+    "OutboxMessage",
     "RoutingEpoch",
     "Staff",
     "Unit",

@@ -19,6 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from gridgis.models.base import Base, check_in, check_valid, polygons
 from gridgis.models.roles import DEPARTMENT_KINDS, VOLUNTEER_TEAMS
 
+#: How a category's deadline hours count.
+DEADLINE_BASES = ("working", "calendar")
+
 
 class Department(Base):
     """部门: a partner outside the grid team, optionally with a jurisdiction."""
@@ -58,6 +61,7 @@ class Category(Base):
             "volunteer_team IS NULL OR " + check_in("volunteer_team", VOLUNTEER_TEAMS),
             name="volunteer_team",
         ),
+        CheckConstraint(check_in("deadline_basis", DEADLINE_BASES), name="deadline_basis"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +70,9 @@ class Category(Base):
     name_en: Mapped[str] = mapped_column(String(100))
     response_hours: Mapped[float] = mapped_column(Float)
     resolution_hours: Mapped[float] = mapped_column(Float)
+    #: ``working``: the hours count working time on the official calendar (调休
+    #: included); ``calendar``: every hour counts (urgent help, say).
+    deadline_basis: Mapped[str] = mapped_column(String(16), server_default=text("'working'"))
     #: A category may ask for one volunteer team (medical help → white).
     volunteer_team: Mapped[str | None] = mapped_column(String(16))
     #: Property issues also go to the property company of the covering compound.

@@ -118,6 +118,16 @@ class RoutingResult:
             team=tuple(m.shown_to(viewer) for m in self.team),
         )
 
+    def snapshot(self) -> dict[str, Any]:
+        """Everything, contacts and posts included: what an incident stores (rule 6).
+
+        Personal data: shown only through the privacy rule
+        (:func:`gridgis.incidents.views.routing_shown_to`).
+        """
+        data = asdict(self)
+        data["explanation_zh"], data["explanation_en"] = explain(self)
+        return data
+
     def to_dict(self, viewer: Principal | None = None) -> dict[str, Any]:
         """A JSON-ready dict of what ``viewer`` may see (None: nobody in particular)."""
         shown = self.shown_to(viewer)

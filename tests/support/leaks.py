@@ -18,7 +18,9 @@ SAMPLE = (
     *("13812341234", "13900005678", "13700001111", "13600002222", "13500003333", "13400004444"),
     "Grid-test-passw0rd",
 )
-#: tests/gridgis/routing_city.py
+#: tests/support/incidents.py (a resident who reports)
+REPORTERS = ("陈居民", "13911112222")
+#: tests/support/routing_city.py
 ROUTING_CITY = (
     *("王网格", "李兼职", "赵楼长", "钱单元", "孙单元", "周红", "吴白"),
     *(f"1380000000{i}" for i in range(1, 8)),

@@ -1,0 +1,129 @@
+"""Deadlines in working time, on the official Chinese calendar.
+
+A category's response and resolution deadlines are hours. Where the category
+says ``working`` (most do), only working hours count: the office's hours
+(``GRIDGIS_WORKING_HOURS``, by default 09:00–12:00 and 13:30–17:30, in the
+display zone) on working days of the official calendar — public holidays are
+off, and the weekend days moved to make up for them (调休) are on. The
+calendar comes from the maintained ``chinese-calendar`` package rather than a
+hand-typed list: the State Council publishes each year's arrangement in
+November and the package follows it. For a year it does not know yet, Monday
+to Friday count as working days and :func:`due` says so (``assumed``), so a
+dispatcher can see that a deadline past the known calendar may move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+from gridgis import clock
+from gridgis.errors import GridgisError
+
+#: The office's hours: a list of (start, end) local times, in order.
+DEFAULT_WORKING_HOURS = "09:00-12:00,13:30-17:30"
+#: A deadline further than this is a mistake in the category, not a plan.
+MAX_DAYS = 3660
+
+Period = tuple[dt.time, dt.time]
+
+
+def parse_working_hours(text: str) -> tuple[Period, ...]:
+    """``"09:00-12:00,13:30-17:30"`` → periods; raise GridgisError naming the setting."""
+    periods: list[Period] = []
+    try:
+        for part in text.split(","):
+            start, end = (dt.time.fromisoformat(t.strip()) for t in part.split("-"))
+            if not start < end or (periods and start < periods[-1][1]):
+                raise ValueError
+            periods.append((start, end))
+    except ValueError:
+        raise GridgisError(
+            f"GRIDGIS_WORKING_HOURS={text!r} is not a list of office hours: write them as "
+            f"{DEFAULT_WORKING_HOURS!r} (24-hour times, in order, not overlapping)."
+        ) from None
+    if not periods:
+        raise GridgisError("GRIDGIS_WORKING_HOURS names no office hours.")
+    return tuple(periods)
+
+
+_hours = parse_working_hours(DEFAULT_WORKING_HOURS)
+
+
+def configure(working_hours: str) -> None:
+    """Set the office's hours (``GRIDGIS_WORKING_HOURS``)."""
+    global _hours
+    _hours = parse_working_hours(working_hours)
+
+
+def is_working_day(day: dt.date) -> tuple[bool, bool]:
+    """Whether ``day`` is a working day, and whether that was assumed (calendar unknown)."""
+    try:
+        return bool(chinese_calendar.is_workday(day)), False
+    except NotImplementedError:  # a year the package has no arrangement for yet
+        return day.weekday() < 5, True
+
+
+@dataclass(frozen=True)
+class Due:
+    """A deadline, and whether it relies on a year the official calendar does not cover yet."""
+
+    at: dt.datetime
+    assumed: bool = False
+
+
+def due(start: dt.datetime, hours: float, basis: str = "working") -> Due:
+    """When ``hours`` have passed since ``start``, counting as ``basis`` says.
+
+    Args:
+        start: When the clock starts (aware).
+        hours: How many hours (working or calendar) the deadline allows.
+        basis: ``working`` (office hours on working days) or ``calendar``.
+    """
+    start = clock.require_aware(start, "the start of a deadline")
+    if basis == "calendar":
+        return Due(start + dt.timedelta(hours=hours))
+    zone: ZoneInfo = clock.local(start).tzinfo  # type: ignore[assignment]
+    remaining = dt.timedelta(hours=hours)
+    cursor = clock.local(start)
+    assumed = False
+    for _ in range(MAX_DAYS):
+        working, guessed = is_working_day(cursor.date())
+        assumed |= guessed
+        if working:
+            for begin, end in _hours:
+                period_start = dt.datetime.combine(cursor.date(), begin, zone)
+                period_end = dt.datetime.combine(cursor.date(), end, zone)
+                if period_end <= cursor:
+                    continue
+                frm = max(cursor, period_start)
+                available = period_end - frm
+                if remaining <= available:
+                    return Due((frm + remaining).astimezone(dt.UTC), assumed)
+                remaining -= available
+                cursor = period_end
+        next_day = cursor.date() + dt.timedelta(days=1)
+        cursor = dt.datetime.combine(next_day, dt.time(0), zone)
+    raise GridgisError(f"A deadline of {hours:g} working hours reaches past {MAX_DAYS} days.")
+
+
+def working_hours_between(start: dt.datetime, end: dt.datetime) -> float:
+    """Working hours from ``start`` to ``end`` (0 if end is not after start)."""
+    if end <= start:
+        return 0.0
+    zone: ZoneInfo = clock.local(start).tzinfo  # type: ignore[assignment]
+    total = dt.timedelta()
+    day = clock.local(start).date()
+    last = clock.local(end).date()
+    while day <= last:
+        if is_working_day(day)[0]:
+            for begin, finish in _hours:
+                a = max(dt.datetime.combine(day, begin, zone), start)
+                b = min(dt.datetime.combine(day, finish, zone), end)
+                if b > a:
+                    total += b - a
+        day += dt.timedelta(days=1)
+    return total.total_seconds() / 3600
