@@ -103,6 +103,10 @@ class Settings:
     duplicate_hours: float = 72.0
     #: Where incident notifications go: ``name=URL`` entries (gridgis.incidents.outbox).
     webhooks: str = ""
+    #: Where photos of incidents are kept (default: var/media of the checkout).
+    media_dir: str = ""
+    #: Largest photo accepted, in megabytes.
+    max_photo_mb: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -127,5 +131,6 @@ class Settings:
             duplicate_radius_m=float(env.get("GRIDGIS_DUPLICATE_RADIUS_M", "50")),
             duplicate_hours=float(env.get("GRIDGIS_DUPLICATE_HOURS", "72")),
             webhooks=env.get("GRIDGIS_WEBHOOKS", ""),
+            media_dir=env.get("GRIDGIS_MEDIA_DIR", ""),
+            max_photo_mb=int(env.get("GRIDGIS_MAX_PHOTO_MB", "10")),
         )
-

@@ -4,6 +4,9 @@
   endpoint needs, and how to authenticate.
 - :mod:`web.api.layers`: communities and their layers as GeoJSON.
 - :mod:`web.api.routing`: routing a point, an address or a file of incidents.
+- :mod:`web.api.incidents`: incidents taken in, listed, read and moved.
+- :mod:`web.api.photos`: photos of incidents.
+- :mod:`web.api.rates`: the three rates.
 
 Errors are JSON (``web.errors``); every endpoint declares its permission.
 """
@@ -14,7 +17,7 @@ from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
 from gridgis.access.permissions import PERMISSIONS, PUBLIC
-from web.api import layers, routing
+from web.api import incidents, layers, photos, rates, routing
 from web.security import CSRF_HEADER, permission_of, requires
 
 PREFIX = "/api/v1"
@@ -63,3 +66,6 @@ def _summary(endpoint: str) -> str:
 
 bp.register_blueprint(layers.bp)
 bp.register_blueprint(routing.bp)
+bp.register_blueprint(incidents.bp)
+bp.register_blueprint(photos.bp)
+bp.register_blueprint(rates.bp)

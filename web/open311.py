@@ -1,0 +1,7 @@
+"""Open311 GeoReport v2 under ``/open311/v2/``: services and service requests."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
