@@ -15,12 +15,25 @@ export GRIDGIS_HOST ?= 127.0.0.1
 export GRIDGIS_PORT ?= 5000
 export GRIDGIS_PGPORT ?= 55432
 PIDFILE := $(CURDIR)/var/run/gunicorn.pid
+WORKER_PIDFILE := $(CURDIR)/var/run/worker.pid
 PYTEST_ARGS ?=
 # `make test T=tests/gridgis/routing` runs a part of the suite (any pytest path or node id).
 T ?=
 # Translation catalogs: edited as .po, compiled to .mo at setup (never committed).
 PO := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
+
+# Stops the worker `make run` started, then says $(1) (if not empty). SIGTERM lets it
+# finish the message in hand (a receiver may take a few timeouts); past 15 s SIGKILL
+# is safe too: a message is marked delivered only after its receiver's 2xx.
+define stop_worker
+if [ -f $(WORKER_PIDFILE) ] && kill -0 $$(cat $(WORKER_PIDFILE)) 2>/dev/null; then \
+  kill -TERM $$(cat $(WORKER_PIDFILE)); \
+  for i in $$(seq 150); do [ -f $(WORKER_PIDFILE) ] || break; sleep 0.1; done; \
+  if [ -f $(WORKER_PIDFILE) ]; then kill -KILL $$(cat $(WORKER_PIDFILE)) 2>/dev/null; rm -f $(WORKER_PIDFILE); fi; \
+  [ -z "$(1)" ] || echo "$(1)"; \
+else rm -f $(WORKER_PIDFILE); [ -z "$(2)" ] || echo "$(2)"; fi
+endef
 
 .PHONY: help system system-test venv translations messages db migrate demo run serve stop test lint bench clean
 
@@ -62,7 +75,7 @@ migrate: venv db ## Apply database migrations
 demo: migrate ## Load the demo community if the database has no community yet
 	@$(GRIDGIS) demo load --if-empty
 
-run: system venv translations demo ## Set up everything and serve the app at http://$GRIDGIS_HOST:$GRIDGIS_PORT
+run: system venv translations demo ## Set up everything, serve the app at http://$GRIDGIS_HOST:$GRIDGIS_PORT, start the worker
 	@mkdir -p var/run var/log
 	@# A running server is restarted, not HUP-reloaded: its master process has
 	@# gridgis modules loaded, and new workers must not mix old and new code.
@@ -74,17 +87,24 @@ run: system venv translations demo ## Set up everything and serve the app at htt
 	@$(GRIDGIS) serve --daemon --pidfile $(PIDFILE) --log-file $(CURDIR)/var/log/gridgis.log
 	@$(BIN)/python scripts/wait_http.py http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/api/v1 \
 	  || { echo "The server did not start; see var/log/gridgis.log" >&2; tail -n 20 var/log/gridgis.log >&2; exit 1; }
+	@# The worker (notifications, 督办) likewise runs the current code: stopped, then started.
+	@$(call stop_worker,Restarting the gridgis worker with the current code,)
+	@$(GRIDGIS) worker --daemon --pidfile $(WORKER_PIDFILE) --log-file $(CURDIR)/var/log/worker.log
+	@for i in $$(seq 50); do [ -f $(WORKER_PIDFILE) ] && break; sleep 0.1; done; \
+	  [ -f $(WORKER_PIDFILE) ] && echo "gridgis worker running (pid $$(cat $(WORKER_PIDFILE)), log var/log/worker.log)" \
+	  || { echo "The worker did not start; see var/log/worker.log" >&2; tail -n 20 var/log/worker.log >&2; exit 1; }
 	@echo "Open http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/ — stop with 'make stop'."
 	@$(GRIDGIS) user hint
 
 serve: venv translations db ## Serve in the foreground (Ctrl-C stops it)
 	@$(GRIDGIS) serve
 
-stop: ## Stop what `make run` started (the server and the local cluster)
+stop: ## Stop what `make run` started (the server, the worker and the local cluster)
 	@if [ -f $(PIDFILE) ] && kill -0 $$(cat $(PIDFILE)) 2>/dev/null; then \
 	  kill -TERM $$(cat $(PIDFILE)); echo "gridgis server stopped"; \
 	  for i in $$(seq 50); do [ -f $(PIDFILE) ] || break; sleep 0.1; done; \
 	else echo "gridgis server is not running"; fi
+	@$(call stop_worker,gridgis worker stopped,gridgis worker is not running)
 	@if [ -z "$$DATABASE_URL" ] && [ -d var/pg ]; then scripts/pgcluster.sh stop; fi
 
 test: system-test venv translations db ## Run the test suite on a throwaway database (T=path for a part)

@@ -93,6 +93,11 @@ def configure(timezone: str) -> None:
         ) from None
 
 
+def zone_name() -> str:
+    """The display zone's IANA name (``Asia/Shanghai``), for pages that show times themselves."""
+    return _zone.key
+
+
 def local(moment: dt.datetime) -> dt.datetime:
     """``moment`` in the display zone (a naive moment is taken as UTC, as stored)."""
     if moment.tzinfo is None:

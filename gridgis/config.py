@@ -103,6 +103,8 @@ class Settings:
     duplicate_hours: float = 72.0
     #: Where incident notifications go: ``name=URL`` entries (gridgis.incidents.outbox).
     webhooks: str = ""
+    #: Seconds between two runs of the worker's deadline job (督办).
+    deadline_check_seconds: float = 60.0
     #: Where photos of incidents are kept (default: var/media of the checkout).
     media_dir: str = ""
     #: Largest photo accepted, in megabytes.
@@ -131,6 +133,7 @@ class Settings:
             duplicate_radius_m=float(env.get("GRIDGIS_DUPLICATE_RADIUS_M", "50")),
             duplicate_hours=float(env.get("GRIDGIS_DUPLICATE_HOURS", "72")),
             webhooks=env.get("GRIDGIS_WEBHOOKS", ""),
+            deadline_check_seconds=float(env.get("GRIDGIS_DEADLINE_CHECK_SECONDS", "60")),
             media_dir=env.get("GRIDGIS_MEDIA_DIR", ""),
             max_photo_mb=int(env.get("GRIDGIS_MAX_PHOTO_MB", "10")),
         )

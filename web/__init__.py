@@ -129,7 +129,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Imported here so that importing ``web`` stays free of side effects and cheap.
     from gridgis import clock, incidents
     from gridgis.maps import offline
-    from web import access, api, assets, audit, db, errors, i18n, limits, maps, open311, security
+    from web import (
+        access,
+        api,
+        assets,
+        audit,
+        db,
+        dispatch,
+        errors,
+        i18n,
+        limits,
+        maps,
+        open311,
+        security,
+    )
 
     config = dict(test_config or {})
     settings = _settings(config)
@@ -163,8 +176,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app, settings.default_language)
     errors.init_app(app)
     # Rate limits first: a burst is refused before it costs a database query.
-    limits.init_app(app, login=access.bp, api=api.bp)
+    limits.init_app(app, login=access.bp, api=(api.bp, open311.bp))
     security.init_app(app, settings, tiles)
-    for bp in (assets.bp, access.bp, maps.bp, audit.bp, api.bp, open311.bp):
+    for bp in (assets.bp, access.bp, maps.bp, dispatch.bp, audit.bp, api.bp, open311.bp):
         app.register_blueprint(bp)
     return app

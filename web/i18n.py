@@ -28,6 +28,7 @@ names are not catalog messages: they come from one table,
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ import flask_babel  # type: ignore[import-untyped]
 from flask import Flask, current_app, has_request_context, request, url_for
 from werkzeug.wrappers import Response
 
+from gridgis import clock
 from gridgis.models import roles
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,13 @@ def gettext(msgid: str) -> str:
 def role_name(code: str) -> str:
     """The name of a staff or account role in this request's language."""
     return roles.role_name(code, current_language())
+
+
+def local_time(moment: str | dt.datetime | None) -> str:
+    """A stored time (aware datetime or ISO text) as people read it, in the display zone."""
+    if isinstance(moment, str):
+        moment = clock.parse_time(moment) if moment else None
+    return clock.show(moment)
 
 
 def team_name(code: str) -> str:
@@ -151,6 +160,7 @@ def init_app(app: Flask, default: str) -> None:
         locale_selector=lambda: negotiate(default),
     )
     app.jinja_env.globals.update(role_name=role_name, team_name=team_name)
+    app.jinja_env.filters["local_time"] = local_time
 
     @app.after_request
     def remember_language(response: Response) -> Response:

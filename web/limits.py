@@ -50,10 +50,12 @@ def _api_rate() -> str:
     return str(current_app.config.get("GRIDGIS_API_RATE", default))
 
 
-def init_app(app: Flask, *, login: Blueprint, api: Blueprint) -> Limiter:
+def init_app(app: Flask, *, login: Blueprint, api: Blueprint | tuple[Blueprint, ...]) -> Limiter:
     """Limit the writes of ``login`` (per address) and every request of ``api``.
 
-    A blueprint's limit covers the blueprints registered under it (``api.layers``...).
+    ``api`` may be several blueprints (``/api/v1`` and Open311: both take keys),
+    each with its own budget. A blueprint's limit covers the blueprints
+    registered under it (``api.layers``...).
     """
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     address = client_address
@@ -61,15 +63,17 @@ def init_app(app: Flask, *, login: Blueprint, api: Blueprint) -> Limiter:
     limiter.limit(_login_rate, methods=["POST"], key_func=address, error_message=LOGIN_TOO_FAST)(
         login
     )
-    limiter.limit(_api_rate, key_func=ratelimit.client_identity, error_message=API_TOO_FAST)(api)
     # Requests with keys not yet verified also share one budget per address
     # across every endpoint: made-up keys spread over endpoints cost no more lookups.
-    limiter.shared_limit(
+    unverified = limiter.shared_limit(
         _api_rate,
         scope="unverified-keys",
         key_func=address,
         exempt_when=ratelimit.sends_no_unverified_key,
         error_message=API_TOO_FAST,
-    )(api)
+    )
+    for bp in api if isinstance(api, tuple) else (api,):
+        limiter.limit(_api_rate, key_func=ratelimit.client_identity, error_message=API_TOO_FAST)(bp)
+        unverified(bp)
     ratelimit.init_app(app)
     return limiter

@@ -43,7 +43,7 @@ def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
     parts = offline.render_parts(m)
     # folium writes inline <script> and <style> elements: the CSP admits them by nonce.
     parts = offline.MapParts(
-        header=_with_nonce(parts.header), html=_with_nonce(parts.html), script=parts.script
+        header=with_nonce(parts.header), html=with_nonce(parts.html), script=parts.script
     )
     return render_template("map.html", community=community, communities=communities, map=parts)
 
@@ -51,7 +51,7 @@ def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
 _INLINE = re.compile(r"<(script|style)\b", re.IGNORECASE)
 
 
-def _with_nonce(html: str) -> str:
+def with_nonce(html: str) -> str:
     return _INLINE.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', html)
 
 

@@ -12,9 +12,12 @@ import sys
 
 import click
 
-from gridgis import clock, incidents
+from gridgis import clock
 from gridgis.config import Settings
 from gridgis.errors import GridgisError
+
+# Not the package itself: gridgis.cli.incidents (the command) takes that name here.
+from gridgis.incidents import configure as configure_incidents
 
 
 class GridgisGroup(click.Group):
@@ -40,11 +43,11 @@ def main(verbose: bool) -> None:
     # count office hours and notify the configured webhooks.
     settings = Settings.from_env()
     clock.configure(settings.timezone)
-    incidents.configure(settings)
+    configure_incidents(settings)
 
 
 def _register() -> None:
-    from gridgis.cli import db, demo, route, serve, shapes, users
+    from gridgis.cli import db, demo, incidents, route, serve, shapes, users, worker
 
     main.add_command(db.db)
     main.add_command(demo.demo)
@@ -55,6 +58,9 @@ def _register() -> None:
     main.add_command(users.user)
     main.add_command(users.apikey)
     main.add_command(users.audit_group)
+    main.add_command(incidents.incidents_group)
+    main.add_command(worker.worker)
+    main.add_command(worker.outbox_group, name="outbox")
 
 
 _register()

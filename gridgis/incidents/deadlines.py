@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -59,8 +60,14 @@ def configure(working_hours: str) -> None:
     _hours = parse_working_hours(working_hours)
 
 
+@lru_cache(maxsize=8192)
 def is_working_day(day: dt.date) -> tuple[bool, bool]:
-    """Whether ``day`` is a working day, and whether that was assumed (calendar unknown)."""
+    """Whether ``day`` is a working day, and whether that was assumed (calendar unknown).
+
+    Cached: the package checks its arguments at some 50 µs a call, and a
+    deadline of ten working days asks about a fortnight of days; a file of
+    hotline work orders asks about the same few weeks thousands of times.
+    """
     try:
         return bool(chinese_calendar.is_workday(day)), False
     except NotImplementedError:  # a year the package has no arrangement for yet
@@ -108,22 +115,3 @@ def due(start: dt.datetime, hours: float, basis: str = "working") -> Due:
         next_day = cursor.date() + dt.timedelta(days=1)
         cursor = dt.datetime.combine(next_day, dt.time(0), zone)
     raise GridgisError(f"A deadline of {hours:g} working hours reaches past {MAX_DAYS} days.")
-
-
-def working_hours_between(start: dt.datetime, end: dt.datetime) -> float:
-    """Working hours from ``start`` to ``end`` (0 if end is not after start)."""
-    if end <= start:
-        return 0.0
-    zone: ZoneInfo = clock.local(start).tzinfo  # type: ignore[assignment]
-    total = dt.timedelta()
-    day = clock.local(start).date()
-    last = clock.local(end).date()
-    while day <= last:
-        if is_working_day(day)[0]:
-            for begin, finish in _hours:
-                a = max(dt.datetime.combine(day, begin, zone), start)
-                b = min(dt.datetime.combine(day, finish, zone), end)
-                if b > a:
-                    total += b - a
-        day += dt.timedelta(days=1)
-    return total.total_seconds() / 3600

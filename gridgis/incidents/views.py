@@ -27,7 +27,7 @@ from gridgis.access.privacy import (
     staff_contact,
 )
 from gridgis.errors import NotFound
-from gridgis.incidents.lifecycle import allowed
+from gridgis.incidents.lifecycle import TRANSITIONS, allowed
 from gridgis.models import (
     CHANNEL_TERMS,
     INCIDENT_STATUS_TERMS,
@@ -195,6 +195,7 @@ def detail(
                 "at": e.at.isoformat(),
                 "actor": e.actor,
                 "action": e.action,
+                "action_name": event_name(e.action, lang),
                 "from": e.from_status,
                 "to": e.to_status,
                 "note": e.note,
@@ -203,6 +204,23 @@ def detail(
         ],
         "actions": allowed(viewer, incident),
     }
+
+
+#: History lines that are not moves of the life cycle (those are named in lifecycle.TRANSITIONS).
+OTHER_EVENTS = {
+    "take_in": ("受理", "Taken in"),
+    "merged_in": ("并入重复件", "Duplicate merged in"),
+    "photo": ("上传照片", "Photo added"),
+    "escalate": ("督办", "Escalated"),
+}
+
+
+def event_name(action: str, lang: str = "zh") -> str:
+    """What a history line's action is called, in ``lang`` (the code itself if unknown)."""
+    if action in TRANSITIONS:
+        return TRANSITIONS[action].zh if lang == "zh" else action.replace("_", " ").capitalize()
+    zh, en = OTHER_EVENTS.get(action, (action, action))
+    return zh if lang == "zh" else en
 
 
 def _iso(moment: Any) -> str | None:

@@ -90,6 +90,9 @@ class Incident(Base):
         Index("ix_incident_geom", "geom", postgresql_using="gist"),
         Index("ix_incident_status_community", "status", "community_id"),
         Index("ix_incident_grid_id", "grid_id"),
+        # Grid staff's lists: their buildings and units too (migration 0007).
+        Index("ix_incident_building_id", "building_id"),
+        Index("ix_incident_unit_id", "unit_id"),
         Index("ix_incident_reported_at", "reported_at"),
     )
 

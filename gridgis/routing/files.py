@@ -275,8 +275,9 @@ def write_table(table: RoutedTable, *, xlsx: bool = False, label: str = "the out
 
 def _xlsx(columns: list[str], rows: Iterable[dict[str, Any]], label: str) -> bytes:
     # openpyxl, which reads workbooks too (gridgis.geo.tables); write-only mode streams.
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("routed")
+    # Every cell is checked before the workbook exists: a write-only sheet left
+    # half-written by a refusal would fail later, when collected, on its closed file.
+    table: list[list[Any]] = []
     for n, values in enumerate([dict(zip(columns, columns)), *rows]):
         cells: list[Any] = []
         for column in columns:
@@ -292,9 +293,16 @@ def _xlsx(columns: list[str], rows: Iterable[dict[str, Any]], label: str) -> byt
                         f"{XLSX_MAX_CELL} characters, or control characters); "
                         "use a .csv name instead."
                     )
-                value = WriteOnlyCell(sheet, value)
-                value.data_type = "s"  # text stays text: "=1+1" is no formula, "#N/A" no error
             cells.append(value)
+        table.append(cells)
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("routed")
+    for cells in table:
+        for i, value in enumerate(cells):
+            if isinstance(value, str):
+                cell = WriteOnlyCell(sheet, value)
+                cell.data_type = "s"  # text stays text: "=1+1" is no formula, "#N/A" no error
+                cells[i] = cell
         sheet.append(cells)
     buffer = io.BytesIO()
     book.save(buffer)

@@ -21,6 +21,8 @@ numbers are chosen so that a test can state what a user would see::
 - Staff on G1: grid worker 张三 13812341234, part-time 李四光 13900005678,
   volunteers 王五 (red) and 赵六 (white, off duty); B01's head 钱七, the head
   of unit B01/1 孙八.
+- Incident categories ``garbage`` (垃圾堆放, 2 h / 24 h, working time) and
+  ``parking`` (违停, 1 h / 8 h, calendar time), with no department.
 """
 
 from __future__ import annotations
@@ -164,4 +166,14 @@ def build_sample_community(session: Session, *, code: str = COMMUNITY_CODE) -> S
     make.assign(session, people["S4"], "volunteer", grid=g1, team="white", on_duty=False)
     make.assign(session, people["S5"], "building_head", building=buildings["B01"])
     make.assign(session, people["S6"], "unit_head", unit=units["B01/1"])
+    make.category(
+        session,
+        "garbage",
+        name_zh="垃圾堆放",
+        name_en="Piled rubbish",
+        response_hours=2,
+        resolution_hours=24,
+        deadline_basis="working",
+    )
+    make.category(session, "parking", name_zh="违停", name_en="Parking", deadline_basis="calendar")
     return Sample(community=community, layout=current, grids=grids)

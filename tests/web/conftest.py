@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -83,13 +84,14 @@ def sample_accounts(sample_database: tuple[str, Accounts]) -> Accounts:
 
 
 @pytest.fixture
-def app(sample_database_url: str) -> Iterator[Flask]:
+def app(sample_database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The app on the sample database, every request on one rolled-back connection.
 
     Requests still commit their unit of work, but each commit only releases a
     savepoint of the test's transaction, which is rolled back at the end.
+    Photos go to the test's own folder, never under var/.
     """
-    with rolled_back_app(sample_database_url) as made:
+    with rolled_back_app(sample_database_url, MEDIA_DIR=str(tmp_path / "media")) as made:
         yield made
 
 

@@ -113,6 +113,23 @@ def test_made_up_keys_spend_the_address_budget(
     assert client_at(limited_app, "198.51.100.8").get("/api/v1").status_code == 200
 
 
+def test_made_up_open311_keys_spend_the_same_budget(
+    limited_app: Flask, key_lookups: list[str]
+) -> None:
+    """Open311 takes keys in a query or form field: guessing them there costs no more."""
+    client = client_at(limited_app, "198.51.100.9")
+    statuses = Counter(
+        client.get("/open311/v2/requests.json", query_string={"api_key": made_up_key()}).status_code
+        for _ in range(200)
+    )
+    assert statuses == {403: 5, 429: 195}
+    assert len(key_lookups) == 5
+    # The budget is the address's across both: the JSON API refuses it too.
+    assert (
+        client.get("/api/v1/communities", headers={"X-API-Key": made_up_key()}).status_code == 429
+    )
+
+
 def test_a_verified_key_keeps_its_budget_beside_an_abusive_neighbour(
     limited_app: Flask, sample_accounts: Accounts, key_lookups: list[str]
 ) -> None:

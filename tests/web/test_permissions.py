@@ -71,6 +71,42 @@ SAMPLES: dict[tuple[str, str], Call] = {
         data=b"lon,lat\n114.301,30.5911\n",
         content_type="text/csv",
     ),
+    # Incidents: taken in inside B01; no incident 999999, so readers get the domain's 404.
+    ("api.incidents.create", "POST"): call(
+        "POST", "/api/v1/incidents", 201, json={"channel": "walk_in", **B01}
+    ),
+    ("api.incidents.listing", "GET"): call("GET", "/api/v1/incidents", 200),
+    ("api.incidents.detail", "GET"): call("GET", "/api/v1/incidents/999999", 404),
+    ("api.incidents.duplicates", "GET"): call("GET", "/api/v1/incidents/999999/duplicates", 404),
+    ("api.incidents.move", "POST"): call("POST", "/api/v1/incidents/999999/actions/register", 404),
+    ("api.rates.rates", "GET"): call("GET", "/api/v1/rates?by=grid&period=month", 200),
+    # Photos: no incident 999999, so whoever may call gets the domain's 404.
+    ("api.photos.upload", "POST"): call(
+        "POST", "/api/v1/incidents/999999/photos", 404, data=b"\xff\xd8", content_type="image/jpeg"
+    ),
+    ("api.photos.photos", "GET"): call("GET", "/api/v1/incidents/999999/photos", 404),
+    ("api.photos.photo", "GET"): call("GET", "/api/v1/photos/999999", 404),
+    # The dispatch console; no incident 999999 (the form without a file: 404 comes first).
+    ("dispatch.console", "GET"): call("GET", "/dispatch", 200),
+    ("dispatch.in_view", "GET"): call(
+        "GET", "/dispatch/map?bbox=114.29,30.58,114.31,30.60&zoom=15", 200
+    ),
+    ("dispatch.preview_new", "POST"): call("POST", "/dispatch/preview", 200, json=B01),
+    ("dispatch.incident", "GET"): call("GET", "/dispatch/incidents/999999", 404),
+    ("dispatch.act", "POST"): call("POST", "/dispatch/incidents/999999/actions/register", 404),
+    ("dispatch.add_photo_here", "POST"): call(
+        "POST", "/dispatch/incidents/999999/photos", 404, data={"note": "no file"}
+    ),
+    # Open311: the catalogue is public; no request 999999 nor token "nope" exists.
+    ("open311.discovery", "GET"): call("GET", "/open311/v2/discovery.json", 200),
+    ("open311.services", "GET"): call("GET", "/open311/v2/services.xml", 200),
+    ("open311.service_definition", "GET"): call("GET", "/open311/v2/services/parking.json", 200),
+    ("open311.create_request", "POST"): call(
+        "POST", "/open311/v2/requests.json", 400, data={"service_code": "parking"}
+    ),
+    ("open311.list_requests", "GET"): call("GET", "/open311/v2/requests.json", 200),
+    ("open311.get_request", "GET"): call("GET", "/open311/v2/requests/999999.json", 404),
+    ("open311.token", "GET"): call("GET", "/open311/v2/tokens/nope.json", 404),
 }
 
 #: Who asks: anonymous, a person of each role, a key of each kind.
@@ -120,7 +156,16 @@ def test_every_endpoint_has_a_sample_call(app: Flask) -> None:
 
 def test_only_login_assets_and_discovery_are_public(app: Flask) -> None:
     public = {e for e, _ in endpoints(app) if permission_of(app, e) == PUBLIC}
-    assert public == {"static", "assets.leaflet", "access.login", "api.discovery"}
+    assert public == {
+        "static",
+        "assets.leaflet",
+        "access.login",
+        "api.discovery",
+        # The Open311 catalogue: categories hold nothing personal.
+        "open311.discovery",
+        "open311.services",
+        "open311.service_definition",
+    }
 
 
 @pytest.mark.parametrize("who", WHO)
@@ -137,18 +182,22 @@ def test_permission_matrix(
         response.get_data()
     status = response.status_code
     api = sample.url.startswith("/api/")
+    # Open311 clients get the spec's error list with a 403, never the login page.
+    open311 = sample.url.startswith("/open311/")
     if allowed:
         assert status in sample.ok, (who, endpoint, status, response.data[:300])
-    elif who == "anonymous" and not api:
+    elif who == "anonymous" and not (api or open311):
         assert status == 302, (endpoint, status)
         assert response.location.startswith("/login?next=")
-    elif who == "anonymous":
+    elif who == "anonymous" and api:
         assert status == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
         assert response.json["error"]["message"].startswith("Log in first")
     else:
         assert status == 403, (who, endpoint, status, response.data[:300])
         if api:
             assert permission in response.json["error"]["message"]
+        if open311:
+            assert permission in response.json[0]["description"]
 
 
 def test_anonymous_gets_200_only_from_public_urls(anon_client: FlaskClient) -> None:
@@ -161,6 +210,9 @@ def test_anonymous_gets_200_only_from_public_urls(anon_client: FlaskClient) -> N
     assert ok == [
         "GET /api/v1",
         "GET /login",
+        "GET /open311/v2/discovery.json",
+        "GET /open311/v2/services.xml",
+        "GET /open311/v2/services/parking.json",
         "GET /static/gridgis.css",
         "GET /static/vendor/leaflet/leaflet.js",
     ]
@@ -232,5 +284,14 @@ def test_discovery_lists_endpoints_and_permissions(anon_client: FlaskClient) -> 
         ("/api/v1/communities/<code>/<layer>", ("GET",)): "layers:read",
         ("/api/v1/route", ("POST",)): "route:read",
         ("/api/v1/route/batch", ("POST",)): "route:read",
+        ("/api/v1/incidents", ("POST",)): "incidents:report",
+        ("/api/v1/incidents", ("GET",)): "incidents:read",
+        ("/api/v1/incidents/<int:incident_id>", ("GET",)): "incidents:read",
+        ("/api/v1/incidents/<int:incident_id>/duplicates", ("GET",)): "incidents:read",
+        ("/api/v1/incidents/<int:incident_id>/actions/<action>", ("POST",)): "incidents:read",
+        ("/api/v1/rates", ("GET",)): "incidents:read",
+        ("/api/v1/incidents/<int:incident_id>/photos", ("POST",)): "incidents:report",
+        ("/api/v1/incidents/<int:incident_id>/photos", ("GET",)): "incidents:read",
+        ("/api/v1/photos/<int:photo_id>", ("GET",)): "incidents:read",
     }
     assert "X-API-Key" in body["authentication"]["api_key"]

@@ -49,11 +49,19 @@ def current_principal() -> Principal:
 
 
 def presented_api_key() -> str | None:
-    """The API key of the request, from ``Authorization: Bearer`` or ``X-API-Key``."""
+    """The API key of the request, from ``Authorization: Bearer`` or ``X-API-Key``.
+
+    Under ``/open311/`` also from the ``api_key`` form or query field: Open311
+    clients send it there and set no headers. Nowhere else, so that a link
+    cannot carry a key into the rest of the app (or its logs).
+    """
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.headers.get("X-API-Key", "").strip() or None
+    header = request.headers.get("X-API-Key", "").strip()
+    if header or not request.path.startswith("/open311/"):
+        return header or None
+    return request.values.get("api_key", "").strip() or None
 
 
 def _principal_from_key(key: str) -> Principal:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from gridgis.errors import GridgisError
 from gridgis.incidents import deadlines
-from gridgis.incidents.deadlines import due, is_working_day, working_hours_between
+from gridgis.incidents.deadlines import due, is_working_day
 
 BJ = ZoneInfo("Asia/Shanghai")
 
@@ -19,8 +20,11 @@ def bj(*parts: int) -> dt.datetime:
 
 
 @pytest.fixture(autouse=True)
-def office_hours() -> None:
-    deadlines.configure(deadlines.DEFAULT_WORKING_HOURS)  # 09:00–12:00, 13:30–17:30
+def office_hours() -> Iterator[None]:
+    """The default hours (09:00–12:00, 13:30–17:30) during each test, and after it."""
+    deadlines.configure(deadlines.DEFAULT_WORKING_HOURS)
+    yield
+    deadlines.configure(deadlines.DEFAULT_WORKING_HOURS)  # a test that changed them leaks not
 
 
 @pytest.mark.parametrize(
@@ -66,11 +70,6 @@ def test_a_year_without_an_arrangement_yet_assumes_monday_to_friday() -> None:
     assert found.assumed  # the dispatcher is told the deadline may move
     assert found.at == bj(2027, 1, 1, 10, 0)  # a Friday, counted as a working day
     assert is_working_day(dt.date(2027, 1, 2)) == (False, True)
-
-
-def test_working_hours_between_two_times() -> None:
-    assert working_hours_between(bj(2026, 11, 27, 16, 0), bj(2026, 11, 30, 17, 0)) == 8
-    assert working_hours_between(bj(2026, 11, 30, 12, 0), bj(2026, 11, 30, 13, 30)) == 0
 
 
 def test_office_hours_are_configurable_and_checked() -> None:

@@ -1,0 +1,396 @@
+"""12345 hotline work-order files: read, classify, locate and take in every good row.
+
+A hotline system exports its work orders (工单) as CSV (GB18030 from Excel on
+a Chinese desktop, or UTF-8), XLSX or JSON (a list of objects), with the
+columns 工单编号, 受理时间, 来电人, 联系电话, 诉求类型, 问题分类 (``一级>二级``),
+诉求内容, 事发地址, 经度, 纬度, 坐标系, 办理时限, 工单状态. Tables are read by
+the one reader (:func:`gridgis.geo.tables.read_table`), which also finds the
+coordinate columns.
+
+Each row becomes a :class:`~gridgis.incidents.reports.Report` and all of them
+go through :func:`~gridgis.incidents.intake.take_in_many` (the batch path):
+
+- the work-order number is the incident's external id, so importing a file
+  again adds nothing (the summary says how many were there already);
+- 问题分类 maps to a gridgis category through a table (:mod:`.mapping`); a
+  classification the table does not map comes in unclassified, for a dispatcher;
+- 坐标系 decides the CRS of the row (GCJ-02, WGS-84, BD-09, CGCS2000 in their
+  usual spellings); ``crs`` is used where it is blank;
+- 受理时间 is local time (the display zone, Asia/Shanghai) unless it has a zone;
+- a row with an address and no coordinates is located by the address.
+
+Bad rows (no work-order number or one that repeats an earlier row, a time
+that cannot be read, no location, coordinates out of range, an address that
+matches no building, a place outside coverage ...) are kept out and listed
+with their row and reason; the good rows go in. A file with no good row
+changes nothing and says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from gridgis import audit, clock
+from gridgis.access.permissions import Principal
+from gridgis.errors import GridgisError, InvalidFile, capped
+from gridgis.geo import tables
+from gridgis.incidents.intake import Outcome, take_in_many
+from gridgis.incidents.mapping import ClassMapping, read_mapping
+from gridgis.incidents.reports import Refused, Report
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "hotline_12345"
+#: Hotline systems are built on Amap or Tencent maps: GCJ-02 where 坐标系 is blank.
+DEFAULT_CRS = "gcj02"
+JSON_SUFFIXES = (".json",)
+
+#: The columns read, with the names exports give them (the first is the usual one).
+COLUMNS = {
+    "external_id": ("工单编号", "工单号", "work_order", "external_id"),
+    "reported_at": ("受理时间", "来电时间", "reported_at"),
+    "reporter_name": ("来电人", "诉求人", "reporter_name"),
+    "reporter_phone": ("联系电话", "来电号码", "reporter_phone"),
+    "kind": ("诉求类型",),
+    "classification": ("问题分类", "source_category"),
+    "description": ("诉求内容", "description"),
+    "address": ("事发地址", "address"),
+    "crs": ("坐标系", "坐标类型", "crs"),
+    "time_limit": ("办理时限",),
+    "status": ("工单状态",),
+}
+#: Kept as they came in the intake event (none of them personal data).
+SOURCE_FIELDS = ("kind", "time_limit", "status")
+
+#: 坐标系 as exports write it (case, spaces, underscores and width aside) → gridgis's names.
+CRS_SPELLINGS = {
+    **dict.fromkeys(("gcj-02", "gcj02", "gcj", "火星坐标", "火星坐标系", "国测局坐标"), "gcj02"),
+    **dict.fromkeys(("bd-09", "bd09", "bd09ll", "百度", "百度坐标", "baidu"), "bd09"),
+    **dict.fromkeys(("wgs-84", "wgs84", "gps", "epsg:4326", "4326"), "EPSG:4326"),
+    **dict.fromkeys(("cgcs2000", "cgcs-2000", "国家2000", "epsg:4490", "4490"), "EPSG:4490"),
+}
+
+#: Why rows were refused, as the summary names them.
+REASONS = {
+    "no_id": "no work-order number",
+    "duplicate_id": "work-order number repeated in the file",
+    "bad_time": "time not readable",
+    "no_location": "no location at all",
+    "bad_coordinates": "coordinates not usable",
+    "address_not_found": "address matches no building",
+    "ambiguous_address": "address matches several buildings",
+    "outside_coverage": "outside coverage",
+    "invalid": "other",
+}
+
+_TIME = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*T?\s*"
+    r"(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(?:(\d{1,2})(?:\.(\d{1,6}))?\s*秒?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+@dataclass
+class Refusal:
+    """A row kept out: where it is, its work-order number, why."""
+
+    row: str
+    external_id: str
+    reason: str
+    message: str
+
+    def line(self) -> str:
+        number = f" {self.external_id}" if self.external_id else ""
+        return f"{self.row}{number}: {REASONS.get(self.reason, self.reason)}: {self.message}"
+
+
+@dataclass
+class HotlineImport:
+    """What importing one file did, row by row counted."""
+
+    file: str
+    source: str
+    channel: str
+    rows: int = 0
+    taken_in: int = 0
+    already_there: int = 0
+    unclassified: Counter[str] = field(default_factory=Counter)
+    by_address: int = 0
+    rules: Counter[str] = field(default_factory=Counter)
+    crs: Counter[str] = field(default_factory=Counter)
+    refused: list[Refusal] = field(default_factory=list)
+
+    def refused_by_reason(self) -> Counter[str]:
+        return Counter(r.reason for r in self.refused)
+
+    def summary(self) -> str:
+        """What a person reads at the end of an import: counts, then the rows kept out."""
+        unclassified = sum(self.unclassified.values())
+        lines = [
+            f"{self.file} ({self.source}): {self.rows} work orders, channel {self.channel}.",
+            f"  taken in        {self.taken_in:>7}"
+            + (f"  ({self.by_address} located by address)" if self.by_address else ""),
+            f"    unclassified  {unclassified:>7}"
+            + ("  (for a dispatcher to classify)" if unclassified else ""),
+            f"  already there   {self.already_there:>7}"
+            + ("  (imported before: not added again)" if self.already_there else ""),
+            f"  refused         {len(self.refused):>7}",
+        ]
+        lines += [f"    {REASONS.get(k, k):<40}{n:>3}" for k, n in self.refused_by_reason().items()]
+        if self.rules:
+            lines.append("Routed: " + ", ".join(f"{k} {n}" for k, n in self.rules.most_common()))
+        if self.rules["unrouted"]:
+            lines.append(
+                "  (unrouted: in a community but in no grid, or before any grid layout was in "
+                "force at 受理时间; they wait in the community's dispatcher queue)"
+            )
+        if self.crs:
+            lines.append("坐标系: " + ", ".join(f"{k} {n}" for k, n in self.crs.most_common()))
+        if self.unclassified:
+            lines.append("Classifications no category is mapped to (add them to the mapping):")
+            lines += [f"  {name or '(blank)'}  ×{n}" for name, n in self.unclassified.most_common()]
+        if self.refused:
+            lines.append("Rows kept out:")
+            lines += [f"  {line}" for line in capped([r.line() for r in self.refused])]
+        return "\n".join(lines)
+
+
+def import_hotline(
+    session: Session,
+    path: Path,
+    *,
+    actor: Principal,
+    channel: str = CHANNEL,
+    crs: str | None = None,
+    mapping: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> HotlineImport:
+    """Take in the good work orders of a hotline export (flushed and audited, not committed).
+
+    Args:
+        path: A CSV/TSV, XLSX or JSON file.
+        actor: Who imports (the incidents' ``created_by``, the events' and the audit's actor).
+        channel: The channel the work orders came through.
+        crs: The CRS of rows whose 坐标系 is blank (default GCJ-02).
+        mapping: The classification table (JSON or CSV); default
+            ``data/hotline/category_mapping.json``.
+        progress: Called as ``progress(done, total)`` after each chunk.
+
+    Raises:
+        InvalidFile: The file cannot be read, lacks 工单编号 or 受理时间 or any
+            location column, or none of its rows can be taken in (the rows
+            and reasons are in the details; nothing is stored).
+        InvalidInput: The mapping is malformed or names unknown categories.
+    """
+    classes = read_mapping(session, mapping)
+    label, source, records = read_work_orders(path)
+    found = HotlineImport(str(path), source, channel, rows=len(records))
+    reports: list[Report] = []
+    labels: list[str] = []
+    first_row: dict[str, str] = {}
+    for where, values in records:
+        try:
+            report = _report(values, channel, crs or DEFAULT_CRS, classes)
+            earlier = first_row.setdefault(report.external_id or "", where)
+            if earlier != where:
+                raise Refused("duplicate_id", f"the same number as {earlier}")
+        except GridgisError as exc:
+            found.refused.append(_refusal(where, values, Outcome(error=exc)))
+            continue
+        reports.append(report)
+        labels.append(where)
+    outcomes = take_in_many(session, reports, actor=actor, progress=progress)
+    for report, where, outcome in zip(reports, labels, outcomes, strict=True):
+        if outcome.error is not None:
+            found.refused.append(
+                _refusal(where, {"external_id": report.external_id or ""}, outcome)
+            )
+        elif not outcome.created:
+            found.already_there += 1
+        else:
+            found.taken_in += 1
+            found.by_address += not report.has_point
+            if report.category is None:
+                found.unclassified[report.source_category or ""] += 1
+            found.rules[outcome.rule or "?"] += 1
+            found.crs[str(report.crs) if report.has_point else "(address)"] += 1
+    order = {where: n for n, (where, _) in enumerate(records)}
+    found.refused.sort(key=lambda r: order[r.row])
+    if records and not (found.taken_in or found.already_there):
+        raise InvalidFile(
+            f"{label}: none of its {len(records)} work orders can be taken in; "
+            "nothing was imported.",
+            details=capped([r.line() for r in found.refused]),
+        )
+    audit.record(
+        session,
+        actor,
+        "import",
+        "incidents",
+        channel,
+        after={
+            "file": str(path),
+            "rows": found.rows,
+            "taken_in": found.taken_in,
+            "already_there": found.already_there,
+            "unclassified": sum(found.unclassified.values()),
+            "refused": dict(found.refused_by_reason()),
+            "mapping": classes.source,
+        },
+    )
+    log.info(
+        "hotline import of %s: %d taken in, %d refused", label, found.taken_in, len(found.refused)
+    )
+    return found
+
+
+def read_work_orders(path: Path) -> tuple[str, str, list[tuple[str, dict[str, str]]]]:
+    """The file's rows as (where, {field: text}), with how it was read.
+
+    Raises:
+        InvalidFile: Not a readable table or JSON list of objects, or without
+            the columns a work order needs.
+    """
+    label = str(path)
+    if path.suffix.lower() in JSON_SUFFIXES:
+        header, rows, where, source = _read_json(path, label)
+    else:
+        table = tables.read_table(path, label)
+        header, rows, where, source = table.header, table.records(), table.labels, table.source
+    columns = {
+        name: tables.pick_column(header, [n.casefold() for n in names])
+        for name, names in COLUMNS.items()
+    }
+    columns["lon"], columns["lat"] = tables.coordinate_columns(header, label=label)
+    missing = [COLUMNS[n][0] for n in ("external_id", "reported_at") if columns[n] is None]
+    if columns["address"] is None and (columns["lon"] is None or columns["lat"] is None):
+        missing.append("事发地址 or 经度/纬度")
+    if missing:
+        raise InvalidFile(
+            f"{label} is not a work-order export: it has no column {', '.join(missing)}; "
+            f"its columns are: {', '.join(header)}."
+        )
+    records = [
+        (at, {name: (row.get(column) or "").strip() for name, column in columns.items() if column})
+        for at, row in zip(where, rows, strict=True)
+    ]
+    return label, source, records
+
+
+def _read_json(path: Path, label: str) -> tuple[list[str], list[dict[str, str]], list[str], str]:
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise InvalidFile(f"{label} cannot be read ({exc.strerror}).") from None
+    except ValueError as exc:
+        raise InvalidFile(f"{label} is not JSON: {exc}.") from None
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise InvalidFile(f"{label} must be a JSON list of objects, one per work order.")
+    if not data:
+        raise InvalidFile(f"{label} is an empty list: no work orders.")
+    header = list(dict.fromkeys(str(key).strip() for item in data for key in item))
+    rows = [{str(k).strip(): _json_text(v) for k, v in item.items()} for item in data]
+    return header, rows, [f"item {n}" for n in range(1, len(rows) + 1)], "JSON"
+
+
+def _json_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return str(value) if not isinstance(value, float) else repr(value)
+
+
+def _report(
+    values: dict[str, str], channel: str, default_crs: str, classes: ClassMapping
+) -> Report:
+    """One row as a report; Refused for a row that says too little to be one."""
+    external_id = values.get("external_id", "")
+    if not external_id:
+        raise Refused("no_id", "the row has no work-order number (工单编号)")
+    classification = values.get("classification") or None
+    written_crs = values.get("crs", "")
+    crs_key = "".join(
+        unicodedata.normalize("NFKC", written_crs).casefold().replace("_", "").split()
+    )
+    return Report(
+        channel=channel,
+        category=classes.category_for(classification),
+        description=values.get("description", ""),
+        lon=_number(values, "lon"),
+        lat=_number(values, "lat"),
+        crs=CRS_SPELLINGS.get(crs_key, written_crs) or default_crs,
+        address=values.get("address") or None,
+        reported_at=parse_local_time(values.get("reported_at", "")),
+        reporter_name=values.get("reporter_name") or None,
+        reporter_phone=values.get("reporter_phone") or None,
+        external_id=external_id,
+        source_category=classification,
+        source_fields={COLUMNS[k][0]: values[k] for k in SOURCE_FIELDS if values.get(k)},
+    )
+
+
+def _number(values: dict[str, str], name: str) -> float | None:
+    text = values.get(name, "")
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise Refused("bad_coordinates", f"the {name} {text!r} is not a number") from None
+
+
+def parse_local_time(text: str) -> dt.datetime:
+    """受理时间 as written by hotline systems; local time (the display zone) without a zone.
+
+    ``2026-11-01 17:54:51``, ``2026/11/1 17:54``, ``2026年11月1日 17时54分``,
+    ``2026-11-01T17:54:51+08:00`` ...
+
+    Raises:
+        Refused: No time, no time of day, or not a time (``bad_time``).
+    """
+    match = _TIME.fullmatch(text.strip())
+    try:
+        if match is None:
+            raise ValueError
+        year, month, day, hour, minute, second, fraction, zone = match.groups()
+        moment = dt.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+        )
+    except ValueError:
+        raise Refused(
+            "bad_time",
+            f"受理时间 {text!r} is not a date and time such as 2026-11-01 17:54:51"
+            if text.strip()
+            else "the row has no 受理时间 (when the hotline took the call)",
+        ) from None
+    if zone is None:
+        return moment.replace(tzinfo=clock.local(clock.now()).tzinfo)
+    if zone == "Z":
+        return moment.replace(tzinfo=dt.UTC)
+    sign = -1 if zone[0] == "-" else 1
+    digits = zone[1:].replace(":", "")
+    offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment.replace(tzinfo=dt.timezone(sign * offset))
+
+
+def _refusal(where: str, values: dict[str, str], outcome: Outcome) -> Refusal:
+    error = outcome.error
+    message = error.user_msg if error is not None else ""
+    return Refusal(where, values.get("external_id") or "", outcome.reason or "invalid", message)
