@@ -1,15 +1,8 @@
 """督办: incidents whose deadline passed undone, escalated to the community office once.
 
-A breach is the rule of :func:`gridgis.incidents.views.overdue`, in SQL: an
-incident still open (received, registered, dispatched, in progress or being
-checked — not parked, rejected, merged or closed) whose
-
-- **response** deadline (``response_due_at``) has passed while the team has
-  not accepted it (``responded_at``, 签收), or whose
-- **resolution** deadline (``resolution_due_at``) has passed while it has not
-  been reported done (``resolved_at``, 办结上报).
-
-Unclassified incidents have no deadline, so they never breach. Each breach is
+A breach is the rule of :mod:`gridgis.incidents.breaches` (an open incident
+whose response deadline passed before it was accepted, or whose resolution
+deadline passed before it was reported done). Each breach is
 escalated once: a row in ``incident_escalation`` (primary key: incident and
 deadline), an ``escalate`` event in the incident's history (no change of
 status) and an ``escalated`` message in the outbox for the community office's
@@ -36,6 +29,7 @@ from sqlalchemy.orm import Session
 from gridgis import clock
 from gridgis.access.permissions import Principal, cli_principal
 from gridgis.incidents import outbox
+from gridgis.incidents.breaches import STEPS, breach_of, breaches
 from gridgis.incidents.history import append_event
 from gridgis.incidents.lifecycle import message_about
 from gridgis.models import OPEN_STATUSES, Incident, IncidentEscalation
@@ -66,20 +60,6 @@ def _not_escalated(deadline: str) -> sa.ColumnElement[bool]:
     )
 
 
-def breaches(incident: Incident, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
-    """``(deadline, due_at)`` of each deadline ``incident`` has breached by ``now``."""
-    if incident.status not in OPEN_STATUSES:
-        return []
-    found = []
-    for deadline, done, due in (
-        ("response", incident.responded_at, incident.response_due_at),
-        ("resolution", incident.resolved_at, incident.resolution_due_at),
-    ):
-        if done is None and due is not None and now > due:
-            found.append((deadline, due))
-    return found
-
-
 def escalate_overdue(
     session: Session,
     *,
@@ -106,18 +86,7 @@ def escalate_overdue(
         sa.select(Incident)
         .where(
             Incident.status.in_(OPEN_STATUSES),
-            sa.or_(
-                sa.and_(
-                    Incident.responded_at.is_(None),
-                    Incident.response_due_at < now,
-                    _not_escalated("response"),
-                ),
-                sa.and_(
-                    Incident.resolved_at.is_(None),
-                    Incident.resolution_due_at < now,
-                    _not_escalated("resolution"),
-                ),
-            ),
+            sa.or_(*(sa.and_(breach_of(d, now), _not_escalated(d)) for d in STEPS)),
         )
         .order_by(Incident.id)
         .limit(limit)

@@ -38,8 +38,9 @@ from gridgis import clock
 from gridgis.access.permissions import Principal
 from gridgis.errors import InvalidInput
 from gridgis.geo.query import BBox, parse_bbox
+from gridgis.incidents.breaches import breached
 from gridgis.incidents.views import summary, visible_to
-from gridgis.models import CHANNELS, INCIDENT_STATUSES, OPEN_STATUSES, Category, Grid, Incident
+from gridgis.models import CHANNELS, INCIDENT_STATUSES, Category, Grid, Incident
 
 OVERDUE = ("response", "resolution", "any")
 #: The query parameters a list reads (paging links carry these and no others).
@@ -155,13 +156,7 @@ def conditions(session: Session, viewer: Principal, filters: Filters) -> list[Co
 
 def overdue_clause(which: str, now: dt.datetime) -> ColumnElement[bool]:
     """Open incidents past their ``response`` or ``resolution`` deadline, or ``any``."""
-    response = sa.and_(Incident.responded_at.is_(None), Incident.response_due_at < now)
-    resolution = sa.and_(Incident.resolved_at.is_(None), Incident.resolution_due_at < now)
-    passed = {"response": response, "resolution": resolution}.get(which)
-    return sa.and_(
-        Incident.status.in_(OPEN_STATUSES),
-        passed if passed is not None else sa.or_(response, resolution),
-    )
+    return breached(which, now)
 
 
 def incident_collection(

@@ -27,11 +27,11 @@ from gridgis.access.privacy import (
     staff_contact,
 )
 from gridgis.errors import NotFound
+from gridgis.incidents.breaches import breaches
 from gridgis.incidents.lifecycle import TRANSITIONS, allowed
 from gridgis.models import (
     CHANNEL_TERMS,
     INCIDENT_STATUS_TERMS,
-    OPEN_STATUSES,
     Category,
     Incident,
     IncidentReporter,
@@ -45,10 +45,15 @@ def visible_to(viewer: Principal) -> ColumnElement[bool]:
         return sa.false()
     if scope is None:
         return sa.true()
+    # A unit head's area holds their building (to draw it) but only their unit:
+    # of the building's incidents they see their unit's and the building's own
+    # (no unit: stairs, roof), not the other units' (DESIGN.md: what is assigned to them).
     return sa.or_(
         Incident.grid_id.in_(sorted(scope.grid_ids)),
-        Incident.building_id.in_(sorted(scope.building_ids)),
-        Incident.unit_id.in_(sorted(scope.unit_ids)),
+        sa.and_(
+            Incident.building_id.in_(sorted(scope.building_ids)),
+            sa.or_(Incident.unit_id.is_(None), Incident.unit_id.in_(sorted(scope.unit_ids))),
+        ),
     )
 
 
@@ -145,21 +150,8 @@ def summary(incident: Incident, category: Category | None, lang: str = "zh") -> 
 
 def overdue(incident: Incident, now: Any) -> str | None:
     """``response`` or ``resolution`` when that deadline has passed undone, else None."""
-    if incident.status not in OPEN_STATUSES:
-        return None
-    if (
-        incident.responded_at is None
-        and incident.response_due_at
-        and now > incident.response_due_at
-    ):
-        return "response"
-    if (
-        incident.resolved_at is None
-        and incident.resolution_due_at
-        and (now > incident.resolution_due_at)
-    ):
-        return "resolution"
-    return None
+    found = breaches(incident, now)
+    return found[0][0] if found else None
 
 
 def detail(

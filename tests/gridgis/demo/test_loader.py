@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from gridgis.demo.loader import demo_community_code, load_demo
+from gridgis.demo.loader import DEMO_VALID_FROM, demo_community_code, load_demo
 from gridgis.errors import Conflict
 from gridgis.geo.layouts import choose_layout, get_community
 from gridgis.routing.points import route_point
@@ -108,6 +110,21 @@ def test_a_demo_building_routes_to_its_team(db_session: Session, demo: dict[str,
     result = route_point(db_session, lon, lat, category="parking")
     assert result.building_code == code and result.grid_code
     assert result.lead is not None
+
+
+def test_the_demo_layout_is_in_force_for_reports_made_before_loading(
+    db_session: Session, demo: dict[str, int]
+) -> None:
+    """The sample hotline export is from November 2026: its reports route to the demo's grids."""
+    lon, lat = db_session.execute(
+        sa.text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid LIMIT 1) s"
+        )
+    ).one()
+    november = dt.datetime(2026, 11, 3, 9, tzinfo=dt.UTC)
+    assert route_point(db_session, lon, lat, at=november).grid_code
+    before = DEMO_VALID_FROM - dt.timedelta(days=1)
+    assert route_point(db_session, lon, lat, at=before).grid_code is None
 
 
 def test_loading_twice_is_a_conflict(db_session: Session, demo: dict[str, int]) -> None:
