@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 # Flask-Babel ships no type information (no py.typed).
 import flask_babel  # type: ignore[import-untyped]
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request, url_for
 from werkzeug.wrappers import Response
 
@@ -132,6 +135,29 @@ def stale_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
     return stale
 
 
+def compile_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
+    """Compile every stale ``.po`` under ``directory`` to its ``.mo``; return those compiled.
+
+    Not ``pybabel compile``: our catalogs carry no header (``--omit-header``
+    keeps their diffs to the messages), and babel takes a catalog without a
+    header for a fuzzy one, which ``pybabel compile`` skips whole, leaving the
+    interface English. Fuzzy *entries* are left out here as pybabel would.
+    Each ``.mo`` is written to a temporary file and renamed, so parallel
+    callers (the test workers) never read half a file.
+    """
+    compiled = []
+    for po in stale_catalogs(directory):
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name)
+        mo = po.with_suffix(".mo")
+        partial = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")
+        with partial.open("wb") as target:
+            write_mo(target, catalog)
+        partial.replace(mo)
+        compiled.append(mo)
+    return compiled
+
+
 def init_app(app: Flask, default: str) -> None:
     """Flask-Babel with our language choice, the language cookie, and template names.
 
@@ -146,7 +172,7 @@ def init_app(app: Flask, default: str) -> None:
     for po in stale_catalogs():
         logger.warning(
             "translation catalog %s is not compiled or is older than its .po; "
-            "run `make translations` (pybabel compile -d web/translations)",
+            "run `make translations`",
             po.relative_to(TRANSLATIONS.parent),
         )
     settings = app.config.get("GRIDGIS_SETTINGS")

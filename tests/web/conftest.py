@@ -11,15 +11,12 @@ through the form.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -35,7 +32,7 @@ from tests.support.web import (
     make_app,
     rolled_back_app,
 )
-from web.i18n import stale_catalogs
+from web.i18n import compile_catalogs
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,18 +41,9 @@ def compiled_catalogs() -> None:
 
     The app only reads .mo files and they are not committed, so a bare
     ``pytest`` must build them like the setup would, or every page would be
-    English. Like make, only a missing or older .mo is rebuilt; each is written
-    to a temporary file and renamed, so parallel workers (xdist) never read half
-    a file.
+    English. Like make, only a missing or older .mo is rebuilt.
     """
-    for po in stale_catalogs():
-        with po.open("rb") as source:
-            catalog = read_po(source, locale=po.parent.parent.name)
-        mo = po.with_suffix(".mo")
-        partial = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")
-        with partial.open("wb") as target:
-            write_mo(target, catalog)  # fuzzy entries left out, as pybabel compile does
-        partial.replace(mo)
+    compile_catalogs()
 
 
 @pytest.fixture(scope="session")
