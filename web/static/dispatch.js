@@ -80,7 +80,9 @@
     var late = left < 0;
     left = Math.abs(left);
     var h = Math.floor(left / 60), m = Math.floor(left % 60);
-    var span = (h ? h + words.h + " " : "") + m + words.min;
+    // Days past two: minutes no longer matter to anyone reading the list.
+    var span = h >= 48 ? Math.floor(h / 24) + words.d + " " + (h % 24) + words.h
+      : (h ? h + words.h + " " : "") + m + words.min;
     return late ? words.overdue + " " + span : words.due + " " + span;
   }
 
