@@ -3,7 +3,8 @@
 Owns the tables and nothing else: places (community, layout, grid, compound,
 building, unit), people (staff and their assignments), the catalogue
 (departments, categories), incidents (their reporters, events, escalations,
-photos, and the outbox of notifications), accounts (users, their sessions and login
+photos, and the outbox of notifications), residents and field work (households
+with care flags, visits, rounds), accounts (users, their sessions and login
 throttles, API keys, the audit log) and the vocabulary of roles and teams.
 Alembic migrations are the schema's only source;
 ``tests/gridgis/models/test_migrations.py`` checks the two agree.
@@ -15,6 +16,17 @@ import Grid``), never from the modules inside.
 from gridgis.models.accounts import ApiKey, AuditEntry, LoginThrottle, User, UserSession
 from gridgis.models.base import SRID, Base
 from gridgis.models.catalogue import DEADLINE_BASES, Category, Department, category_department
+from gridgis.models.households import (
+    CARE_FLAG_TERMS,
+    CARE_FLAGS,
+    ROUND_KIND_TERMS,
+    ROUND_KINDS,
+    Household,
+    Round,
+    RoundIncident,
+    RoundParticipant,
+    Visit,
+)
 from gridgis.models.incidents import (
     CHANNEL_TERMS,
     CHANNELS,
@@ -41,6 +53,8 @@ from gridgis.models.roles import (
 )
 
 __all__ = [
+    "CARE_FLAGS",
+    "CARE_FLAG_TERMS",
     "CHANNELS",
     "CHANNEL_TERMS",
     "DEADLINE_BASES",
@@ -50,6 +64,8 @@ __all__ = [
     "INCIDENT_STATUS_TERMS",
     "LAYOUT_STATUSES",
     "OPEN_STATUSES",
+    "ROUND_KINDS",
+    "ROUND_KIND_TERMS",
     "SATISFACTION",
     "SRID",
     "STAFF_ROLES",
@@ -65,6 +81,7 @@ __all__ = [
     "Compound",
     "Department",
     "Grid",
+    "Household",
     "Incident",
     "IncidentEscalation",
     "IncidentEvent",
@@ -73,10 +90,14 @@ __all__ = [
     "Layout",
     "LoginThrottle",
     "OutboxMessage",
+    "Round",
+    "RoundIncident",
+    "RoundParticipant",
     "RoutingEpoch",
     "Staff",
     "Unit",
     "User",
     "UserSession",
+    "Visit",
     "category_department",
 ]
