@@ -38,12 +38,18 @@ class Places:
     def holds(
         self, grid_id: int | None = None, building_id: int | None = None, unit_id: int | None = None
     ) -> bool:
-        """Whether any of the places given is one of these."""
-        return (
-            (grid_id is not None and grid_id in self.grid_ids)
-            or (building_id is not None and building_id in self.building_ids)
-            or (unit_id is not None and unit_id in self.unit_ids)
-        )
+        """Whether the place given (a grid, a building, a unit in a building) is in these.
+
+        A place in a unit is held through its grid or its unit, not through its
+        building alone: a unit head's places hold their building (to draw it)
+        but not the building's other units. ``gridgis.incidents.views.visible_to``
+        is the same rule as SQL.
+        """
+        if grid_id is not None and grid_id in self.grid_ids:
+            return True
+        if unit_id is not None:
+            return unit_id in self.unit_ids
+        return building_id is not None and building_id in self.building_ids
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def configure(working_hours: str) -> None:
     """Set the office's hours (``GRIDGIS_WORKING_HOURS``)."""
     global _hours
     _hours = parse_working_hours(working_hours)
+    _office_hours.cache_clear()
 
 
 @lru_cache(maxsize=8192)
@@ -72,6 +73,21 @@ def is_working_day(day: dt.date) -> tuple[bool, bool]:
         return bool(chinese_calendar.is_workday(day)), False
     except NotImplementedError:  # a year the package has no arrangement for yet
         return day.weekday() < 5, True
+
+
+@lru_cache(maxsize=8192)
+def _office_hours(day: dt.date, zone: dt.tzinfo) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """The office's periods on ``day`` as times in ``zone``; none on a day off.
+
+    Cached (and cleared by :func:`configure`): a hotline file of 20,000 work
+    orders asks for deadlines twice a row, over the same few weeks of days.
+    """
+    if not is_working_day(day)[0]:
+        return ()
+    return tuple(
+        (dt.datetime.combine(day, begin, zone), dt.datetime.combine(day, end, zone))
+        for begin, end in _hours
+    )
 
 
 @dataclass(frozen=True)
@@ -93,25 +109,22 @@ def due(start: dt.datetime, hours: float, basis: str = "working") -> Due:
     start = clock.require_aware(start, "the start of a deadline")
     if basis == "calendar":
         return Due(start + dt.timedelta(hours=hours))
-    zone: ZoneInfo = clock.local(start).tzinfo  # type: ignore[assignment]
-    remaining = dt.timedelta(hours=hours)
     cursor = clock.local(start)
+    zone: ZoneInfo = cursor.tzinfo  # type: ignore[assignment]
+    remaining = dt.timedelta(hours=hours)
+    day = cursor.date()
     assumed = False
     for _ in range(MAX_DAYS):
-        working, guessed = is_working_day(cursor.date())
-        assumed |= guessed
-        if working:
-            for begin, end in _hours:
-                period_start = dt.datetime.combine(cursor.date(), begin, zone)
-                period_end = dt.datetime.combine(cursor.date(), end, zone)
-                if period_end <= cursor:
-                    continue
-                frm = max(cursor, period_start)
-                available = period_end - frm
-                if remaining <= available:
-                    return Due((frm + remaining).astimezone(dt.UTC), assumed)
-                remaining -= available
-                cursor = period_end
-        next_day = cursor.date() + dt.timedelta(days=1)
-        cursor = dt.datetime.combine(next_day, dt.time(0), zone)
+        assumed |= is_working_day(day)[1]
+        for period_start, period_end in _office_hours(day, zone):
+            if period_end <= cursor:
+                continue
+            frm = max(cursor, period_start)
+            available = period_end - frm
+            if remaining <= available:
+                return Due((frm + remaining).astimezone(dt.UTC), assumed)
+            remaining -= available
+            cursor = period_end
+        day += dt.timedelta(days=1)
+        cursor = dt.datetime.combine(day, dt.time(0), zone)
     raise GridgisError(f"A deadline of {hours:g} working hours reaches past {MAX_DAYS} days.")
