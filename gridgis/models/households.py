@@ -91,6 +91,10 @@ class Household(Base):
     geom: Mapped[WKBElement | None] = mapped_column(
         Geometry("POINT", srid=SRID, spatial_index=False)
     )
+    #: When it was first registered: a flagged household never visited is due from then.
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
