@@ -14,6 +14,7 @@ dispatcher can see that a deadline past the known calendar may move.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,7 +59,7 @@ def configure(working_hours: str) -> None:
     """Set the office's hours (``GRIDGIS_WORKING_HOURS``)."""
     global _hours
     _hours = parse_working_hours(working_hours)
-    _office_hours.cache_clear()
+    _year.cache_clear()
 
 
 @lru_cache(maxsize=8192)
@@ -75,18 +76,47 @@ def is_working_day(day: dt.date) -> tuple[bool, bool]:
         return day.weekday() < 5, True
 
 
-@lru_cache(maxsize=8192)
-def _office_hours(day: dt.date, zone: dt.tzinfo) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
-    """The office's periods on ``day`` as times in ``zone``; none on a day off.
+@dataclass(frozen=True)
+class _Year:
+    """A year's office periods in order, with the working time done at each one's start and end."""
 
-    Cached (and cleared by :func:`configure`): a hotline file of 20,000 work
-    orders asks for deadlines twice a row, over the same few weeks of days.
+    starts: tuple[dt.datetime, ...]
+    ends: tuple[dt.datetime, ...]
+    done_at_start: tuple[dt.timedelta, ...]
+    done_at_end: tuple[dt.timedelta, ...]
+    #: Its days are not on the official calendar yet (Monday to Friday assumed).
+    assumed: bool
+
+
+@lru_cache(maxsize=64)
+def _year(year: int, zone: dt.tzinfo) -> _Year:
+    """The office periods of ``year`` in ``zone`` (cached; cleared by :func:`configure`).
+
+    A deadline is then two binary searches instead of a walk over its days: a
+    file of 20,000 hotline work orders asks for 40,000 deadlines of up to ten
+    working days each.
     """
-    if not is_working_day(day)[0]:
-        return ()
-    return tuple(
-        (dt.datetime.combine(day, begin, zone), dt.datetime.combine(day, end, zone))
-        for begin, end in _hours
+    periods: list[tuple[dt.datetime, dt.datetime]] = []
+    day = dt.date(year, 1, 1)
+    assumed = False
+    while day.year == year:
+        working, guessed = is_working_day(day)
+        assumed |= guessed
+        if working:
+            periods += [
+                (dt.datetime.combine(day, begin, zone), dt.datetime.combine(day, end, zone))
+                for begin, end in _hours
+            ]
+        day += dt.timedelta(days=1)
+    done = [dt.timedelta()]
+    for period_start, period_end in periods:
+        done.append(done[-1] + (period_end - period_start))
+    return _Year(
+        starts=tuple(p[0] for p in periods),
+        ends=tuple(p[1] for p in periods),
+        done_at_start=tuple(done[:-1]),
+        done_at_end=tuple(done[1:]),
+        assumed=assumed,
     )
 
 
@@ -111,20 +141,24 @@ def due(start: dt.datetime, hours: float, basis: str = "working") -> Due:
         return Due(start + dt.timedelta(hours=hours))
     cursor = clock.local(start)
     zone: ZoneInfo = cursor.tzinfo  # type: ignore[assignment]
+    first_day = cursor.date()
     remaining = dt.timedelta(hours=hours)
-    day = cursor.date()
     assumed = False
-    for _ in range(MAX_DAYS):
-        assumed |= is_working_day(day)[1]
-        for period_start, period_end in _office_hours(day, zone):
-            if period_end <= cursor:
-                continue
-            frm = max(cursor, period_start)
-            available = period_end - frm
-            if remaining <= available:
-                return Due((frm + remaining).astimezone(dt.UTC), assumed)
-            remaining -= available
-            cursor = period_end
-        day += dt.timedelta(days=1)
-        cursor = dt.datetime.combine(day, dt.time(0), zone)
+    for year in range(cursor.year, cursor.year + MAX_DAYS // 365 + 2):
+        calendar = _year(year, zone)
+        assumed |= calendar.assumed
+        # The first period that ends after the cursor, and the working time done by then.
+        i = bisect.bisect_right(calendar.ends, cursor)
+        if i < len(calendar.ends):
+            frm = max(cursor, calendar.starts[i])
+            target = calendar.done_at_start[i] + (frm - calendar.starts[i]) + remaining
+            # The first period by whose end that much working time is done: the deadline.
+            j = bisect.bisect_left(calendar.done_at_end, target, lo=i)
+            if j < len(calendar.done_at_end):
+                at = calendar.starts[j] + (target - calendar.done_at_start[j])
+                if (at.date() - first_day).days < MAX_DAYS:
+                    return Due(at.astimezone(dt.UTC), assumed)
+                break
+            remaining = target - calendar.done_at_end[-1]
+        cursor = dt.datetime.combine(dt.date(year + 1, 1, 1), dt.time(0), zone)
     raise GridgisError(f"A deadline of {hours:g} working hours reaches past {MAX_DAYS} days.")

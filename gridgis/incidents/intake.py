@@ -16,16 +16,17 @@ returned.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import psycopg
 import sqlalchemy as sa
-from geoalchemy2.shape import to_shape
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,13 +49,15 @@ from gridgis.incidents.reports import (
     reporter_row,
 )
 from gridgis.models import Category, Incident, IncidentReporter
+from gridgis.routing import cache as routing_cache
 from gridgis.routing.points import PointInput, route_point, route_points
 from gridgis.routing.results import RoutingResult
 
 __all__ = ["Intake", "Outcome", "Refused", "Report", "take_in", "take_in_many"]
 
-#: Reports routed and stored together by :func:`take_in_many`.
-CHUNK = 2000
+#: Reports routed and stored together by :func:`take_in_many` (routing 20,000 work
+#: orders took 2.2 s in chunks of 2,000, 1.8 s in chunks of 10,000).
+CHUNK = 10_000
 REPORTER_COLUMNS = ("incident_id", "name", "phone")
 EVENT_COLUMNS = ("incident_id", "at", "actor", "action", "from_status", "to_status", "data")
 
@@ -150,17 +153,25 @@ def take_in_many(
     in gets its error in its outcome, and the others go in. Per chunk of
     :data:`CHUNK` reports, the work orders already there are looked up at once
     (and not routed again), the points are routed with ``route_points``, and
-    the incidents, reporters and events are stored with one statement each.
+    the incidents, reporters and events are stored with one COPY each.
     Nearby duplicates are not looked for here (the console shows them per
     incident). ``progress(done, total)`` is called after each chunk.
     """
     outcomes: list[Outcome] = []
     known = categories(session)
+    # Whether to route through the in-memory index is decided for the whole
+    # batch, as `gridgis route` decides it for a whole file: chunk by chunk,
+    # no chunk would ever be worth building it for.
+    routing_cache.index_for(session, sum(r.has_point for r in reports))
     for start in range(0, len(reports), CHUNK):
         outcomes.extend(_chunk(session, reports[start : start + CHUNK], known, actor))
         if progress is not None:
             progress(len(outcomes), len(reports))
     return outcomes
+
+
+#: A report of a chunk that is placed: its index, category, time and routing result.
+Placed = tuple[int, Category | None, dt.datetime, RoutingResult]
 
 
 def _chunk(
@@ -170,7 +181,9 @@ def _chunk(
     actor: Principal,
 ) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(reports)
-    earlier = _earlier_ids(session, reports)
+    # One moment for the chunk: its incidents are stored together.
+    now = clock.now()
+    earlier = _earlier_ids(session, [(r.channel, r.external_id) for r in reports])
     wanted: list[tuple[int, Category | None, dt.datetime]] = []
     for i, report in enumerate(reports):
         try:
@@ -182,7 +195,7 @@ def _chunk(
         except GridgisError as exc:
             outcomes[i] = Outcome(error=exc)
             continue
-        wanted.append((i, category, report.reported_at or clock.now()))
+        wanted.append((i, category, report.reported_at or now))
     # The batch path for the points; addresses one by one (they are few).
     pointed = [w for w in wanted if reports[w[0]].has_point]
     points = [
@@ -197,16 +210,17 @@ def _chunk(
     ]
     routed = route_points(session, points)
     results = {w[0]: r for w, r in zip(pointed, routed, strict=True)}
-    rows: list[tuple[int, dict[str, Any], RoutingResult]] = []
+    placed: list[Placed] = []
     for i, category, at in wanted:
         try:
-            result = results.get(i) or by_address(session, reports[i], category, at)
-            row = incident_row(reports[i], category, refuse_unplaced(result), at, actor)
+            result = refuse_unplaced(
+                results.get(i) or by_address(session, reports[i], category, at)
+            )
         except GridgisError as exc:
             outcomes[i] = Outcome(error=exc)
             continue
-        rows.append((i, row, result))
-    for i, outcome in _store(session, reports, rows, actor):
+        placed.append((i, category, at, result))
+    for i, outcome in _store(session, reports, placed, actor, now):
         outcomes[i] = outcome
     return [o or Outcome() for o in outcomes]
 
@@ -214,36 +228,58 @@ def _chunk(
 def _store(
     session: Session,
     reports: Sequence[Report],
-    rows: list[tuple[int, dict[str, Any], RoutingResult]],
+    placed: list[Placed],
     actor: Principal,
+    now: dt.datetime,
 ) -> list[tuple[int, Outcome]]:
     """Store the chunk's incidents, then their reporters and events, with COPY.
 
     The incidents get their ids from the sequence first, so their reporters and
-    events can follow in the same way. A work order taken in meanwhile (another
-    import of the same file at once) makes the COPY fail on the unique index:
-    then the chunk goes in with ``INSERT ... ON CONFLICT DO NOTHING``, and that
-    work order is already there.
+    events can follow in the same way.
     """
-    if not rows:
+    if not placed:
         return []
     session.flush()
     first: dict[tuple[str, str], int] = {}
-    fresh: list[tuple[int, dict[str, Any], RoutingResult]] = []
-    for i, row, result in rows:
-        key = (row["channel"], row["external_id"] or "")
-        if row["external_id"] and first.setdefault(key, i) != i:
+    fresh: list[Placed] = []
+    for item in placed:
+        report = reports[item[0]]
+        key = (report.channel, report.external_id or "")
+        if report.external_id and first.setdefault(key, item[0]) != item[0]:
             continue  # twice in one chunk: the first one stands
-        fresh.append((i, row, result))
-    ids = _copy_incidents(session, [row for _, row, _ in fresh])
-    outcomes: list[tuple[int, Outcome]] = []
+        fresh.append(item)
+    ids = list(
+        session.scalars(
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence('incident', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": len(fresh)},
+        )
+    )
+    numbered: dict[int, Placed] = {}
+    refused: list[tuple[int, Outcome]] = []
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        # Made as the COPY sends them: the server takes one row in while the next is made.
+        for id_, (i, category, at, result) in zip(ids, fresh):
+            try:
+                row = incident_row(reports[i], category, result, at, actor, now=now, for_copy=True)
+            except GridgisError as exc:  # a deadline past the calendar's reach
+                refused.append((i, Outcome(error=exc)))
+                continue
+            numbered[id_] = (i, category, at, result)
+            yield id_, row
+
+    stored = _copy_incidents(session, rows())
+    outcomes: list[tuple[int, Outcome]] = list(refused)
     reporters: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
-    now = clock.now()
-    for (i, _, result), incident_id in zip(fresh, ids, strict=True):
+    taken = {i for i, _ in refused}
+    for incident_id in stored:
+        i, _, _, result = numbered[incident_id]
         report = reports[i]
-        if incident_id is None:
-            continue
+        taken.add(i)
         outcomes.append((i, Outcome(incident_id, created=True, rule=result.rule)))
         reporter = reporter_row(report, incident_id)
         if reporter is not None:
@@ -252,56 +288,53 @@ def _store(
         events.append((incident_id, now, actor.audit_name, "take_in", None, "received", data))
     _copy(session, "incident_reporter", REPORTER_COLUMNS, reporters)
     _copy(session, "incident_event", EVENT_COLUMNS, events)
-    taken = {i for i, _ in outcomes}
-    missed = [reports[i] for i, _, _ in rows if i not in taken]
-    earlier = _earlier_ids(session, missed)
-    for i, _, _ in rows:
-        if i not in taken:
-            key = (reports[i].channel, reports[i].external_id or "")
-            outcomes.append((i, Outcome(earlier.get(key))))
+    # Twice in the chunk, or taken in meanwhile by another import: the one there stands.
+    missed = [(i, reports[i].channel, reports[i].external_id) for i, *_ in placed if i not in taken]
+    earlier = _earlier_ids(session, [(channel, number) for _, channel, number in missed])
+    outcomes += [(i, Outcome(earlier.get((c, n or "")))) for i, c, n in missed]
     return outcomes
 
 
-def _copy_incidents(session: Session, rows: list[dict[str, Any]]) -> list[int | None]:
-    """Store incident rows; their ids in order (None: that work order was there already)."""
-    ids = list(
-        session.scalars(
-            sa.text(
-                "SELECT nextval(pg_get_serial_sequence('incident', 'id')) "
-                "FROM generate_series(1, :n)"
-            ),
-            {"n": len(rows)},
-        )
-    )
-    columns = tuple(rows[0])
-    values = [(id_, *(_copy_value(c, row[c]) for c in columns)) for id_, row in zip(ids, rows)]
-    try:
-        with session.begin_nested():
-            _copy(session, "incident", ("id", *columns), values)
-        return ids
-    except psycopg.errors.UniqueViolation:
-        stored = insert(Incident).on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        found = session.execute(stored.returning(Incident.token, Incident.id), rows)
-        by_token = {token: id_ for token, id_ in found}
-        return [by_token.get(row["token"]) for row in rows]
+def _copy_incidents(session: Session, rows: Iterator[tuple[int, dict[str, Any]]]) -> list[int]:
+    """COPY (id, row) pairs into ``incident``, each row made as it is sent; the ids stored.
 
+    A work order taken in meanwhile (another import of the same file at once,
+    committed after this chunk looked) makes the COPY fail on the unique
+    index: those work orders are looked up and left out, and the rest is
+    sent again, until the COPY goes through.
+    """
+    first = next(rows, None)
+    if first is None:
+        return []
+    first_id, first_row = first
+    columns = ("id", *first_row)
+    channel, number = columns.index("channel"), columns.index("external_id")
+    made: list[tuple[Any, ...]] = []
 
-def _copy_value(column: str, value: Any) -> Any:
-    """A column's value as COPY's text format takes it (JSON text, EWKT)."""
-    if value is None:
-        return None
-    if column == "routing":
-        return json.dumps(value, ensure_ascii=False)
-    if column == "geom":
-        return f"SRID={value.srid};{to_shape(value).wkt}"
-    return value
+    def values() -> Iterator[tuple[Any, ...]]:
+        for id_, row in itertools.chain([(first_id, first_row)], rows):
+            made.append((id_, *row.values()))
+            yield made[-1]
+
+    pending: Iterable[tuple[Any, ...]] = values()
+    while True:
+        try:
+            with session.begin_nested():
+                _copy(session, "incident", columns, pending)
+            return [v[0] for v in made]
+        except psycopg.errors.UniqueViolation:
+            if not isinstance(pending, list):
+                collections.deque(pending, maxlen=0)  # the rows not sent yet: made too
+            there = _earlier_ids(session, [(v[channel], v[number]) for v in made])
+            if not there:
+                raise  # not a work order taken in twice: a fault to show
+            made = [v for v in made if (v[channel], v[number] or "") not in there]
+            pending = list(made)
 
 
 def _copy(
-    session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
 ) -> None:
-    if not rows:
-        return
     # The session's own connection: the rows land in its transaction.
     connection = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
@@ -321,12 +354,14 @@ def _earlier(session: Session, report: Report) -> Incident | None:
     )
 
 
-def _earlier_ids(session: Session, reports: Sequence[Report]) -> dict[tuple[str, str], int]:
-    """(channel, external id) → incident id, for those of ``reports`` already taken in."""
+def _earlier_ids(
+    session: Session, keys: Iterable[tuple[str, str | None]]
+) -> dict[tuple[str, str], int]:
+    """(channel, external id) → incident id, for those of ``keys`` already taken in."""
     by_channel: dict[str, set[str]] = {}
-    for r in reports:
-        if r.external_id:
-            by_channel.setdefault(r.channel, set()).add(r.external_id)
+    for channel, number in keys:
+        if number:
+            by_channel.setdefault(channel, set()).add(number)
     found: dict[tuple[str, str], int] = {}
     for channel, numbers in by_channel.items():
         # One lookup per channel, on the unique index (channel, external_id).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import struct
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -197,14 +198,30 @@ def incident_row(
     result: RoutingResult,
     reported_at: dt.datetime,
     actor: Principal,
+    *,
+    now: dt.datetime | None = None,
+    for_copy: bool = False,
 ) -> dict[str, Any]:
-    """The incident's columns: the report, its routing snapshot and its deadlines."""
+    """The incident's columns: the report, its routing snapshot and its deadlines.
+
+    Args:
+        now: The time of the row (``updated_at``); default: the clock's.
+        for_copy: The routing snapshot as JSON text and the point as hex
+            EWKB, as COPY takes them (the batch path), rather than a dict and
+            a geometry element (the ORM).
+    """
     response_due = resolution_due = None
     if category is not None:
         basis = category.deadline_basis
         response_due = deadlines.due(reported_at, category.response_hours, basis).at
         resolution_due = deadlines.due(reported_at, category.resolution_hours, basis).at
-    located = result.lon is not None and result.lat is not None
+    geom: Any = None
+    if result.lon is not None and result.lat is not None:
+        geom = (
+            _ewkb_point(result.lon, result.lat)
+            if for_copy
+            else from_shape(Point(result.lon, result.lat), srid=SRID)
+        )
     return {
         "token": str(uuid.uuid4()),
         "status": "received",
@@ -214,7 +231,7 @@ def incident_row(
         "source_category": report.source_category or None,
         "description": (report.description or "").strip()[:MAX_DESCRIPTION],
         "address": report.address or result.matched_address or result.address or None,
-        "geom": from_shape(Point(result.lon, result.lat), srid=SRID) if located else None,
+        "geom": geom,
         "input_crs": str(report.crs) if report.lon is not None else None,
         "input_lon": report.lon,
         "input_lat": report.lat,
@@ -226,12 +243,21 @@ def incident_row(
         "building_id": result.building_id,
         "unit_id": result.unit_id,
         "rule": result.rule,
-        "routing": result.snapshot(),
+        "routing": result.snapshot_json() if for_copy else result.snapshot(),
         "response_due_at": response_due,
         "resolution_due_at": resolution_due,
         "handled_by_id": actor.user_id if actor.role == "dispatcher" else None,
-        "updated_at": clock.now(),
+        "updated_at": now or clock.now(),
     }
+
+
+def _ewkb_point(lon: float, lat: float) -> str:
+    """A point in EPSG:4326 as hex EWKB: exact, and without a shapely object per row."""
+    return struct.pack("<BIIdd", 1, _EWKB_POINT_WITH_SRID, SRID, lon, lat).hex()
+
+
+#: EWKB's type word: point (1) with the flag that an SRID follows.
+_EWKB_POINT_WITH_SRID = 0x20000001
 
 
 def reporter_row(report: Report, incident_id: int) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from gridgis.access.permissions import Principal
@@ -175,8 +176,61 @@ class RoutingResult:
         return data
 
     def snapshot_json(self) -> str:
-        """:meth:`snapshot` as JSON text (UTF-8 characters kept), for bulk storing with COPY."""
-        return _encode(self.snapshot())
+        """:meth:`snapshot` as JSON text (what ``json.dumps(..., ensure_ascii=False)`` writes).
+
+        For storing many at once (COPY). The people and departments are most
+        of the text and the same few recur across a batch (a grid worker is in
+        every result of the grid): each is encoded once and its text reused.
+        """
+        zh, en = explain(self)
+        head = _encode(
+            {
+                "rule": self.rule,
+                "lon": self.lon,
+                "lat": self.lat,
+                "crs": self.crs,
+                "community_id": self.community_id,
+                "community_code": self.community_code,
+                "layout_id": self.layout_id,
+                "layout_name": self.layout_name,
+                "grid_id": self.grid_id,
+                "grid_code": self.grid_code,
+                "grid_name": self.grid_name,
+                "building_id": self.building_id,
+                "building_code": self.building_code,
+                "building_name": self.building_name,
+                "address": self.address,
+                "unit_id": self.unit_id,
+                "unit_number": self.unit_number,
+                "compound_id": self.compound_id,
+                "compound_name": self.compound_name,
+                "distance_m": self.distance_m,
+            }
+        )
+        tail = _encode(
+            {
+                "team_notes": self.team_notes,
+                "reason": self.reason,
+                "matched_address": self.matched_address,
+                "candidates": self.candidates,
+                "warnings": self.warnings,
+                "explanation_zh": zh,
+                "explanation_en": en,
+            }
+        )
+        return "".join(
+            (
+                head[:-1],
+                ', "lead": ',
+                "null" if self.lead is None else _member_json(self.lead),
+                ', "team": [',
+                ", ".join([_member_json(m) for m in self.team]),
+                '], "departments": [',
+                ", ".join([_department_json(d) for d in self.departments]),
+                "], ",
+                tail[1:],
+            )
+        )
 
     def to_dict(self, viewer: Principal | None = None) -> dict[str, Any]:
         """A JSON-ready dict of what ``viewer`` may see (None: nobody in particular)."""
@@ -206,12 +260,34 @@ def _member_dict(m: TeamMember) -> dict[str, Any]:
         "covers_for": m.covers_for,
         "on_duty": m.on_duty,
         "post": {"grid_id": post.grid_id, "building_id": post.building_id, "unit_id": post.unit_id},
-        "masked": False,
+        "masked": m.masked,
     }
 
 
 def _department_dict(d: DepartmentRef) -> dict[str, Any]:
     return {"id": d.id, "code": d.code, "name": d.name, "kind": d.kind, "reason": d.reason}
+
+
+#: Members' JSON by the member object (routing makes one object per person in a role
+#: at a place, shared by every result there), the object kept so its id stays its own.
+_MEMBER_TEXT: dict[int, tuple[TeamMember, str]] = {}
+_MEMBER_TEXT_MAX = 1 << 16
+
+
+def _member_json(member: TeamMember) -> str:
+    known = _MEMBER_TEXT.get(id(member))
+    if known is not None and known[0] is member:
+        return known[1]
+    if len(_MEMBER_TEXT) >= _MEMBER_TEXT_MAX:
+        _MEMBER_TEXT.clear()
+    text = _encode(_member_dict(member))
+    _MEMBER_TEXT[id(member)] = (member, text)
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _department_json(department: DepartmentRef) -> str:
+    return _encode(_department_dict(department))
 
 
 def _json(value: Any) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridgis.errors import GridgisError
 from gridgis.incidents import deadlines
@@ -79,3 +81,35 @@ def test_office_hours_are_configurable_and_checked() -> None:
         deadlines.configure("9-12")
     with pytest.raises(GridgisError, match="not overlapping"):
         deadlines.configure("09:00-13:00,12:00-17:00")
+
+
+def minute_by_minute(start: dt.datetime, hours: float) -> dt.datetime:
+    """The deadline counted the slow way: one minute at a time, each in office hours or not."""
+    periods = deadlines.parse_working_hours(deadlines.DEFAULT_WORKING_HOURS)
+    needed = round(hours * 60)
+    at = start.astimezone(BJ)
+    while needed:
+        working = is_working_day(at.date())[0] and any(
+            begin <= at.time() < end for begin, end in periods
+        )
+        at += dt.timedelta(minutes=1)
+        needed -= working
+    return at
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    start=st.datetimes(
+        min_value=dt.datetime(2025, 12, 20), max_value=dt.datetime(2026, 12, 20)
+    ).map(lambda t: t.replace(second=0, microsecond=0, tzinfo=BJ)),
+    quarters=st.integers(min_value=1, max_value=64),
+)
+def test_deadlines_agree_with_counting_minute_by_minute(start: dt.datetime, quarters: int) -> None:
+    """Across nights, weekends, holidays, 调休 days and the turn of the year (2025 → 2026)."""
+    hours = quarters / 4
+    assert due(start, hours, "working").at == minute_by_minute(start, hours)
+
+
+def test_a_deadline_beyond_ten_years_is_refused() -> None:
+    with pytest.raises(GridgisError, match="reaches past 3660 days"):
+        due(bj(2026, 1, 5, 9, 0), 10**6, "working")
