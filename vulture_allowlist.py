@@ -15,6 +15,8 @@ from gridgis.models import Category, Department, Incident, IncidentReporter
 from gridgis.routing import cache
 from gridgis.routing.results import RoutingResult
 from gridgis.shapes.reading import Shapes
+from web import i18n
+from web.my.team import TeamCard
 
 # Columns read and written by SQLAlchemy (routing SQL, the catalogue loader, exports).
 Department.jurisdiction
@@ -69,3 +71,10 @@ Tally.failed_attempts
 # stored by the ORM or by COPY); who took an incident in is read from the database.
 Incident.created_by
 IncidentReporter.added_at
+
+# The Makefile's %.mo rule and tests/web/conftest.py compile the catalogs with it.
+i18n.compile_catalogs
+# /my: the team card's property companies are read by templates/my_team.html; Werkzeug
+# reads direct_passthrough to decide whether an after_request hook may buffer a static file.
+TeamCard.property_companies
+_.direct_passthrough  # type: ignore[name-defined]  # noqa: F821

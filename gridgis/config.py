@@ -21,6 +21,9 @@ LOCAL_PG_PORT = int(os.environ.get("GRIDGIS_PGPORT", "55432"))
 SECRETS_DIR = PROJECT_ROOT / "var" / "secrets"
 
 TILE_MODES = ("none", "xyz", "tianditu")
+#: Days between visits per care flag (四访): elderly people living alone weekly,
+#: petitioners fortnightly, hardship households monthly, retirees quarterly.
+DEFAULT_VISIT_INTERVALS = "elderly_alone=7,petitioner=14,hardship=30,retiree=90"
 
 
 def normalise_database_url(url: str) -> str:
@@ -109,6 +112,8 @@ class Settings:
     media_dir: str = ""
     #: Largest photo accepted, in megabytes.
     max_photo_mb: int = 10
+    #: Days between visits (四访) per care flag: ``flag=days`` entries (gridgis.staff.visits).
+    visit_intervals: str = DEFAULT_VISIT_INTERVALS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -136,4 +141,5 @@ class Settings:
             deadline_check_seconds=float(env.get("GRIDGIS_DEADLINE_CHECK_SECONDS", "60")),
             media_dir=env.get("GRIDGIS_MEDIA_DIR", ""),
             max_photo_mb=int(env.get("GRIDGIS_MAX_PHOTO_MB", "10")),
+            visit_intervals=env.get("GRIDGIS_VISIT_INTERVALS", DEFAULT_VISIT_INTERVALS),
         )

@@ -21,8 +21,12 @@ with sync_playwright() as p:
     )
     page = browser.new_page(viewport={"width": width, "height": height})
     outside: list[str] = []
-    page.on("request", lambda r: None if "127.0.0.1" in r.url or r.url.startswith("data:")
-            else outside.append(r.url))
+    page.on(
+        "request",
+        lambda r: (
+            None if "127.0.0.1" in r.url or r.url.startswith("data:") else outside.append(r.url)
+        ),
+    )
     if os.environ.get("GRIDGIS_USER"):
         page.goto(urljoin(url, "/login"), wait_until="networkidle")
         page.fill("input[name=username]", os.environ["GRIDGIS_USER"])

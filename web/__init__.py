@@ -127,7 +127,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             than on the first map.
     """
     # Imported here so that importing ``web`` stays free of side effects and cheap.
-    from gridgis import clock, incidents
+    from gridgis import clock, incidents, staff
     from gridgis.maps import offline
     from web import (
         access,
@@ -140,7 +140,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         i18n,
         limits,
         maps,
+        my,
         open311,
+        reports,
         security,
     )
 
@@ -148,6 +150,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = _settings(config)
     clock.configure(settings.timezone)
     incidents.configure(settings)
+    staff.configure(settings)
     tiles = offline.tile_specs(settings)
     public = public_address(settings)
     app = Flask(__name__)
@@ -178,6 +181,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Rate limits first: a burst is refused before it costs a database query.
     limits.init_app(app, login=access.bp, api=(api.bp, open311.bp))
     security.init_app(app, settings, tiles)
-    for bp in (assets.bp, access.bp, maps.bp, dispatch.bp, audit.bp, api.bp, open311.bp):
+    for bp in (
+        assets.bp,
+        access.bp,
+        maps.bp,
+        dispatch.bp,
+        audit.bp,
+        api.bp,
+        open311.bp,
+        my.bp,
+        reports.bp,
+    ):
         app.register_blueprint(bp)
     return app

@@ -80,6 +80,9 @@ def login() -> Response | tuple[str, int]:
     if user is None:  # log_in just found it: only a concurrent delete gets here
         raise AuthenticationFailed()
     start_login(user)
+    if principal.role == "grid_staff" and target == "/":
+        # Grid staff work from their own area, on a phone: /my, unless a page was asked for.
+        target = url_for("my.page")
     return redirect(target)
 
 

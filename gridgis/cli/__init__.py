@@ -18,6 +18,7 @@ from gridgis.errors import GridgisError
 
 # Not the package itself: gridgis.cli.incidents (the command) takes that name here.
 from gridgis.incidents import configure as configure_incidents
+from gridgis.staff import configure as configure_staff
 
 
 class GridgisGroup(click.Group):
@@ -40,14 +41,15 @@ def main(verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     # Times printed by commands are in the display zone (GRIDGIS_TIMEZONE); incidents
-    # count office hours and notify the configured webhooks.
+    # count office hours and notify the configured webhooks; visits follow their intervals.
     settings = Settings.from_env()
     clock.configure(settings.timezone)
     configure_incidents(settings)
+    configure_staff(settings)
 
 
 def _register() -> None:
-    from gridgis.cli import db, demo, incidents, route, serve, shapes, users, worker
+    from gridgis.cli import db, demo, incidents, report, route, serve, shapes, users, worker
 
     main.add_command(db.db)
     main.add_command(demo.demo)
@@ -59,6 +61,7 @@ def _register() -> None:
     main.add_command(users.apikey)
     main.add_command(users.audit_group)
     main.add_command(incidents.incidents_group)
+    main.add_command(report.report_group)
     main.add_command(worker.worker)
     main.add_command(worker.outbox_group, name="outbox")
 

@@ -15,7 +15,7 @@ import click
 from gridgis.cli.common import cli_actor
 from gridgis.db import engine_scope, unit_of_work
 from gridgis.shapes.exporting import export_layer
-from gridgis.shapes.importing import LAYERS, import_layer
+from gridgis.shapes.importing import IMPORT_LAYERS, LAYERS, import_layer
 
 #: Files with fewer features than this import without a progress bar.
 PROGRESS_FROM = 1000
@@ -44,7 +44,7 @@ class _ProgressBar:
 
 
 @click.command("import")
-@click.argument("layer", type=click.Choice(LAYERS), metavar="LAYER")
+@click.argument("layer", type=click.Choice(IMPORT_LAYERS), metavar="LAYER")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--community",
@@ -60,7 +60,9 @@ class _ProgressBar:
 )
 @click.option("--name-field", metavar="FIELD", help="Field with the names (default name/名称).")
 @click.option(
-    "--crs", metavar="EPSG", help="CRS of the coordinates, e.g. EPSG:4547 (overrides the file)."
+    "--crs",
+    metavar="EPSG",
+    help="CRS of the coordinates, e.g. EPSG:4547 (overrides the file); households: gcj02 too.",
 )
 @click.option("--fix", is_flag=True, help="Repair invalid geometries and report each repair.")
 @click.option(
@@ -83,10 +85,13 @@ def import_command(
 ) -> None:
     """Import FILE as LAYER of a community (all or nothing).
 
-    LAYER is community, grids, compounds, buildings, units or staff. FILE is
-    GeoJSON, a Shapefile (.shp or .zip), a GeoPackage or CSV (WKT or lon/lat
-    columns; staff: code,name,phone,role,grid,building,unit,team,on_duty).
-    Grids go into a new draft layout unless --publish is given.
+    LAYER is community, grids, compounds, buildings, units, staff or
+    households. FILE is GeoJSON, a Shapefile (.shp or .zip), a GeoPackage or
+    CSV (WKT or lon/lat columns; staff: code,name,phone,role,grid,building,
+    unit,team,on_duty; households, CSV or XLSX: code,building,unit,room,
+    head_name,phone,members,care_flags,note, or lon/lat instead of building
+    and unit). Grids go into a new draft layout unless --publish is given;
+    households are updated by code when imported again.
     """
     bar = _ProgressBar()
     try:

@@ -4,7 +4,9 @@ A made-up but realistic urban community in Wuhan, Hongshan district (洪山区,
 420111), on the north shore of 南湖: four residential compounds (小区), a
 commercial street (商业街), an urban village (城中村), the roads between them,
 nine grids (网格) that tile the community, every grid's "1+1+1+N" staff team,
-the joint-enforcement departments and a dozen incident categories.
+the joint-enforcement departments, a dozen incident categories, and the
+households of every unit with the visits already logged to them
+(:mod:`gridgis.demo.households`).
 
 The map is laid out by hand in local metres (see :mod:`gridgis.demo.geometry`);
 the seed only decides the urban village's irregular houses and the staff's names
@@ -24,6 +26,7 @@ from shapely import unary_union
 from shapely.geometry import LineString, Polygon, box
 
 from gridgis.config import PROJECT_ROOT
+from gridgis.demo import households as demo_households
 from gridgis.demo.geometry import (
     Footprint,
     Point,
@@ -464,6 +467,8 @@ exterior rings counter-clockwise, one feature per line.
 | departments.geojson | joint-enforcement partners; only the traffic police have a jurisdiction polygon | {counts["departments"]} |
 | categories.json | incident categories with deadlines (hours), departments, volunteer team, `is_property` | {counts["categories"]} |
 | staff.csv | the "1+1+1+N" teams, one row per role held; `code` is the person, so a person with two roles has two rows | {counts["staff"]} |
+| households.csv | households (户) of every unit: room, made-up head and 13X-0000-NNNN phone, members, care flags (about one in ten), registration date | {counts["households"]} |
+| visits.csv | visits already logged to flagged households: staff code, days before the day the demo is loaded, time of day, findings | {counts["visits"]} |
 
 In total {counts["households"]} households. Households per unit are floors × households per floor.
 staff.csv: `grid` is set for grid_worker, part_time_worker and volunteer rows; `building`
@@ -614,6 +619,12 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED) -> dict[str, int]:
     (out_dir / "staff.csv").write_text(buf.getvalue(), encoding="utf-8", newline="\n")
     counts["staff"] = len(staff)
 
+    households, visits = demo_households.generate(buildings, staff, seed)
+    demo_households.write_csv(
+        out_dir / "households.csv", demo_households.HOUSEHOLD_FIELDS, households
+    )
+    demo_households.write_csv(out_dir / "visits.csv", demo_households.VISIT_FIELDS, visits)
+    counts["visits"] = len(visits)
     counts["households"] = sum(b.households for b in buildings)
     readme = _readme(counts, _households_by_grid(grid_codes, buildings))
     (out_dir / "README.md").write_text(readme, encoding="utf-8", newline="\n")

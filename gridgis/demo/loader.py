@@ -2,7 +2,10 @@
 
 The demo goes in exactly as an administrator's files would (``import_layer``),
 so loading it exercises the same validation; only the catalogue (departments,
-categories) has its own loader. ``gridgis.demo.generate`` makes the files.
+categories) has its own loader, and the visits already logged to the
+households (dated back from the day of loading, :mod:`gridgis.demo.households`)
+go in through the domain's own :func:`gridgis.staff.visit_log.log_visits`.
+``gridgis.demo.generate`` makes the files.
 ``create_demo_admin`` gives a demo database its administrator.
 """
 
@@ -18,7 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis.access.accounts import create_user, has_admin
+from gridgis.access.permissions import ROLE_PERMISSIONS, Principal
 from gridgis.audit import Actor
+from gridgis.demo import households
 from gridgis.demo.generate import SHAPES_DIR
 from gridgis.errors import Conflict, InvalidFile
 from gridgis.geo.layouts import publish_layout
@@ -34,6 +39,7 @@ LAYER_FILES = (
     ("buildings", "buildings.geojson"),
     ("units", "units.geojson"),
     ("staff", "staff.csv"),
+    ("households", "households.csv"),
 )
 DEMO_LAYOUT = "2026 初始网格方案"
 #: The demo layout is in force from here, not from the moment it is loaded:
@@ -80,7 +86,24 @@ def load_demo(session: Session, shapes_dir: Path = SHAPES_DIR, *, actor: Actor) 
             ).one()
             publish_layout(session, layout, DEMO_VALID_FROM, actor=actor)
     counts["categories"] = load_categories(session, shapes_dir / "categories.json", actor=actor)
+    counts["visits"] = households.load_visits(
+        session, shapes_dir / "visits.csv", code, actor=_administrator(actor)
+    )
     return counts
+
+
+def _administrator(actor: Actor) -> Principal:
+    """The one loading the demo, as the principal a domain write checks: an administrator.
+
+    Whoever loads the demo runs the server (the command line, or a test's
+    actor); the audit log names them as ``actor`` does.
+    """
+    if isinstance(actor, Principal):
+        return actor
+    kind, _, name = actor.audit_name.partition(":")
+    return Principal(
+        kind=kind, name=name or kind, role="admin", permissions=ROLE_PERMISSIONS["admin"]
+    )
 
 
 def create_demo_admin(session: Session, *, actor: Actor) -> str | None:

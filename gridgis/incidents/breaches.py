@@ -11,7 +11,9 @@ checked; not parked, rejected, merged or closed) breaches
 Unclassified incidents have no deadline and never breach. The rule is written
 once here, for one incident in Python (:func:`breaches`) and as SQL
 (:func:`breached`); the console's flags and filters, the lists, the map and the
-escalation job (督办) all use it.
+escalation job (督办) all use it. :func:`breached_at` asks it of the incident
+as it stood at a past moment (a month's end, for the monthly report), from
+its history: what was done since does not rewrite a month already reported.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from gridgis.models import OPEN_STATUSES, Incident
+from gridgis.models import OPEN_STATUSES, Incident, IncidentEvent
 
 #: Each deadline (models.incidents.DEADLINES) with when its step was done and when it falls due.
 STEPS = {
@@ -53,4 +55,53 @@ def breached(which: str, now: dt.datetime) -> ColumnElement[bool]:
     deadlines = [which] if which in STEPS else list(STEPS)
     return sa.and_(
         Incident.status.in_(OPEN_STATUSES), sa.or_(*(breach_of(d, now) for d in deadlines))
+    )
+
+
+def status_at(at: dt.datetime) -> ColumnElement[str]:
+    """SQL: the incident's status at ``at``, from its history (``received`` before any move).
+
+    Every move appends an event naming the state it led to (and the other
+    events name the state they left it in), so the last event by ``at`` says
+    where it stood; an incident taken in after its reported time (a hotline
+    export) was ``received`` from that time on.
+    """
+    last = (
+        sa.select(IncidentEvent.to_status)
+        .where(
+            IncidentEvent.incident_id == Incident.id,
+            IncidentEvent.at <= at,
+            IncidentEvent.to_status.is_not(None),
+        )
+        .order_by(IncidentEvent.at.desc(), IncidentEvent.id.desc())
+        .limit(1)
+        .correlate(Incident)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(last, "received")
+
+
+def breached_at(which: str, at: dt.datetime) -> ColumnElement[bool]:
+    """SQL: :func:`breached` of the incident as it stood at ``at``, from its history.
+
+    Reported by ``at`` and open then; its response deadline passed by ``at``
+    with no acceptance by then (``responded_at`` is set once, at the first),
+    or its resolution deadline passed by ``at`` while it was not waiting to
+    be checked (the one open state after 办结上报: ``resolved_at`` is set on
+    reporting done and cleared on sending back or reopening). At ``now`` it
+    answers as :func:`breached` does.
+    """
+    status = status_at(at)
+    steps = {
+        "response": sa.and_(
+            sa.or_(Incident.responded_at.is_(None), Incident.responded_at > at),
+            Incident.response_due_at < at,
+        ),
+        "resolution": sa.and_(status != "checked", Incident.resolution_due_at < at),
+    }
+    deadlines = [which] if which in STEPS else list(STEPS)
+    return sa.and_(
+        Incident.reported_at <= at,
+        status.in_(OPEN_STATUSES),
+        sa.or_(*(steps[d] for d in deadlines)),
     )

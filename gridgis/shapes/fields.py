@@ -37,6 +37,22 @@ LAYERS = tuple(LAYER_SPECS)
 LAYER_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     name: spec.file_fields for name, spec in LAYER_SPECS.items()
 }
+#: Households (户, gridgis.shapes.households): imported only. They are personal
+#: data, so no layer spec, no map view and no export. The head's name, the phone
+#: and the note have no length here: the importer checks them itself, with
+#: messages that never quote them.
+LAYER_FIELDS["households"] = (
+    FieldSpec("code", max_len=64, aliases=("户编码", "户编号", "编码", "编号", "id")),
+    FieldSpec("building", max_len=64, aliases=("楼栋", "楼栋编码", "楼栋编号")),
+    FieldSpec("unit", max_len=32, aliases=("单元", "单元号")),
+    FieldSpec("room", max_len=32, aliases=("房号", "门牌号", "室")),
+    FieldSpec("head_name", aliases=("户主", "户主姓名", "姓名", "name")),
+    FieldSpec("phone", aliases=("电话", "联系电话", "手机")),
+    FieldSpec("members", "int", aliases=("人数", "家庭人数", "人口")),
+    FieldSpec("care_flags", max_len=200, aliases=("关爱标记", "标记", "flags")),
+    FieldSpec("note", aliases=("备注",)),
+    FieldSpec("registered", max_len=40, aliases=("登记日期", "登记时间", "registered_on")),
+)
 
 
 _TRUE = {"true", "t", "yes", "y", "1", "是", "有", "on"}

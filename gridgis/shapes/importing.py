@@ -1,4 +1,4 @@
-"""Importing a layer (community, grids, compounds, buildings, units, staff).
+"""Importing a layer (community, grids, compounds, buildings, units, staff, households).
 
 An import is all or nothing. The file is read and checked in full first
 (:mod:`gridgis.shapes.reading`), then every reference and every placement is checked
@@ -24,12 +24,19 @@ from gridgis import audit
 from gridgis.audit import Actor
 from gridgis.errors import InvalidInput
 from gridgis.shapes.fields import LAYERS
+from gridgis.shapes.households import HouseholdReport, load_households
 from gridgis.shapes.loader import ImportReport, Loader, Progress, database_error
 from gridgis.shapes.places import load
 from gridgis.shapes.reading import read_shapes
 from gridgis.shapes.staff import load_staff
 
-__all__ = ["LAYERS", "ImportReport", "import_layer"]
+__all__ = ["IMPORT_LAYERS", "LAYERS", "ImportReport", "import_layer"]
+
+#: The layers gridgis imports: those it also exports, and households (personal
+#: data: imported, never exported).
+IMPORT_LAYERS = (*LAYERS, "households")
+#: Layers read from a table (CSV/XLSX) by their own loader, not as shapes.
+_TABLE_LAYERS = ("staff", "households")
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +60,16 @@ def import_layer(
 
     Args:
         session: Where to write; flushed, never committed.
-        layer: One of ``LAYERS``.
-        path: The file (GeoJSON, Shapefile or .zip, GeoPackage, CSV; staff: CSV).
+        layer: One of ``IMPORT_LAYERS``.
+        path: The file (GeoJSON, Shapefile or .zip, GeoPackage, CSV; staff and
+            households: CSV or XLSX).
         community_code: The community; created from the file when it does
             not exist (except for units and staff, which need it to exist).
         code_field: The field holding codes (default: code/id/编码/编号; for
             units, the unit number field).
         name_field: The field holding names (default: name/名称).
-        crs: The CRS of the coordinates, overriding what the file declares.
+        crs: The CRS of the coordinates, overriding what the file declares
+            (households: of their points; ``gcj02``/``bd09`` too).
         fix: Repair invalid geometries instead of refusing them.
         layout_name: Grids: name of the new layout (default "import <time>").
             Staff: the layout whose grid codes the file uses (default: the
@@ -77,18 +86,20 @@ def import_layer(
         GridgisError: Any problem with the file, its references or the
             database, with a message naming what to fix. Nothing is stored.
     """
-    if layer not in LAYERS:
-        raise InvalidInput(f"Unknown layer {layer!r}; choose one of {', '.join(LAYERS)}.")
+    if layer not in IMPORT_LAYERS:
+        raise InvalidInput(f"Unknown layer {layer!r}; choose one of {', '.join(IMPORT_LAYERS)}.")
     if layer != "grids" and publish:
         raise InvalidInput("--publish applies to grids only.")
     path = Path(path)
     label = str(path)
     # Reading and geometry checks need no database; do them before any SQL.
-    shapes = None if layer == "staff" else read_shapes(path, crs=crs, fix=fix, layer=layer)
+    shapes = None if layer in _TABLE_LAYERS else read_shapes(path, crs=crs, fix=fix, layer=layer)
     try:
         with session.begin_nested():
             loader = Loader(session, layer, label, community_code, progress, actor)
-            if shapes is None:
+            if layer == "households":
+                load_households(loader, path, code_field=code_field, crs=crs)
+            elif shapes is None:
                 load_staff(
                     loader,
                     path,
@@ -108,20 +119,17 @@ def import_layer(
                     publish=publish,
                 )
             session.flush()
-            audit.record(
-                session,
-                actor,
-                "import",
-                layer,
-                community_code,
-                after={
-                    "file": label,
-                    "count": loader.report.count,
-                    "layout": loader.report.layout,
-                    "published": loader.report.published,
-                    "fixed": len(loader.report.fixes),
-                },
-            )
+            after = {
+                "file": label,
+                "count": loader.report.count,
+                "layout": loader.report.layout,
+                "published": loader.report.published,
+                "fixed": len(loader.report.fixes),
+            }
+            if isinstance(loader.report, HouseholdReport):
+                # Counts only: the rows are personal data.
+                after.update(added=loader.report.added, updated=loader.report.updated)
+            audit.record(session, actor, "import", layer, community_code, after=after)
     except DBAPIError as exc:
         # Only the SQLSTATE: the database's own text may quote personal data.
         log.warning(

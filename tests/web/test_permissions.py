@@ -107,6 +107,24 @@ SAMPLES: dict[tuple[str, str], Call] = {
     ("open311.list_requests", "GET"): call("GET", "/open311/v2/requests.json", 200),
     ("open311.get_request", "GET"): call("GET", "/open311/v2/requests/999999.json", 404),
     ("open311.token", "GET"): call("GET", "/open311/v2/tokens/nope.json", 404),
+    # The monthly report (this month): grid staff get their own grid's.
+    ("reports.monthly", "GET"): call("GET", f"/reports/monthly?community={COMMUNITY_CODE}", 200),
+    # /my, grid staff's phone page: administrators may call it but have no area (403);
+    # no household 999999; a round without kind or time is refused.
+    ("my.page", "GET"): call("GET", "/my", 200, 403),
+    ("my.service_worker", "GET"): call("GET", "/my/sw.js", 200),
+    ("my.token", "GET"): call("GET", "/my/token.json", 200),
+    ("my.where", "GET"): call("GET", "/my/where.json?lon=114.301&lat=30.5911", 200, 403),
+    ("my.households", "GET"): call("GET", "/my/households.json", 200, 403),
+    ("my.household", "GET"): call("GET", "/my/households/999999.json", 403, 404),
+    ("my.visit", "POST"): call(
+        "POST",
+        "/my/visits",
+        403,
+        404,
+        json={"household_id": 999999, "visited_at": "2026-01-05T09:00:00+08:00", "findings": "x"},
+    ),
+    ("my.round_", "POST"): call("POST", "/my/rounds", 400, 403, json={}),
 }
 
 #: Who asks: anonymous, a person of each role, a key of each kind.

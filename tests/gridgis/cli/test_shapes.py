@@ -99,6 +99,28 @@ def test_staff_import_reports_people_and_roles(db: sa.Engine) -> None:
     )
 
 
+def test_households_import_says_what_was_added_and_updated(db: sa.Engine, tmp_path: Path) -> None:
+    load_fixture(db)
+    path = tmp_path / "households.csv"
+    path.write_text(
+        "户编码,楼栋,单元,房号,户主,电话,关爱标记\n"
+        "B1-1-101,B1,1,101,刘桂英,13900001111,孤寡老人\n"
+        "B2-0-101,B2,,101,陈建国,,\n",
+        encoding="utf-8",
+    )
+    first = gridgis("import", "households", path, "--community", "KM001")
+    assert first.exit_code == 0, first.output
+    assert first.stdout == "Imported 2 households into community KM001: 2 added, 0 updated.\n"
+    again = gridgis("import", "households", path, "--community", "KM001")
+    assert again.stdout == "Imported 2 households into community KM001: 0 added, 2 updated.\n"
+    path.write_text("户编码,楼栋,单元\nB3-9-101,B3,9\n", encoding="utf-8")
+    bad = gridgis("import", "households", path, "--community", "KM001")
+    assert bad.exit_code == 1
+    assert "row 1 (line 2): building 'B3' has no unit '9'" in bad.stderr
+    with db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM household")) == 2
+
+
 def _bad_files(tmp: Path) -> dict[str, tuple[str, Path, list[str]]]:
     return {
         "bow tie": (

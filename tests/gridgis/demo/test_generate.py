@@ -22,7 +22,13 @@ from shapely.geometry import shape
 from gridgis.demo.generate import SHAPES_DIR, generate
 
 LAYERS = ("community", "grids", "compounds", "buildings", "units", "roads", "departments")
-FILES = {f"{layer}.geojson" for layer in LAYERS} | {"categories.json", "staff.csv", "README.md"}
+FILES = {f"{layer}.geojson" for layer in LAYERS} | {
+    "categories.json",
+    "staff.csv",
+    "households.csv",
+    "visits.csv",
+    "README.md",
+}
 OTHER_SEED = 7
 
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
+from gridgis.access.scope import scope_for_staff
 from gridgis.demo.loader import DEMO_VALID_FROM, demo_community_code, load_demo
 from gridgis.errors import Conflict
 from gridgis.geo.layouts import choose_layout, get_community
+from gridgis.models import Staff
 from gridgis.routing.points import route_point
+from gridgis.staff.households import building_counts, due_households
 from tests.support.actors import TESTS
+from tests.support.incidents import person
 
 
 @pytest.fixture
@@ -127,6 +132,41 @@ def test_the_demo_layout_is_in_force_for_reports_made_before_loading(
     assert route_point(db_session, lon, lat, at=before).grid_code is None
 
 
+def test_households_and_visits_make_a_due_list(db_session: Session, demo: dict[str, int]) -> None:
+    assert demo["households"] == scalar(db_session, "SELECT sum(households) FROM unit")
+    assert demo["visits"] == scalar(db_session, "SELECT count(*) FROM visit") > 1000
+    # Every household placed in its unit; visits by staff, logged by the loader.
+    assert scalar(db_session, "SELECT count(*) FROM household WHERE unit_id IS NULL") == 0
+    assert scalar(db_session, "SELECT count(*) FROM visit WHERE staff_id IS NULL") == 0
+    assert scalar(db_session, "SELECT count(DISTINCT logged_by) FROM visit") == 1
+    due = due_households(db_session, person("admin"), limit=5000)
+    statuses = {r.status for r in due}
+    assert statuses == {"overdue", "due"}
+    assert any(r.last_visit_at is None for r in due)  # a few were never visited
+    counts = building_counts(db_session, person("admin"))
+    flagged = sum(c.flagged for c in counts)
+    assert 0.08 <= flagged / demo["households"] <= 0.12
+    assert len(due) < flagged  # most flagged households are not due yet
+    # A grid worker of the demo sees only their own grid's due households.
+    staff_id, grid = db_session.execute(
+        sa.text(
+            "SELECT a.staff_id, a.grid_id FROM assignment a "
+            "WHERE a.role = 'grid_worker' ORDER BY a.staff_id LIMIT 1"
+        )
+    ).one()
+    code = db_session.scalar(sa.select(Staff.code).where(Staff.id == staff_id))
+    worker = replace(
+        person("grid_staff", name=str(code)),
+        staff_id=staff_id,
+        scope=scope_for_staff(db_session, staff_id),
+    )
+    mine = due_households(db_session, worker, limit=5000)
+    assert mine and {r.id for r in mine} <= {r.id for r in due}
+    in_grid = {r.id for r in due_households(db_session, person("admin"), grid_id=grid, limit=5000)}
+    assert {r.id for r in mine} == in_grid
+    assert all(not r.masked for r in mine)
+
+
 def test_loading_twice_is_a_conflict(db_session: Session, demo: dict[str, int]) -> None:
     with pytest.raises(Conflict, match="already loaded"):
         load_demo(db_session, actor=TESTS)
@@ -139,6 +179,7 @@ def test_cli_loads_once_with_if_empty(scratch_database_url: str) -> None:
     first = runner.invoke(main, ["demo", "load", "--if-empty"])
     assert first.exit_code == 0, first.output
     assert "Demo community loaded" in first.output and "166 buildings" in first.output
+    assert "4176 households" in first.output
     second = runner.invoke(main, ["demo", "load", "--if-empty"])
     assert second.exit_code == 0
     assert "already holds a community" in second.output
