@@ -41,8 +41,14 @@ TITLES = {
 
 
 def wants_json() -> bool:
-    """API paths, and clients whose Accept header ranks JSON above HTML."""
+    """API paths, JSON documents and bodies, and clients whose Accept header ranks JSON first.
+
+    A script that sends JSON (the phone page's queue) or asks for a ``.json``
+    path reads the answer as JSON, errors included.
+    """
     if request.path == "/api" or request.path.startswith("/api/"):
+        return True
+    if request.is_json or request.path.endswith(".json"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"

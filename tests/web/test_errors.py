@@ -112,3 +112,13 @@ def test_empty_community_choice_is_400(client: FlaskClient) -> None:
     response = client.get("/go?community=", headers={"Accept": "application/json"})
     assert response.status_code == 400
     assert response.json["error"]["message"] == "Choose a community."
+
+
+def test_json_documents_and_bodies_get_json_errors(client: FlaskClient) -> None:
+    """A script posting JSON, or asking for a .json path, reads its error as JSON."""
+    document = client.get("/communities/nowhere.json", headers={"Accept": "text/html"})
+    assert document.status_code == 404
+    assert document.mimetype == "application/json"
+    body = client.post("/no/such/page", json={"a": 1}, headers={"Accept": "text/html"})
+    assert body.status_code == 404
+    assert body.mimetype == "application/json"
