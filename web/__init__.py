@@ -134,6 +134,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         api,
         assets,
         audit,
+        compression,
         db,
         dispatch,
         errors,
@@ -181,6 +182,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Rate limits first: a burst is refused before it costs a database query.
     limits.init_app(app, login=access.bp, api=(api.bp, open311.bp))
     security.init_app(app, settings, tiles)
+    compression.init_app(app)
     for bp in (
         assets.bp,
         access.bp,
