@@ -28,6 +28,7 @@ from gridgis.models.households import (
     Visit,
 )
 from gridgis.models.incidents import (
+    ASSIGNED_STATUSES,
     CHANNEL_TERMS,
     CHANNELS,
     INCIDENT_STATUS_TERMS,
@@ -53,6 +54,7 @@ from gridgis.models.roles import (
 )
 
 __all__ = [
+    "ASSIGNED_STATUSES",
     "CARE_FLAGS",
     "CARE_FLAG_TERMS",
     "CHANNELS",

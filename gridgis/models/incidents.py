@@ -54,6 +54,8 @@ INCIDENT_STATUS_TERMS: Mapping[str, Term] = _table(
 INCIDENT_STATUSES = tuple(INCIDENT_STATUS_TERMS)
 #: States whose incidents are still someone's work (deadlines run, duplicates count).
 OPEN_STATUSES = ("received", "registered", "dispatched", "in_progress", "checked")
+#: Open and handed to a team (派遣 onwards): what the team has to act on or wait on.
+ASSIGNED_STATUSES = ("dispatched", "in_progress", "checked")
 
 #: Where a report came in.
 CHANNEL_TERMS: Mapping[str, Term] = _table(

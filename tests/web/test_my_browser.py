@@ -246,6 +246,14 @@ def test_a_day_on_the_phone_with_the_network_cut(
                 count(database, sa.select(IncidentEvent).where(IncidentEvent.action == "accept"))
                 == 1
             )
+            # The list is the team's work: the new report (#2, not dispatched yet) shows
+            # only when he asks for everything open in the area.
+            reported = page.locator("#gg-incidents .gg-incident", has_text="#2 ")
+            assert reported.count() == 0
+            page.get_by_role("button", name="区域内全部").tap()
+            reported.wait_for()
+            page.get_by_role("button", name="派给我们的").tap()
+            reported.wait_for(state="detached")
 
             # A visit to a household due one: the due list changes.
             tab(phone, "走访")

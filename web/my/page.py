@@ -30,6 +30,7 @@ from gridgis.incidents.views import event_name
 from gridgis.maps import community as community_map
 from gridgis.maps import offline
 from gridgis.models import (
+    ASSIGNED_STATUSES,
     CARE_FLAG_TERMS,
     INCIDENT_STATUS_TERMS,
     OPEN_STATUSES,
@@ -146,6 +147,7 @@ def page_data(
         "lang": lang,
         "renderedAt": clock.now().isoformat(),
         "openStatuses": list(OPEN_STATUSES),
+        "assignedStatuses": list(ASSIGNED_STATUSES),
         "statuses": {code: term.name(lang) for code, term in INCIDENT_STATUS_TERMS.items()},
         # The moves of the life cycle grid staff make (accept, report done): the
         # buttons offered; the server decides again when a move arrives.

@@ -40,6 +40,9 @@
   let households = {due: [], buildings: []};  // the households due a visit, counts by building
   let position = null;  // the phone's last position {lat, lon, accuracy}
   let sortBy = "urgent";
+  // The team's work first: what was dispatched to it; the rest of the area on request
+  // (grid staff are the office's sentinels, they may know of a report not yet dispatched).
+  let showAll = false;
   let opened = null;  // the incident whose card is open
 
   // -- small helpers ----------------------------------------------------------------
@@ -488,7 +491,7 @@
     if (!markers) { return; }
     markers.clearLayers();
     const now = Date.now() + skew;
-    incidents.forEach((f) => {
+    shown().forEach((f) => {
       if (!f.geometry) { return; }
       const p = f.properties;
       const due = nextDeadline(p);
@@ -608,8 +611,12 @@
     colourBuildings();
   }
 
+  function shown() {
+    return showAll ? incidents : incidents.filter((f) => DATA.assignedStatuses.indexOf(f.properties.status) >= 0);
+  }
+
   function sorted() {
-    const list = incidents.slice();
+    const list = shown().slice();
     if (sortBy === "near" && position) {
       const d = (f) => (f.geometry ? metres(position, {lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1]}) : Infinity);
       return list.sort((a, b) => d(a) - d(b));
@@ -624,9 +631,11 @@
 
   function renderIncidents() {
     const list = $("gg-incidents");
-    $("gg-n-incidents").textContent = incidents.length ? String(incidents.length) : "";
-    if (!incidents.length) {
-      list.replaceChildren(el("li", {class: "gg-empty", text: say("none")}));
+    const assigned = incidents.filter((f) => DATA.assignedStatuses.indexOf(f.properties.status) >= 0);
+    $("gg-n-incidents").textContent = assigned.length ? String(assigned.length) : "";
+    if (!shown().length) {
+      const text = incidents.length ? say("noneAssigned", {n: incidents.length}) : say("none");
+      list.replaceChildren(el("li", {class: "gg-empty", text: text}));
       return;
     }
     list.replaceChildren(...sorted().map((f) => incidentCard(f)));
@@ -918,6 +927,14 @@
     tab.addEventListener("click", () => showTab(tab.id.replace("gg-t-", "")));
   });
 
+  document.querySelectorAll(".gg-sort [data-show]").forEach((chip) => {
+    chip.addEventListener("click", () => {
+      showAll = chip.dataset.show === "all";
+      document.querySelectorAll(".gg-sort [data-show]").forEach((c) => c.setAttribute("aria-pressed", String(c === chip)));
+      renderIncidents();
+      drawIncidents();
+    });
+  });
   document.querySelectorAll(".gg-sort [data-sort]").forEach((chip) => {
     chip.addEventListener("click", async () => {
       sortBy = chip.dataset.sort;
