@@ -89,8 +89,8 @@ def import_command(
     households. FILE is GeoJSON, a Shapefile (.shp or .zip), a GeoPackage or
     CSV (WKT or lon/lat columns; staff: code,name,phone,role,grid,building,
     unit,team,on_duty; households, CSV or XLSX: code,building,unit,room,
-    head_name,phone,members,care_flags,note, or lon/lat instead of building
-    and unit). Grids go into a new draft layout unless --publish is given;
+    head_name,phone,members,care_flags,note,registered, or lon/lat instead of
+    building and unit). Grids go into a new draft layout unless --publish is given;
     households are updated by code when imported again.
     """
     bar = _ProgressBar()

@@ -93,8 +93,9 @@ def load_households(loader: Loader, path: Path, *, code_field: str | None, crs: 
     if path.suffix.lower() not in tables.TABLE_SUFFIXES:
         raise InvalidFile(
             f"{label}: households are imported from a CSV file or an Excel workbook (.xlsx) "
-            "with the columns code,building,unit,room,head_name,phone,members,care_flags,note "
-            "(or 户编码,楼栋,单元,房号,户主,电话,人数,关爱标记,备注; 经度,纬度 for a point)."
+            "with the columns code,building,unit,room,head_name,phone,members,care_flags,note,"
+            "registered (or 户编码,楼栋,单元,房号,户主,电话,人数,关爱标记,备注,登记日期; "
+            "经度,纬度 for a point)."
         )
     if not path.is_file():
         raise InvalidFile(f"{label} does not exist or is not a file.")

@@ -9,7 +9,8 @@ one household with its visits (:mod:`~gridgis.staff.households`); the
 visiting schedule ("四访") and a month's figures (:mod:`~gridgis.staff.visits`);
 logging a visit (:mod:`~gridgis.staff.visit_log`; a follow-up becomes an
 incident through :mod:`gridgis.incidents.followups`); and rounds ("四进",
-:mod:`~gridgis.staff.rounds`). Monthly reports will live here too.
+:mod:`~gridgis.staff.rounds`, listed by :mod:`~gridgis.staff.round_listing`).
+The monthly work report built from these lives in :mod:`gridgis.reports`.
 """
 
 from gridgis.config import Settings
