@@ -28,13 +28,15 @@ changes nothing and says why.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,15 +194,47 @@ def import_hotline(
             and reasons are in the details; nothing is stored).
         InvalidInput: The mapping is malformed or names unknown categories.
     """
+    with _collector_paused():
+        return _import(session, path, actor, channel, crs, mapping, progress)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for an import (reference counting still frees).
+
+    An import makes hundreds of thousands of rows, reports, results and
+    outcomes, all acyclic: as they pile up, the collector's full passes over
+    every object of the process found nothing and took 0.9 s of a
+    30,000-row import (1.5 s with the smaller passes), about a sixth of it.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _import(
+    session: Session,
+    path: Path,
+    actor: Principal,
+    channel: str,
+    crs: str | None,
+    mapping: Path | None,
+    progress: Callable[[int, int], None] | None,
+) -> HotlineImport:
     classes = read_mapping(session, mapping)
     label, source, records = read_work_orders(path)
     found = HotlineImport(str(path), source, channel, rows=len(records))
     reports: list[Report] = []
     labels: list[str] = []
     first_row: dict[str, str] = {}
+    read = _Reader(channel, crs or DEFAULT_CRS, classes)
     for where, values in records:
         try:
-            report = _report(values, channel, crs or DEFAULT_CRS, classes)
+            report = read.report(values)
             earlier = first_row.setdefault(report.external_id or "", where)
             if earlier != where:
                 raise Refused("duplicate_id", f"the same number as {earlier}")
@@ -311,33 +345,57 @@ def _json_text(value: object) -> str:
     return str(value) if not isinstance(value, float) else repr(value)
 
 
-def _report(
-    values: dict[str, str], channel: str, default_crs: str, classes: ClassMapping
-) -> Report:
-    """One row as a report; Refused for a row that says too little to be one."""
-    external_id = values.get("external_id", "")
-    if not external_id:
-        raise Refused("no_id", "the row has no work-order number (工单编号)")
-    classification = values.get("classification") or None
-    written_crs = values.get("crs", "")
-    crs_key = "".join(
-        unicodedata.normalize("NFKC", written_crs).casefold().replace("_", "").split()
-    )
-    return Report(
-        channel=channel,
-        category=classes.category_for(classification),
-        description=values.get("description", ""),
-        lon=_number(values, "lon"),
-        lat=_number(values, "lat"),
-        crs=CRS_SPELLINGS.get(crs_key, written_crs) or default_crs,
-        address=values.get("address") or None,
-        reported_at=parse_local_time(values.get("reported_at", "")),
-        reporter_name=values.get("reporter_name") or None,
-        reporter_phone=values.get("reporter_phone") or None,
-        external_id=external_id,
-        source_category=classification,
-        source_fields={COLUMNS[k][0]: values[k] for k in SOURCE_FIELDS if values.get(k)},
-    )
+class _Reader:
+    """Rows to reports, for one import: the few distinct 坐标系 and 问题分类 read once each."""
+
+    def __init__(self, channel: str, default_crs: str, classes: ClassMapping) -> None:
+        self.channel = channel
+        self.default_crs = default_crs
+        self.classes = classes
+        self.zone = clock.local(clock.now()).tzinfo
+        self.crs: dict[str, str] = {}
+        self.categories: dict[str, str | None] = {}
+
+    def report(self, values: dict[str, str]) -> Report:
+        """One row as a report; Refused for a row that says too little to be one."""
+        external_id = values.get("external_id", "")
+        if not external_id:
+            raise Refused("no_id", "the row has no work-order number (工单编号)")
+        classification = values.get("classification") or None
+        written_crs = values.get("crs", "")
+        crs = self.crs.get(written_crs)
+        if crs is None:
+            crs = self.crs[written_crs] = _crs_name(written_crs) or self.default_crs
+        category = None
+        if classification is not None:
+            if classification not in self.categories:
+                self.categories[classification] = self.classes.category_for(classification)
+            category = self.categories[classification]
+        return Report(
+            channel=self.channel,
+            category=category,
+            description=values.get("description", ""),
+            lon=_number(values, "lon"),
+            lat=_number(values, "lat"),
+            crs=crs,
+            address=values.get("address") or None,
+            reported_at=parse_local_time(values.get("reported_at", ""), zone=self.zone),
+            reporter_name=values.get("reporter_name") or None,
+            reporter_phone=values.get("reporter_phone") or None,
+            external_id=external_id,
+            source_category=classification,
+            source_fields={COLUMNS[k][0]: values[k] for k in SOURCE_FIELDS if values.get(k)},
+        )
+
+
+def _crs_name(written: str) -> str:
+    """坐标系 as written → gridgis's name for it (case, spaces, ``_`` and width aside).
+
+    A spelling not known is returned as written (the routing then says whether
+    it names a CRS); blank stays blank.
+    """
+    key = "".join(unicodedata.normalize("NFKC", written).casefold().replace("_", "").split())
+    return CRS_SPELLINGS.get(key, written)
 
 
 def _number(values: dict[str, str], name: str) -> float | None:
@@ -350,11 +408,14 @@ def _number(values: dict[str, str], name: str) -> float | None:
         raise Refused("bad_coordinates", f"the {name} {text!r} is not a number") from None
 
 
-def parse_local_time(text: str) -> dt.datetime:
+def parse_local_time(text: str, *, zone: dt.tzinfo | None = None) -> dt.datetime:
     """受理时间 as written by hotline systems; local time (the display zone) without a zone.
 
     ``2026-11-01 17:54:51``, ``2026/11/1 17:54``, ``2026年11月1日 17时54分``,
     ``2026-11-01T17:54:51+08:00`` ...
+
+    ``zone``: the display zone, when the caller has it already (an import reads
+    it once rather than once a row).
 
     Raises:
         Refused: No time, no time of day, or not a time (``bad_time``).
@@ -363,7 +424,7 @@ def parse_local_time(text: str) -> dt.datetime:
     try:
         if match is None:
             raise ValueError
-        year, month, day, hour, minute, second, fraction, zone = match.groups()
+        year, month, day, hour, minute, second, fraction, written_zone = match.groups()
         moment = dt.datetime(
             int(year),
             int(month),
@@ -380,12 +441,12 @@ def parse_local_time(text: str) -> dt.datetime:
             if text.strip()
             else "the row has no 受理时间 (when the hotline took the call)",
         ) from None
-    if zone is None:
-        return moment.replace(tzinfo=clock.local(clock.now()).tzinfo)
-    if zone == "Z":
+    if written_zone is None:
+        return moment.replace(tzinfo=zone or clock.local(clock.now()).tzinfo)
+    if written_zone == "Z":
         return moment.replace(tzinfo=dt.UTC)
-    sign = -1 if zone[0] == "-" else 1
-    digits = zone[1:].replace(":", "")
+    sign = -1 if written_zone[0] == "-" else 1
+    digits = written_zone[1:].replace(":", "")
     offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     return moment.replace(tzinfo=dt.timezone(sign * offset))
 
