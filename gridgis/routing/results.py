@@ -422,18 +422,21 @@ def explain(r: RoutingResult) -> tuple[str, str]:
             f"is {r.distance_m:.1f} m away and takes it."
         )
     else:
-        place_zh = {
-            "address": f"地址“{r.matched_address}”所在楼栋 {r.building_name or r.building_code}",
-            "unit": f"{r.building_name or r.building_code} {r.unit_number} 单元",
-            "building": f"楼栋 {r.building_name or r.building_code}",
-            "grid": f"网格 {r.grid_code}",
-        }[r.rule]
-        place_en = {
-            "address": f"building {r.building_code} at the address {r.matched_address!r}",
-            "unit": f"unit {r.unit_number} of building {r.building_code}",
-            "building": f"building {r.building_code}",
-            "grid": f"grid {r.grid_code}",
-        }[r.rule]
+        # Only the rule's own sentence is formatted (a batch explains every result it stores).
+        if r.rule == "unit":
+            place_zh = f"{r.building_name or r.building_code} {r.unit_number} 单元"
+            place_en = f"unit {r.unit_number} of building {r.building_code}"
+        elif r.rule == "building":
+            place_zh = f"楼栋 {r.building_name or r.building_code}"
+            place_en = f"building {r.building_code}"
+        elif r.rule == "address":
+            place_zh = f"地址“{r.matched_address}”所在楼栋 {r.building_name or r.building_code}"
+            place_en = f"building {r.building_code} at the address {r.matched_address!r}"
+        elif r.rule == "grid":
+            place_zh = f"网格 {r.grid_code}"
+            place_en = f"grid {r.grid_code}"
+        else:
+            raise KeyError(r.rule)
         zh = f"该位置位于{place_zh}，属网格 {r.grid_code}（{r.grid_name}）。"
         en = f"The location is in {place_en}, which belongs to grid {r.grid_code} ({r.grid_name})."
     return zh, en
