@@ -6,7 +6,8 @@ commercial street (商业街), an urban village (城中村), the roads between t
 nine grids (网格) that tile the community, every grid's "1+1+1+N" staff team,
 the joint-enforcement departments, a dozen incident categories, and the
 households of every unit with the visits already logged to them
-(:mod:`gridgis.demo.households`).
+(:mod:`gridgis.demo.households`), and the grid teams' rounds (四进) of the
+last three months (:mod:`gridgis.demo.rounds`).
 
 The map is laid out by hand in local metres (see :mod:`gridgis.demo.geometry`);
 the seed only decides the urban village's irregular houses and the staff's names
@@ -27,6 +28,7 @@ from shapely.geometry import LineString, Polygon, box
 
 from gridgis.config import PROJECT_ROOT
 from gridgis.demo import households as demo_households
+from gridgis.demo import rounds as demo_rounds
 from gridgis.demo.geometry import (
     Footprint,
     Point,
@@ -469,11 +471,16 @@ exterior rings counter-clockwise, one feature per line.
 | staff.csv | the "1+1+1+N" teams, one row per role held; `code` is the person, so a person with two roles has two rows | {counts["staff"]} |
 | households.csv | households (户) of every unit: room, made-up head and 13X-0000-NNNN phone, members, care flags (about one in ten), registration date | {counts["households"]} |
 | visits.csv | visits already logged to flagged households: staff code, days before the day the demo is loaded, time of day, findings | {counts["visits"]} |
+| rounds.csv | rounds (四进) of the last {demo_rounds.MONTHS * demo_rounds.MONTH_DAYS} days by each grid's workers and some volunteers: kind, grid, place, days before the day the demo is loaded, start time, staff, others, findings | {counts["rounds"]} |
 
 In total {counts["households"]} households. Households per unit are floors × households per floor.
 staff.csv: `grid` is set for grid_worker, part_time_worker and volunteer rows; `building`
 for building_head and unit_head rows; `unit` (the unit number) for unit_head rows; `team`
 (red, blue, green, orange, white) for volunteers; `on_duty` is true or false.
+rounds.csv: `kind` is inventory (进网格自查盘点), publicity (进小区宣传政策), collection
+(进楼院征集诉求) or home_help (进家门提供帮助); the place is the grid alone, a `building`,
+or a point (`lon`, `lat`, WGS-84) in the grid; `staff` are the participants' codes, the one
+who logged it first, all of the grid's team; no finding became an incident.
 
 | grid | name | households |
 |---|---|---|
@@ -626,6 +633,9 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED) -> dict[str, int]:
     demo_households.write_csv(out_dir / "visits.csv", demo_households.VISIT_FIELDS, visits)
     counts["visits"] = len(visits)
     counts["households"] = sum(b.households for b in buildings)
+    rounds = demo_rounds.generate(list(zip(grid_codes, grid_polys)), buildings, staff, seed)
+    demo_households.write_csv(out_dir / "rounds.csv", demo_rounds.ROUND_FIELDS, rounds)
+    counts["rounds"] = len(rounds)
     readme = _readme(counts, _households_by_grid(grid_codes, buildings))
     (out_dir / "README.md").write_text(readme, encoding="utf-8", newline="\n")
     return counts

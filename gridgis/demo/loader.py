@@ -2,9 +2,11 @@
 
 The demo goes in exactly as an administrator's files would (``import_layer``),
 so loading it exercises the same validation; only the catalogue (departments,
-categories) has its own loader, and the visits already logged to the
+categories) has its own loader, the visits already logged to the
 households (dated back from the day of loading, :mod:`gridgis.demo.households`)
-go in through the domain's own :func:`gridgis.staff.visit_log.log_visits`.
+go in through the domain's own :func:`gridgis.staff.visit_log.log_visits`, and
+the rounds (:mod:`gridgis.demo.rounds`, dated the same way) one by one through
+:func:`gridgis.staff.rounds.log_round`.
 ``gridgis.demo.generate`` makes the files.
 ``create_demo_admin`` gives a demo database its administrator.
 """
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 from gridgis.access.accounts import create_user, has_admin
 from gridgis.access.permissions import ROLE_PERMISSIONS, Principal
 from gridgis.audit import Actor
-from gridgis.demo import households
+from gridgis.demo import households, rounds
 from gridgis.demo.generate import SHAPES_DIR
 from gridgis.errors import Conflict, InvalidFile
 from gridgis.geo.layouts import publish_layout
@@ -88,6 +90,9 @@ def load_demo(session: Session, shapes_dir: Path = SHAPES_DIR, *, actor: Actor) 
     counts["categories"] = load_categories(session, shapes_dir / "categories.json", actor=actor)
     counts["visits"] = households.load_visits(
         session, shapes_dir / "visits.csv", code, actor=_administrator(actor)
+    )
+    counts["rounds"] = rounds.load_rounds(
+        session, shapes_dir / "rounds.csv", code, actor=_administrator(actor)
     )
     return counts
 

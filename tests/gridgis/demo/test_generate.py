@@ -27,6 +27,7 @@ FILES = {f"{layer}.geojson" for layer in LAYERS} | {
     "staff.csv",
     "households.csv",
     "visits.csv",
+    "rounds.csv",
     "README.md",
 }
 OTHER_SEED = 7
