@@ -6,7 +6,8 @@ countdowns that refreshes itself, and a form for a new incident that shows
 the routed team, the deadlines and nearby duplicates before saving.
 ``/dispatch/incidents/<id>`` shows one incident: its place, photos, history,
 team and reporters as the privacy rule allows, and the moves the user's role
-allows, as plain forms (they work without JavaScript).
+allows and a note (处置进展/备注) for those who may add one, as plain forms
+(they work without JavaScript).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from gridgis import clock
 from gridgis.clock import parse_time
 from gridgis.errors import N_, GridgisError, InvalidInput
 from gridgis.geo.layouts import get_community
-from gridgis.incidents import clusters, lifecycle, photos, queries, views
+from gridgis.incidents import clusters, lifecycle, notes, photos, queries, views
 from gridgis.incidents.preview import preview
 from gridgis.maps import community as community_map
 from gridgis.maps import offline
@@ -36,6 +37,7 @@ bp = Blueprint("dispatch", __name__, url_prefix="/dispatch")
 
 MOVED = N_("Done: {action}.")
 PHOTO_ADDED = N_("Photo added.")
+NOTE_ADDED = N_("Note added.")
 
 
 def _categories(lang: str) -> list[tuple[str, str]]:
@@ -226,6 +228,25 @@ def add_photo_here(incident_id: int) -> Response:
         flash(i18n.gettext(exc.user_msg))
         return redirect(url_for(".incident", incident_id=incident_id))
     flash(i18n.gettext(PHOTO_ADDED))
+    return redirect(url_for(".incident", incident_id=incident_id))
+
+
+@bp.post("/incidents/<int:incident_id>/notes")
+@requires("incidents:read")
+def add_note_here(incident_id: int) -> Response:
+    """A note from the incident page's form, into its history as the API adds it."""
+    session = db.get_session()
+    principal = current_principal()
+    views.get_visible(session, incident_id, principal)
+    try:
+        notes.add_note(session, incident_id, request.form.get("note"), actor=principal)
+    except GridgisError as exc:
+        if exc.http_status >= 500:
+            raise
+        db.end_with_error(exc)
+        flash(i18n.gettext(exc.user_msg))
+        return redirect(url_for(".incident", incident_id=incident_id))
+    flash(i18n.gettext(NOTE_ADDED))
     return redirect(url_for(".incident", incident_id=incident_id))
 
 

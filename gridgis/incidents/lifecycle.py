@@ -11,7 +11,9 @@ reopening need a reason. Every move is an appended event in the same
 transaction; dispatching, reopening and closing also write a notification to
 the outbox. The incident's row is locked for the move (``FOR UPDATE``), so of
 two people moving it at once the second sees the first's result and is
-refused if the move no longer applies: both cannot win.
+refused if the move no longer applies: both cannot win. Who may act on an
+incident at all (:func:`may_act`) is decided here once, for the moves and for
+the notes written between them (:mod:`gridgis.incidents.notes`).
 """
 
 from __future__ import annotations
@@ -70,22 +72,37 @@ TRANSITIONS: Mapping[str, Transition] = dict(
 )
 
 
+#: Who may add a note (处置进展/备注, :mod:`gridgis.incidents.notes`): whoever dispatches,
+#: and the routed team, as for its moves.
+NOTE_PERMISSIONS = (DISPATCH, WORK)
+
+
 def allowed(viewer: Principal, incident: Incident) -> list[str]:
     """The moves ``viewer`` may make on ``incident`` now (for the console's buttons)."""
     return [
         name
         for name, t in TRANSITIONS.items()
-        if incident.status in t.sources and _may(viewer, t, incident)
+        if incident.status in t.sources and may_act(viewer, t.permission, incident)
     ]
 
 
-def _may(viewer: Principal, transition: Transition, incident: Incident) -> bool:
-    if not viewer.can(transition.permission):
+def may_act(viewer: Principal, permission: str, incident: Incident) -> bool:
+    """Whether ``viewer`` acts on ``incident`` with ``permission`` (a move's, or a note's).
+
+    Dispatching is for any incident; working on one (``incidents:work``) is for
+    the routed grid team only: grid staff act on their own team's incidents.
+    Whether the viewer may *see* the incident is :func:`gridgis.incidents.views.get_visible`'s.
+    """
+    if not viewer.can(permission):
         return False
-    if transition.permission == WORK and viewer.scope is not None:
-        # The routed grid team: grid staff act on their own team's incidents.
+    if permission == WORK and viewer.scope is not None:
         return viewer.scope.team.holds(incident.grid_id, incident.building_id, incident.unit_id)
     return True
+
+
+def may_note(viewer: Principal, incident: Incident) -> bool:
+    """Whether ``viewer`` may add a note to ``incident`` (the console's form, the phone's)."""
+    return any(may_act(viewer, p, incident) for p in NOTE_PERMISSIONS)
 
 
 def move(
@@ -121,13 +138,17 @@ def move(
     reason = (reason or "").strip()[:MAX_NOTE] or None
     if transition.needs_reason and not reason:
         raise InvalidInput(f"Say why ({transition.zh}): a reason is required to {action}.")
-    # The lock: a concurrent move waits here, then sees this one's result.
+    # The lock: a concurrent move waits here, then sees this one's result. Read again
+    # (populate_existing) even when the caller loaded it before: its status then may be stale.
     incident = session.scalar(
-        sa.select(Incident).where(Incident.id == incident_id).with_for_update()
+        sa.select(Incident)
+        .where(Incident.id == incident_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if incident is None:
         raise NotFound(f"No incident {incident_id}.")
-    if not _may(actor, transition, incident):
+    if not may_act(actor, transition.permission, incident):
         raise Forbidden(
             f"You may not {action} incident {incident.id}: "
             + (
@@ -195,7 +216,12 @@ def _merge_target(session: Session, incident: Incident, into: int | None) -> Inc
         raise InvalidInput("Say which incident this one duplicates (into=ID).")
     if into == incident.id:
         raise InvalidInput("An incident cannot be merged into itself.")
-    target = session.scalar(sa.select(Incident).where(Incident.id == into).with_for_update())
+    target = session.scalar(
+        sa.select(Incident)
+        .where(Incident.id == into)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if target is None:
         raise NotFound(f"No incident {into} to merge into.")
     if target.status in ("merged", "rejected"):

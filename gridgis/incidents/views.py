@@ -28,12 +28,13 @@ from gridgis.access.privacy import (
 )
 from gridgis.errors import NotFound
 from gridgis.incidents.breaches import breaches
-from gridgis.incidents.lifecycle import TRANSITIONS, allowed
+from gridgis.incidents.lifecycle import TRANSITIONS, allowed, may_note
 from gridgis.models import (
     CHANNEL_TERMS,
     INCIDENT_STATUS_TERMS,
     Category,
     Incident,
+    IncidentEvent,
     IncidentReporter,
 )
 
@@ -61,16 +62,26 @@ def place_of(incident: Incident) -> Post:
     return Post(incident.grid_id, incident.building_id, incident.unit_id)
 
 
-def get_visible(session: Session, incident_id: int, viewer: Principal) -> Incident:
+def get_visible(
+    session: Session, incident_id: int, viewer: Principal, *, for_update: bool = False
+) -> Incident:
     """The incident, if ``viewer`` may see it.
+
+    Args:
+        session: The unit of work.
+        incident_id: Which incident.
+        viewer: Who asks.
+        for_update: Lock its row until the unit of work ends (``FOR UPDATE``), and
+            read it afresh even if the session had it: for a write that depends on it.
 
     Raises:
         NotFound: No such incident, or one the viewer may not see (the same
             answer: an id says nothing about incidents elsewhere).
     """
-    incident = session.scalar(
-        sa.select(Incident).where(Incident.id == incident_id, visible_to(viewer))
-    )
+    query = sa.select(Incident).where(Incident.id == incident_id, visible_to(viewer))
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    incident = session.scalar(query)
     if incident is None:
         if not viewer.can("incidents:read"):
             raise Forbidden("Your role does not allow reading incidents.")
@@ -182,19 +193,23 @@ def detail(
         "merged_into": incident.merged_into_id,
         "routing": routing_shown_to(incident.routing or {}, viewer),
         "reporters": reporters,
-        "history": [
-            {
-                "at": e.at.isoformat(),
-                "actor": e.actor,
-                "action": e.action,
-                "action_name": event_name(e.action, lang),
-                "from": e.from_status,
-                "to": e.to_status,
-                "note": e.note,
-            }
-            for e in incident.events
-        ],
+        "history": [history_line(e, lang) for e in incident.events],
         "actions": allowed(viewer, incident),
+        "may_note": may_note(viewer, incident),
+    }
+
+
+def history_line(event: IncidentEvent, lang: str = "zh") -> dict[str, Any]:
+    """One line of an incident's history as the detail and the notes API show it."""
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "action_name": event_name(event.action, lang),
+        "from": event.from_status,
+        "to": event.to_status,
+        "note": event.note,
     }
 
 
@@ -204,6 +219,7 @@ OTHER_EVENTS = {
     "merged_in": ("并入重复件", "Duplicate merged in"),
     "photo": ("上传照片", "Photo added"),
     "escalate": ("督办", "Escalated"),
+    "note": ("备注", "Note"),
 }
 
 

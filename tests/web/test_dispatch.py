@@ -262,6 +262,52 @@ def test_a_photo_from_the_incident_page(client: FlaskClient, db: Session) -> Non
     assert len(re.findall(r"<img src=", response.get_data(as_text=True))) == 1
 
 
+def test_a_note_from_the_incident_page(client_for: ClientFor, db: Session) -> None:
+    incident_id = new_incident(db)
+    page = f"/dispatch/incidents/{incident_id}"
+    dispatcher = client_for("dispatcher")
+    html = dispatcher.get(page).get_data(as_text=True)
+    assert f'action="{page}/notes"' in html and "添加备注" in html
+    response = dispatcher.post(
+        f"{page}/notes",
+        data={"csrf_token": csrf(dispatcher, page), "note": " 已电话联系居民，约明早处理 "},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert "已添加备注" in html
+    # In the history, named, with its text; the status is where it was.
+    assert re.search(r"<td>备注</td><td>[^<]*</td><td>已电话联系居民，约明早处理</td>", html)
+    assert status(db, incident_id) == "received"
+    # Empty: said on the page, nothing kept.
+    response = dispatcher.post(
+        f"{page}/notes",
+        data={"csrf_token": csrf(dispatcher, page), "note": "  "},
+        follow_redirects=True,
+    )
+    assert "备注内容不能为空" in response.get_data(as_text=True)
+    notes = db.scalars(
+        sa.select(IncidentEvent.note).where(
+            IncidentEvent.incident_id == incident_id, IncidentEvent.action == "note"
+        )
+    ).all()
+    assert notes == ["已电话联系居民，约明早处理"]
+
+
+def test_the_note_form_is_only_for_those_who_may(client_for: ClientFor, db: Session) -> None:
+    incident_id = new_incident(db)
+    page = f"/dispatch/incidents/{incident_id}"
+    planner = client_for("planner")  # reads incidents, acts on none
+    html = planner.get(page).get_data(as_text=True)
+    assert f"{page}/notes" not in html
+    refused = planner.post(
+        f"{page}/notes",
+        data={"csrf_token": csrf(planner, page), "note": "x"},
+        follow_redirects=True,
+    )
+    assert refused.status_code == 200 and "incidents:dispatch" in refused.get_data(as_text=True)
+    assert f"{page}/notes" in client_for("grid_staff").get(page).get_data(as_text=True)
+
+
 # --- the console's map ------------------------------------------------------------------
 
 VIEW = {"bbox": "114.299,30.589,114.307,30.595", "zoom": "16"}

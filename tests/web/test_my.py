@@ -318,6 +318,35 @@ def test_a_report_from_the_phone_lands_in_the_console_with_channel_visit(
     assert [f["id"] for f in console["features"]] == [first.json["id"]]
 
 
+def test_a_note_from_the_phone_sent_twice_is_added_once(
+    app: Any, db: Session, client_for: ClientFor, fresh_user: Callable[..., tuple[str, int]]
+) -> None:
+    dispatcher = client_for("dispatcher")
+    incident = new_incident(dispatcher, IN_B01_1)
+    for action in ("register", "dispatch"):
+        dispatcher.post(f"/api/v1/incidents/{incident}/actions/{action}")
+    staff = client_for("grid_staff")
+    html = staff.get("/my").get_data(as_text=True)
+    # The page names the notes URL for its queue (my.js fills in the incident's id).
+    found = re.search(r'data-notes="([^"]+)"', html)
+    assert found and found.group(1) == "/api/v1/incidents/0/notes"
+    assert 'data-k="addNote">添加备注<' in html
+    # As the queue sends it: the entry's id as client_id; the first answer is lost.
+    body = {"note": "物业已到场，明早清运", "client_id": "0b6f1f64-1c7e-4c2a-9d55-5d3c2f0a9e11"}
+    url = found.group(1).replace("/0/", f"/{incident}/")
+    first, again = staff.post(url, json=body), staff.post(url, json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json["id"] == again.json["id"]
+    history = staff.get(f"/api/v1/incidents/{incident}").json["history"]
+    assert [(h["action"], h["note"]) for h in history if h["action"] == "note"] == [
+        ("note", "物业已到场，明早清运")
+    ]
+    assert db.scalar(sa.select(Incident.status).where(Incident.id == incident)) == "dispatched"
+    # Another grid's staff do not see it, so cannot add to it.
+    other = login(app.test_client(), other_grid_staff(db, fresh_user))
+    assert other.post(url, json={"note": "x"}).status_code == 404
+
+
 # --- households, visits and rounds ------------------------------------------------------
 
 

@@ -5,9 +5,10 @@ the buildings drawn are those the database assigns him (B01 and B02), the
 incident dispatched to his team is on the map and in the list, and "locate
 me" finds him inside his area. The first screen, cold, stays under 300 KB on
 the wire. He reports an incident with a photo from where he stands, logs a
-visit to a household due one, and accepts the dispatched incident. Then the
-network goes (the browser offline and the server's port closed): he queues a
-visit, reloads, and still reads his area from what the service worker kept;
+visit to a household due one, accepts the dispatched incident and adds a note
+to it (its answer lost, sent again, added once). Then the network goes (the
+browser offline and the server's port closed): he queues a visit, reloads,
+and still reads his area from what the service worker kept;
 the visit shows as waiting. The network comes back and the visit is
 delivered, once. Screenshots are left in /tmp for a person to look at.
 """
@@ -246,6 +247,19 @@ def test_a_day_on_the_phone_with_the_network_cut(
                 count(database, sa.select(IncidentEvent).where(IncidentEvent.action == "accept"))
                 == 1
             )
+            # A note on its own (处置进展); its first answer is lost too: added once.
+            card.get_by_role("button", name="详情").tap()
+            card.locator("textarea[name=note]").fill("物业已到场，明早清运")
+            page.route("**/notes", lose_the_answer)
+            card.get_by_role("button", name="添加备注").tap()
+            page.locator("#gg-queue-list .gg-q-pending", has_text="备注 · 事件 1").wait_for()
+            page.unroute("**/notes")
+            page.evaluate("() => window.gridgis.my.flush()")
+            wait_delivered(phone, "note")
+            card.get_by_text("备注: 物业已到场，明早清运").wait_for()
+            card.get_by_text("处置中").wait_for()  # the status stays
+            notes = sa.select(IncidentEvent).where(IncidentEvent.action == "note")
+            assert count(database, notes) == 1
             # The list is the team's work: the new report (#2, not dispatched yet) shows
             # only when he asks for everything open in the area.
             reported = page.locator("#gg-incidents .gg-incident", has_text="#2 ")

@@ -79,6 +79,9 @@ SAMPLES: dict[tuple[str, str], Call] = {
     ("api.incidents.detail", "GET"): call("GET", "/api/v1/incidents/999999", 404),
     ("api.incidents.duplicates", "GET"): call("GET", "/api/v1/incidents/999999/duplicates", 404),
     ("api.incidents.move", "POST"): call("POST", "/api/v1/incidents/999999/actions/register", 404),
+    ("api.incidents.add_note", "POST"): call(
+        "POST", "/api/v1/incidents/999999/notes", 404, json={"note": "x"}
+    ),
     ("api.rates.rates", "GET"): call("GET", "/api/v1/rates?by=grid&period=month", 200),
     # Photos: no incident 999999, so whoever may call gets the domain's 404.
     ("api.photos.upload", "POST"): call(
@@ -96,6 +99,9 @@ SAMPLES: dict[tuple[str, str], Call] = {
     ("dispatch.act", "POST"): call("POST", "/dispatch/incidents/999999/actions/register", 404),
     ("dispatch.add_photo_here", "POST"): call(
         "POST", "/dispatch/incidents/999999/photos", 404, data={"note": "no file"}
+    ),
+    ("dispatch.add_note_here", "POST"): call(
+        "POST", "/dispatch/incidents/999999/notes", 404, data={"note": "x"}
     ),
     # Open311: the catalogue is public; no request 999999 nor token "nope" exists.
     ("open311.discovery", "GET"): call("GET", "/open311/v2/discovery.json", 200),
@@ -311,6 +317,7 @@ def test_discovery_lists_endpoints_and_permissions(anon_client: FlaskClient) -> 
         ("/api/v1/incidents/<int:incident_id>", ("GET",)): "incidents:read",
         ("/api/v1/incidents/<int:incident_id>/duplicates", ("GET",)): "incidents:read",
         ("/api/v1/incidents/<int:incident_id>/actions/<action>", ("POST",)): "incidents:read",
+        ("/api/v1/incidents/<int:incident_id>/notes", ("POST",)): "incidents:read",
         ("/api/v1/rates", ("GET",)): "incidents:read",
         ("/api/v1/incidents/<int:incident_id>/photos", ("POST",)): "incidents:report",
         ("/api/v1/incidents/<int:incident_id>/photos", ("GET",)): "incidents:read",

@@ -4,7 +4,7 @@
   endpoint needs, and how to authenticate.
 - :mod:`web.api.layers`: communities and their layers as GeoJSON.
 - :mod:`web.api.routing`: routing a point, an address or a file of incidents.
-- :mod:`web.api.incidents`: incidents taken in, listed, read and moved.
+- :mod:`web.api.incidents`: incidents taken in, listed, read, moved and noted.
 - :mod:`web.api.photos`: photos of incidents.
 - :mod:`web.api.rates`: the three rates.
 

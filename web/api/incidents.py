@@ -1,4 +1,4 @@
-"""Incidents over HTTP: take in, list, read, move (``/api/v1/incidents``).
+"""Incidents over HTTP: take in, list, read, move, note (``/api/v1/incidents``).
 
 - ``POST /api/v1/incidents`` (``incidents:report``; API keys with that scope
   too): a JSON report — ``channel``, ``category``, ``description``,
@@ -20,6 +20,13 @@
 - ``POST /api/v1/incidents/<id>/actions/<action>`` with ``reason``, ``into``,
   ``satisfaction``: one move of its life (:func:`gridgis.incidents.lifecycle.move`),
   200 with the new detail; 403, 409 or 400 as the move is refused.
+- ``POST /api/v1/incidents/<id>/notes`` with ``note`` and an optional
+  ``client_id``: a note in its history that moves nothing
+  (:func:`gridgis.incidents.notes.add_note`), 201 with the event; 200 with the
+  same event when this caller sent that ``client_id`` to this incident before
+  (a phone sending again after a lost answer); 404 for an incident the caller
+  may not see, 403 for one they see but may not act on, 400 for an empty or
+  too long note.
 
 The API speaks English; names in the answers follow ``?lang=`` (zh by default).
 """
@@ -38,7 +45,7 @@ from gridgis.access.permissions import Principal
 from gridgis.clock import parse_time
 from gridgis.errors import InvalidInput
 from gridgis.geo.query import parse_limit, parse_offset
-from gridgis.incidents import lifecycle, queries, views
+from gridgis.incidents import lifecycle, notes, queries, views
 from gridgis.incidents.duplicates import nearby_open
 from gridgis.incidents.intake import Report, take_in
 from gridgis.incidents.reports import (
@@ -68,6 +75,7 @@ TEXT_FIELDS = {
 }
 REPORT_FIELDS = (*TEXT_FIELDS, "lon", "lat", "crs", "reported_at")
 ACTION_FIELDS = ("reason", "into", "satisfaction")
+NOTE_FIELDS = ("note", "client_id")
 
 
 def _body(fields: tuple[str, ...], example: str, *, required: bool = True) -> dict[str, Any]:
@@ -262,3 +270,26 @@ def move(incident_id: int, action: str) -> Response:
     )
     session.expire(incident, ["events"])  # the move's event, read again
     return jsonify(views.detail(session, incident, viewer, i18n.current_language()))
+
+
+@bp.post("/incidents/<int:incident_id>/notes")
+@requires("incidents:read")
+def add_note(incident_id: int) -> Response:
+    """Add a note (处置进展/备注) to an incident's history: its status stays as it is."""
+    data = _body(NOTE_FIELDS, '{"note": "物业已到场，明早清运"}')
+    note, client_id = data.get("note"), data.get("client_id")
+    if note is not None and not isinstance(note, str):
+        raise InvalidInput(f"'note' must be a string; got {json.dumps(note)}.")
+    if client_id is not None and not isinstance(client_id, str):
+        raise InvalidInput(f"'client_id' must be a string; got {json.dumps(client_id)}.")
+    session, viewer = db.get_session(), current_principal()
+    # Not seen is "not found" before anything else is said about it (the domain checks again).
+    views.get_visible(session, incident_id, viewer)
+    noted = notes.add_note(session, incident_id, note, actor=viewer, client_id=client_id)
+    line = {
+        **views.history_line(noted.event, i18n.current_language()),
+        "incident_id": noted.incident.id,
+        "client_id": client_id or None,
+        "created": noted.created,
+    }
+    return _located(jsonify(line), 201 if noted.created else 200, noted.incident)

@@ -5,7 +5,7 @@
 // (/my/households.json), the team (in the page). The service worker (/my/sw.js) keeps
 // the page and the last answers, so all of it reads offline.
 //
-// Acting: every action (a new incident, a move, a photo, a visit, a round) goes into a
+// Acting: every action (a new incident, a move, a note, a photo, a visit, a round) goes into a
 // queue kept in IndexedDB first, then is sent; offline it waits for the network. Each
 // entry carries a client-made id so that sending it again after a lost answer does not
 // act twice (web/my/__init__.py says how, per kind). An entry the server refuses stays
@@ -44,6 +44,7 @@
   // (grid staff are the office's sentinels, they may know of a report not yet dispatched).
   let showAll = false;
   let opened = null;  // the incident whose card is open
+  const drafts = {};  // incident id -> the note being typed: cards are redrawn as the queue moves
 
   // -- small helpers ----------------------------------------------------------------
 
@@ -268,7 +269,8 @@
             continue;
           }
           entry.status = "pending";
-          entry.note = e instanceof ServerTrouble ? "retry" : null;
+          // Its own field: a move's `note` is the reason it carries, and must survive a retry.
+          entry.retry = e instanceof ServerTrouble;
           await save(entry);
           throw e;
         }
@@ -289,6 +291,7 @@
   async function deliver(entry) {
     if (entry.kind === "report") { return deliverReport(entry); }
     if (entry.kind === "move") { return deliverMove(entry); }
+    if (entry.kind === "note") { return deliverNote(entry); }
     if (entry.kind === "photo") { return deliverPhoto(entry, entry.incidentId); }
     if (entry.kind === "visit") { return send("POST", urls.visits, entry.body); }
     if (entry.kind === "round") { return send("POST", urls.rounds, entry.body); }
@@ -351,6 +354,15 @@
     return {id: entry.incidentId};
   }
 
+  // The entry's id goes as the note's client_id: the server keeps it with the note and
+  // answers a second delivery (the first's answer lost) with the note it already has,
+  // so a note is never added twice. Unlike a move, a note has no state that refuses
+  // a repeat, and unlike a photo, counting notes cannot tell a repeat from a second one.
+  async function deliverNote(entry) {
+    await send("POST", fill(urls.notes, entry.incidentId), {note: entry.text, client_id: entry.id});
+    return {id: entry.incidentId};
+  }
+
   function movedByMe(history, entry) {
     let mine = -1;
     history.forEach((h, i) => {
@@ -369,6 +381,7 @@
     if (entry.kind === "report") { return say("reportTitle"); }
     if (entry.kind === "move") { return say("moveTitle", {action: entry.label, id: entry.incidentId}); }
     if (entry.kind === "photo") { return say("photoTitle", {id: entry.incidentId}); }
+    if (entry.kind === "note") { return say("noteTitle", {id: entry.incidentId}); }
     if (entry.kind === "visit") { return say("visitFor", {household: entry.label}); }
     return say("roundTitle") + " · " + (entry.label || "");
   }
@@ -390,7 +403,7 @@
       return text;
     }
     if (loginNeeded) { return say("login"); }
-    return entry.note === "retry" ? say("retry") : say("pending");
+    return entry.retry ? say("retry") : say("pending");
   }
 
   function renderQueue() {
@@ -673,6 +686,7 @@
       button.addEventListener("click", () => {
         const card = button.closest(".gg-incident");
         const note = card.querySelector("textarea[name=note]");
+        delete drafts[p.id];  // the note goes with the move
         enqueue({kind: "move", incidentId: p.id, action: m.name, from: p.status, label: m.label, note: note ? note.value.trim() : ""});
       });
       return button;
@@ -681,7 +695,21 @@
 
   function incidentDetail(p) {
     const box = el("div", {class: "gg-detail"});
-    box.append(el("label", {text: say("note")}, [el("textarea", {name: "note", rows: "2", maxlength: "2000"})]));
+    const note = el("textarea", {name: "note", rows: "2", maxlength: "2000"});
+    note.value = drafts[p.id] || "";
+    note.addEventListener("input", () => { drafts[p.id] = note.value; });
+    box.append(el("label", {text: say("note")}, [note]));
+    // A note on its own (处置进展): into the history, the status unchanged.
+    const addNote = el("button", {type: "button", class: "gg-btn gg-btn-2", "data-note": "add", text: say("addNote")});
+    const noteHint = el("p", {class: "gg-hint", hidden: true, text: say("needNote")});
+    addNote.addEventListener("click", () => {
+      const text = note.value.trim();
+      noteHint.hidden = !!text;
+      if (!text) { note.focus(); return; }
+      delete drafts[p.id];
+      enqueue({kind: "note", incidentId: p.id, text: text});
+    });
+    box.append(el("div", {class: "gg-row"}, [addNote]), noteHint);
     const file = el("input", {type: "file", accept: "image/jpeg,image/png", capture: "environment", "aria-label": say("photo")});
     const add = el("button", {type: "button", class: "gg-btn gg-btn-2", text: say("addPhoto")});
     add.addEventListener("click", async () => {
@@ -694,6 +722,8 @@
     const more = el("div", {class: "gg-more", text: "…"});
     box.append(more);
     read(fill(urls.incident, p.id)).then((d) => {
+      // The server decides again; this only spares a note it would refuse (another team's).
+      if (d.may_note === false) { addNote.hidden = true; }
       const team = (d.routing && d.routing.team) || [];
       more.replaceChildren(
         el("p", {class: "gg-description", text: d.description || ""}),
