@@ -6,7 +6,8 @@ checks and rows shared in :mod:`~gridgis.incidents.reports`); the 12345
 hotline's work-order exports (:mod:`~gridgis.incidents.hotline`, with the
 classification table in :mod:`~gridgis.incidents.mapping`); its life, who may
 move it and how (:mod:`~gridgis.incidents.lifecycle`), as appended events
-(:mod:`~gridgis.incidents.history`); nearby duplicates
+(:mod:`~gridgis.incidents.history`), and notes on it without a move
+(:mod:`~gridgis.incidents.notes`); nearby duplicates
 (:mod:`~gridgis.incidents.duplicates`); deadlines in working time on the
 official calendar (:mod:`~gridgis.incidents.deadlines`), when one is
 breached (:mod:`~gridgis.incidents.breaches`) and 督办 of those breached

@@ -29,6 +29,8 @@ twice:
   script then reads the incident's history and counts the move delivered when
   the move out of the state it saw is this user's own;
 - a photo: before sending it again, the script counts the incident's photos;
+- a note: its ``client_id``, looked up for that incident and author before a
+  second one is added (:mod:`gridgis.incidents.notes`);
 - a visit or a round: identified by who, where and when (to the millisecond the
   phone recorded); a second delivery answers with the first (:mod:`web.my.field`).
 
