@@ -214,9 +214,13 @@ def test_a_day_on_the_phone_with_the_network_cut(
             page.get_by_text("位置：30.591100, 114.300900").wait_for()
             page.get_by_label("类别", exact=True).select_option("garbage")
             page.get_by_label("事件描述").fill("1栋楼道堆放杂物")
-            page.get_by_label("照片").set_input_files(
+            # The photo button (a label in the page's language) opens the camera or gallery.
+            with page.expect_file_chooser() as chooser:
+                page.get_by_text("拍照或选择照片").tap()
+            chooser.value.set_files(
                 {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}
             )
+            page.get_by_text("已选照片：photo.jpg").wait_for()
             page.route(
                 "**/api/v1/incidents",
                 lambda route: (
@@ -260,6 +264,14 @@ def test_a_day_on_the_phone_with_the_network_cut(
             card.get_by_text("处置中").wait_for()  # the status stays
             notes = sa.select(IncidentEvent).where(IncidentEvent.action == "note")
             assert count(database, notes) == 1
+            # A photo of the work: one tap opens the camera, the photo chosen is sent.
+            with page.expect_file_chooser() as chooser:
+                card.get_by_role("button", name="添加照片").tap()
+            chooser.value.set_files(
+                {"name": "work.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}
+            )
+            wait_delivered(phone, "photo")
+            assert count(database, sa.select(IncidentPhoto)) == 2
             # The list is the team's work: the new report (#2, not dispatched yet) shows
             # only when he asks for everything open in the area.
             reported = page.locator("#gg-incidents .gg-incident", has_text="#2 ")

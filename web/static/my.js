@@ -710,10 +710,13 @@
       enqueue({kind: "note", incidentId: p.id, text: text});
     });
     box.append(el("div", {class: "gg-row"}, [addNote]), noteHint);
-    const file = el("input", {type: "file", accept: "image/jpeg,image/png", capture: "environment", "aria-label": say("photo")});
+    // One tap: the button opens the camera or the gallery, and the photo chosen is queued.
+    // The native input stays hidden (its button speaks the browser's language, not ours).
+    const file = el("input", {type: "file", class: "gg-file-input", accept: "image/jpeg,image/png", capture: "environment", "aria-label": say("photo")});
     const add = el("button", {type: "button", class: "gg-btn gg-btn-2", text: say("addPhoto")});
-    add.addEventListener("click", async () => {
-      if (!file.files.length) { file.click(); return; }
+    add.addEventListener("click", () => file.click());
+    file.addEventListener("change", async () => {
+      if (!file.files.length) { return; }
       const photo = await shrink(file.files[0]);
       file.value = "";
       enqueue({kind: "photo", incidentId: p.id, photo: photo});
@@ -819,6 +822,7 @@
       photo: file ? await shrink(file) : null
     };
     reportForm.reset();
+    $("gg-r-photo-name").textContent = "";
     reportAt = null;
     if (pick) { pick.remove(); pick = null; }
     await enqueue(entry);
@@ -987,6 +991,14 @@
           (navigator.serviceWorker.controller || registration.active).postMessage({keep: keep});
         })
         .catch(() => { /* no offline copy: the page still works online */ });
+    });
+  }
+
+  const reportPhoto = $("gg-r-photo");
+  if (reportPhoto) {
+    reportPhoto.addEventListener("change", () => {
+      const chosen = reportPhoto.files[0];
+      $("gg-r-photo-name").textContent = chosen ? say("photoChosen", {name: chosen.name}) : "";
     });
   }
 
