@@ -275,6 +275,7 @@ def _store(
     outcomes: list[tuple[int, Outcome]] = list(refused)
     reporters: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
+    event_data: dict[tuple[Any, ...], str] = {}
     taken = {i for i, _ in refused}
     for incident_id in stored:
         i, _, _, result = numbered[incident_id]
@@ -284,7 +285,13 @@ def _store(
         reporter = reporter_row(report, incident_id)
         if reporter is not None:
             reporters.append(tuple(reporter[c] for c in REPORTER_COLUMNS))
-        data = json.dumps(intake_data(report, result), ensure_ascii=False)
+        # A file's intake events say the same few things (its channel, a handful of
+        # rules, categories and 12345 fields): each different one is encoded once.
+        source = tuple(report.source_fields.items()) if report.source_fields else ()
+        key = (report.channel, result.rule, report.category, source)
+        data = event_data.get(key)
+        if data is None:
+            data = event_data[key] = json.dumps(intake_data(report, result), ensure_ascii=False)
         events.append((incident_id, now, actor.audit_name, "take_in", None, "received", data))
     _copy(session, "incident_reporter", REPORTER_COLUMNS, reporters)
     _copy(session, "incident_event", EVENT_COLUMNS, events)
