@@ -52,7 +52,7 @@ except ImportError:  # run as a script: bench/ is sys.path[0]
     import _synthetic as synth  # type: ignore[no-redef]
 
 from gridgis import migrate
-from gridgis.config import PROJECT_ROOT, owner_database_url
+from gridgis.config import PROJECT_ROOT, database_url, owner_database_url
 from gridgis.db import make_engine
 from gridgis.routing import cache as routing_cache
 from gridgis.routing.points import PointInput, route_point, route_points
@@ -697,7 +697,8 @@ def _bench_api_key(url: URL) -> str:
 def run_http(
     url: URL, pts: synth.Points, idx: np.ndarray
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
-    server = Server(url)
+    # `gridgis serve` refuses the owner role (migration 0005): the app's role, same database.
+    server = Server(make_url(database_url()).set(database=url.database))
     try:
         problem = server.wait()
         if problem:
