@@ -49,7 +49,18 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from gridgis.cli import db, demo, incidents, report, route, serve, shapes, users, worker
+    from gridgis.cli import (
+        db,
+        demo,
+        incidents,
+        layout,
+        report,
+        route,
+        serve,
+        shapes,
+        users,
+        worker,
+    )
 
     main.add_command(db.db)
     main.add_command(demo.demo)
@@ -62,6 +73,7 @@ def _register() -> None:
     main.add_command(users.audit_group)
     main.add_command(incidents.incidents_group)
     main.add_command(report.report_group)
+    main.add_command(layout.layout_group)
     main.add_command(worker.worker)
     main.add_command(worker.outbox_group, name="outbox")
 

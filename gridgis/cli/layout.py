@@ -1,0 +1,186 @@
+"""``gridgis layout``: a community's layouts (网格方案), drafts, their tallies and checks.
+
+``gridgis layout list --community CODE`` lists the layouts and where each
+stands; ``gridgis layout draft --community CODE [--name NAME]`` copies the
+layout in force into a new draft (audited; routing unchanged) and prints its
+name; ``gridgis layout show NAME --community CODE`` prints the tallies of
+each grid; ``gridgis layout check NAME --community CODE`` prints every
+problem and exits with status 1 when there are errors. The work is in
+:mod:`gridgis.planning`; these only parse and print.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+import click
+
+from gridgis import clock
+from gridgis.cli.common import cli_actor
+from gridgis.db import engine_scope, unit_of_work
+from gridgis.planning.checks import check_layout
+from gridgis.planning.drafts import (
+    draft_layout,
+    find_community,
+    find_layout,
+    layouts_of,
+    standing,
+)
+from gridgis.planning.tallies import tally_layout
+
+_COMMUNITY = click.option(
+    "--community", "community", required=True, metavar="CODE", help="The community's code."
+)
+
+
+@click.group("layout")
+def layout_group() -> None:
+    """Layouts (网格方案): list them, draft a copy of the one in force, tally and check one."""
+
+
+@layout_group.command("list")
+@_COMMUNITY
+def list_command(community: str) -> None:
+    """List the layouts of a community: in force, draft, future or past."""
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        found = find_community(session, community)
+        layouts = layouts_of(session, found)
+        title = f"Layouts of community {found.code} ({found.name}):"
+    if not layouts:
+        click.echo(f"Community {community} has no layouts yet; import grids to make one.")
+        return
+    click.echo(title)
+    rows = [
+        (
+            s.name,
+            s.standing,
+            clock.show(s.valid_from) if s.valid_from else "-",
+            clock.show(s.valid_to) if s.valid_to else "-",
+            str(s.grids),
+        )
+        for s in layouts
+    ]
+    click.echo(table(("name", "standing", "valid from", "valid to", "grids"), rows, right={4}))
+
+
+@layout_group.command("draft")
+@_COMMUNITY
+@click.option("--name", metavar="NAME", help="The draft's name (default: draft <date time>).")
+def draft_command(community: str, name: str | None) -> None:
+    """Copy the layout in force into a new draft; print the draft's name."""
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        made = draft_layout(
+            session, find_community(session, community), name=name, actor=cli_actor()
+        )
+        draft_name = made.layout.name
+    click.echo(
+        f"Created draft layout {draft_name!r} of community {community} from {made.source!r}: "
+        f"{made.grids} grids, {made.assignments} grid team assignments."
+    )
+    click.echo(f"It is not in force: routing still uses {made.source!r}.")
+
+
+@layout_group.command("show")
+@click.argument("name")
+@_COMMUNITY
+def show_command(name: str, community: str) -> None:
+    """Print the tallies of each grid of layout NAME."""
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        layout = find_layout(session, community, name)
+        where = standing(layout, clock.now())
+        tallies = tally_layout(session, layout)
+    low, high = tallies.band
+    click.echo(
+        f"Layout {tallies.layout!r} of community {tallies.community} ({where}): "
+        f"{len(tallies.grids)} grids; household band {low}-{high}."
+    )
+    if tallies.band_note:
+        click.echo(f"Note: {tallies.band_note}.")
+    headers = (
+        "code",
+        "name",
+        "households",
+        "vs band",
+        "units",
+        "buildings",
+        "staff",
+        "open",
+        "90 days",
+        "parts",
+        "compactness",
+        "area m²",
+        "split compounds",
+    )
+    rows = [
+        (
+            g.code,
+            g.name,
+            str(g.households),
+            f"{g.deviation:+d}" if g.deviation else "0",
+            str(g.units),
+            str(g.buildings),
+            str(g.staff),
+            str(g.open_incidents),
+            str(g.recent_incidents),
+            str(g.parts),
+            f"{g.compactness:.2f}",
+            f"{g.area_m2:,.0f}",
+            ", ".join(g.split_compounds) or "-",
+        )
+        for g in tallies.grids
+    ]
+    click.echo(table(headers, rows, right=set(range(2, 12))))
+    households = sum(g.households for g in tallies.grids)
+    buildings = sum(g.buildings for g in tallies.grids)
+    click.echo(f"Total: {households} households in {buildings} buildings.")
+    if tallies.unplaced_buildings:
+        click.echo(
+            f"In no grid: {tallies.unplaced_buildings} buildings with "
+            f"{tallies.unplaced_households} households (see gridgis layout check)."
+        )
+
+
+@layout_group.command("check")
+@click.argument("name")
+@_COMMUNITY
+@click.pass_context
+def check_command(ctx: click.Context, name: str, community: str) -> None:
+    """Print every problem of layout NAME; exit with status 1 when there are errors."""
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        layout = find_layout(session, community, name)
+        report = check_layout(session, layout)
+    errors, warnings = len(report.errors), len(report.warnings)
+    click.echo(
+        f"Layout {report.layout!r} of community {report.community}: "
+        f"{errors} error(s), {warnings} warning(s)."
+    )
+    for p in report.problems:
+        where = []
+        if p.point is not None:
+            where.append(f"at {p.point[0]:.6f},{p.point[1]:.6f}")
+        if p.bbox is not None:
+            where.append("bbox " + ",".join(f"{v:.6f}" for v in p.bbox))
+        suffix = f" [{'; '.join(where)}]" if where else ""
+        click.echo(f"{p.severity}: {p.kind}: {p.message}{suffix}")
+    if errors:
+        ctx.exit(1)
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int]) -> str:
+    """A plain-text table, columns padded by display width (numbers in ``right`` aligned right)."""
+    widths = [max(_width(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = []
+        for i, cell in enumerate(cells):
+            pad = " " * (widths[i] - _width(cell))
+            padded.append(pad + cell if i in right else cell + pad)
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in rows)])

@@ -1,0 +1,17 @@
+"""Planning: redrawing a community's grids (网格方案) before they are in force.
+
+Owns drafts — copying the layout in force into a new draft layout with its
+grid codes, names and grid teams, and the community's layouts with their
+standing (:mod:`~gridgis.planning.drafts`); the tallies of any layout's grids:
+households, units, buildings, staff, incidents, the household band, parts and
+compactness, compounds split across grids (:mod:`~gridgis.planning.tallies`);
+and the checks a layout must pass before it is published: gaps, overlaps,
+buildings in no grid or cut by an edge, grids in several parts or outside
+the band, duplicate and malformed codes (:mod:`~gridgis.planning.checks`).
+
+Nothing here changes routing: drafts are never in force until
+:func:`gridgis.geo.layouts.publish_layout` publishes them. Which grid a
+building belongs to is :mod:`gridgis.geo.areas`'s rule, used as is. Planning
+sits beside reports, above incidents and staff, whose figures it counts.
+Framework-free: the command line (``gridgis layout``) calls it.
+"""

@@ -1,0 +1,373 @@
+"""Checks (校验): what is wrong with a layout, before it is published.
+
+Each problem says what and where: the grid and building codes involved, an
+area in square metres where there is one, and a point and a bounding box to
+zoom to. Errors are what would make routing or the tallies wrong: land of
+the community in no grid (a gap) or in two (an overlap), a building in no
+grid or cut by a grid edge (it counts in one grid but stands in two), a grid
+in several parts, codes that collide or name another community's grid.
+Warnings are worth a planner's look but break nothing: a grid outside the
+household band, a grid reaching beyond the community's boundary, a code not
+following the 15-digit pattern (DESIGN.md allows free-text codes).
+
+A few statements for the whole layout, in PostGIS: the gaps and what lies
+outside the boundary (one union), the overlapping pairs (a self-join on the
+GiST index, ``ST_Relate`` before any intersection is built), and the
+buildings (the rule of :mod:`gridgis.geo.areas`); parts and the band come
+from :mod:`gridgis.planning.tallies`, their one home.
+
+Pieces smaller than ``SLIVER_M2`` are ignored: ST_Union and ST_Difference of
+polygons that share edges leave slivers of a few square millimetres that no
+planner drew.
+
+Exact duplicate codes cannot be stored (grid codes are unique per layout), so
+the duplicate check compares codes as people read them: Unicode-normalised
+(full-width digits are digits), trimmed and case-folded. Such codes are an
+error: a staff file or a hotline export naming one would match either grid.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from geoalchemy2 import Geography
+from sqlalchemy.orm import Session, aliased
+
+from gridgis.geo.areas import building_grid
+from gridgis.geo.layouts import choose_layout
+from gridgis.models import Building, Community, Grid, Layout
+from gridgis.planning.tallies import Tallies, tally_layout
+
+#: Pieces smaller than this (m²) are numerical noise, not a planner's gap or overlap.
+SLIVER_M2 = 1.0
+#: district(6) + street(3) + community(3) + sequence(3) (DESIGN.md).
+CODE_PATTERN = re.compile(r"[0-9]{15}")
+ERROR, WARNING = "error", "warning"
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a layout.
+
+    Attributes:
+        severity: ``error`` (blocks publishing) or ``warning``.
+        kind: ``gap``, ``overlap``, ``outside_boundary``, ``building_in_no_grid``,
+            ``building_cut``, ``grid_in_parts``, ``outside_band``,
+            ``duplicate_code``, ``code_pattern``.
+        message: One sentence a planner can act on.
+        grids: Codes of the grids involved.
+        buildings: Codes of the buildings involved.
+        area_m2: The area concerned, when there is one.
+        point: (lon, lat) to zoom to: a point inside the problem.
+        bbox: (min lon, min lat, max lon, max lat) of the problem.
+    """
+
+    severity: str
+    kind: str
+    message: str
+    grids: tuple[str, ...] = ()
+    buildings: tuple[str, ...] = ()
+    area_m2: float | None = None
+    point: tuple[float, float] | None = None
+    bbox: BBox | None = None
+
+
+@dataclass
+class Report:
+    """The problems of a layout, errors first."""
+
+    community: str
+    layout: str
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == WARNING]
+
+
+def check_layout(session: Session, layout: Layout, *, tallies: Tallies | None = None) -> Report:
+    """Every problem of ``layout``, errors first (``tallies``: reuse figures already made)."""
+    community = session.get_one(Community, layout.community_id)
+    tallies = tallies or tally_layout(session, layout)
+    problems = [
+        *_tiling(session, layout),
+        *_overlaps(session, layout),
+        *_buildings(session, layout),
+        *_shapes(session, layout, tallies),
+        *_codes(session, community, layout, [g.code for g in tallies.grids]),
+    ]
+    problems.sort(key=lambda p: (p.severity != ERROR, p.kind, p.grids, p.buildings))
+    return Report(community.code, layout.name, problems)
+
+
+# Bandit B608: no value is interpolated into SQL text here; values are bound.
+_ZOOM = "ST_X(p) AS x, ST_Y(p) AS y, ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)"
+
+_TILING = f"""
+WITH grids AS (SELECT id, code, geom FROM grid WHERE layout_id = :layout),
+covered AS (SELECT ST_Union(geom) AS geom FROM grids),
+pieces AS (
+    SELECT 'gap' AS kind,
+           (ST_Dump(ST_Difference(c.boundary,
+                COALESCE(v.geom, ST_SetSRID('POLYGON EMPTY'::geometry, 4326))))).geom AS g
+    FROM community c, covered v WHERE c.id = :community
+    UNION ALL
+    SELECT 'outside_boundary', (ST_Dump(ST_Difference(v.geom, c.boundary))).geom
+    FROM community c, covered v WHERE c.id = :community AND v.geom IS NOT NULL
+),
+measured AS (
+    SELECT kind, g, ST_Area(g::geography) AS area, ST_PointOnSurface(g) AS p
+    FROM pieces WHERE ST_Dimension(g) = 2
+)
+SELECT m.kind, m.area, {_ZOOM},
+       ARRAY(SELECT gr.code FROM grids gr
+             WHERE ST_DWithin(gr.geom, m.g, 1e-7) ORDER BY gr.code) AS near
+FROM measured m WHERE m.area >= :sliver ORDER BY m.kind, m.area DESC
+"""  # nosec B608
+
+_OVERLAPS = f"""
+SELECT a.code, b.code, ST_Area(i.g::geography) AS area, {_ZOOM}
+FROM grid a
+JOIN grid b ON b.layout_id = a.layout_id AND a.id < b.id AND a.geom && b.geom
+CROSS JOIN LATERAL (
+    SELECT ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS g) i
+CROSS JOIN LATERAL (SELECT ST_PointOnSurface(i.g) AS p) pt
+WHERE a.layout_id = :layout AND ST_Relate(a.geom, b.geom, '2********')
+  AND ST_Area(i.g::geography) >= :sliver
+ORDER BY a.code, b.code
+"""  # nosec B608
+
+
+def _tiling(session: Session, layout: Layout) -> list[Problem]:
+    found = []
+    rows = session.execute(
+        sa.text(_TILING),
+        {"layout": layout.id, "community": layout.community_id, "sliver": SLIVER_M2},
+    )
+    for kind, area, x, y, x0, y0, x1, y1, near in rows:
+        grids = tuple(near)
+        beside = f" beside grid(s) {', '.join(grids)}" if grids else ""
+        if kind == "gap":
+            message = f"{area:,.1f} m² of the community lie in no grid{beside}"
+        else:
+            message = f"{area:,.1f} m² of grid(s) {', '.join(grids)} lie outside the community"
+        found.append(
+            Problem(
+                ERROR if kind == "gap" else WARNING,
+                kind,
+                message,
+                grids=grids,
+                area_m2=float(area),
+                point=(float(x), float(y)),
+                bbox=(float(x0), float(y0), float(x1), float(y1)),
+            )
+        )
+    return found
+
+
+def _overlaps(session: Session, layout: Layout) -> list[Problem]:
+    rows = session.execute(sa.text(_OVERLAPS), {"layout": layout.id, "sliver": SLIVER_M2})
+    return [
+        Problem(
+            ERROR,
+            "overlap",
+            f"grids {a} and {b} overlap on {area:,.1f} m²",
+            grids=(a, b),
+            area_m2=float(area),
+            point=(float(x), float(y)),
+            bbox=(float(x0), float(y0), float(x1), float(y1)),
+        )
+        for a, b, area, x, y, x0, y0, x1, y1 in rows
+    ]
+
+
+def _buildings(session: Session, layout: Layout) -> list[Problem]:
+    """Buildings in no grid, and buildings their grid does not cover whole."""
+    placed = (
+        sa.select(
+            Building.code,
+            Building.geom,
+            building_grid(Building.geom, layout.id).label("grid_id"),
+        )
+        .where(Building.community_id == layout.community_id)
+        .subquery("placed")
+    )
+    other = aliased(Grid, name="other_grid")
+    outside = sa.func.ST_Difference(placed.c.geom, Grid.geom)
+    point = sa.func.ST_PointOnSurface(placed.c.geom)
+    reached = (
+        sa.select(sa.func.array_agg(sa.func.distinct(other.code)))
+        .where(
+            other.layout_id == layout.id,
+            other.id.is_distinct_from(placed.c.grid_id),
+            sa.func.ST_Relate(other.geom, placed.c.geom, "2********"),
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        sa.select(
+            placed.c.code,
+            Grid.code,
+            sa.case(
+                (Grid.id.is_(None), sa.func.ST_Area(sa.cast(placed.c.geom, Geography))),
+                else_=sa.func.ST_Area(sa.cast(outside, Geography)),
+            ),
+            reached,
+            sa.func.ST_X(point),
+            sa.func.ST_Y(point),
+            sa.func.ST_XMin(placed.c.geom),
+            sa.func.ST_YMin(placed.c.geom),
+            sa.func.ST_XMax(placed.c.geom),
+            sa.func.ST_YMax(placed.c.geom),
+        )
+        .outerjoin(Grid, Grid.id == placed.c.grid_id)
+        .where(sa.or_(Grid.id.is_(None), sa.not_(sa.func.ST_CoveredBy(placed.c.geom, Grid.geom))))
+        .order_by(placed.c.code)
+    )
+    found = []
+    for code, grid, area, others, x, y, x0, y0, x1, y1 in rows:
+        others = tuple(sorted(others or ()))
+        zoom = {"point": (float(x), float(y)), "bbox": (float(x0), float(y0), float(x1), float(y1))}
+        if grid is None:
+            partly = f" (part of it lies in grid(s) {', '.join(others)})" if others else ""
+            found.append(
+                Problem(
+                    ERROR,
+                    "building_in_no_grid",
+                    f"building {code} is in no grid{partly}",
+                    grids=others,
+                    buildings=(code,),
+                    area_m2=float(area),
+                    **zoom,  # type: ignore[arg-type]
+                )
+            )
+        elif area >= SLIVER_M2:
+            elsewhere = f", in grid(s) {', '.join(others)}" if others else ", in no grid"
+            found.append(
+                Problem(
+                    ERROR,
+                    "building_cut",
+                    f"building {code} belongs to grid {grid} but {area:,.1f} m² of it lie "
+                    f"outside that grid{elsewhere}",
+                    grids=(grid, *others),
+                    buildings=(code,),
+                    area_m2=float(area),
+                    **zoom,  # type: ignore[arg-type]
+                )
+            )
+    return found
+
+
+def _shapes(session: Session, layout: Layout, tallies: Tallies) -> list[Problem]:
+    """Grids in several parts (errors) and outside the band (warnings), from the tallies."""
+    boxes = {
+        code: (float(x0), float(y0), float(x1), float(y1))
+        for code, x0, y0, x1, y1 in session.execute(
+            sa.select(
+                Grid.code,
+                sa.func.ST_XMin(Grid.geom),
+                sa.func.ST_YMin(Grid.geom),
+                sa.func.ST_XMax(Grid.geom),
+                sa.func.ST_YMax(Grid.geom),
+            ).where(Grid.layout_id == layout.id)
+        )
+    }
+    low, high = tallies.band
+    found = []
+    for grid in tallies.grids:
+        if grid.parts > 1:
+            found.append(
+                Problem(
+                    ERROR,
+                    "grid_in_parts",
+                    f"grid {grid.code} is in {grid.parts} separate parts",
+                    grids=(grid.code,),
+                    area_m2=grid.area_m2,
+                    bbox=boxes.get(grid.code),
+                )
+            )
+        if grid.deviation:
+            side = "below" if grid.deviation < 0 else "above"
+            found.append(
+                Problem(
+                    WARNING,
+                    "outside_band",
+                    f"grid {grid.code} has {grid.households} households, {abs(grid.deviation)} "
+                    f"{side} the band {low}-{high}",
+                    grids=(grid.code,),
+                    bbox=boxes.get(grid.code),
+                )
+            )
+    return found
+
+
+def normalised_code(code: str) -> str:
+    """A code as people read it: NFKC (full-width digits are digits), trimmed, case-folded."""
+    return unicodedata.normalize("NFKC", code).strip().casefold()
+
+
+def uses_pattern(codes: list[str]) -> bool:
+    """Whether codes follow the 15-digit pattern: at least half of them do."""
+    return bool(codes) and 2 * sum(bool(CODE_PATTERN.fullmatch(c)) for c in codes) >= len(codes)
+
+
+def _codes(
+    session: Session, community: Community, layout: Layout, codes: list[str]
+) -> list[Problem]:
+    found = []
+    same: dict[str, list[str]] = defaultdict(list)
+    for code in codes:
+        same[normalised_code(code)].append(code)
+    for group in same.values():
+        if len(group) > 1:
+            shown = ", ".join(repr(c) for c in sorted(group))
+            found.append(
+                Problem(
+                    ERROR,
+                    "duplicate_code",
+                    f"grid codes {shown} are the same code as people read it",
+                    grids=tuple(sorted(group)),
+                )
+            )
+    # The community's habit is read from the layout in force (else this one):
+    # a draft does not get to set it by renaming every grid.
+    in_force = choose_layout(session, community, drafts=False)
+    usual = codes
+    if in_force is not None and in_force.id != layout.id:
+        usual = list(session.scalars(sa.select(Grid.code).where(Grid.layout_id == in_force.id)))
+    if not uses_pattern(usual):
+        return found
+    # 15 digits = the community's 12-digit code + a sequence, when its code has that form.
+    prefix = community.code if re.fullmatch(r"[0-9]{12}", community.code) else None
+    for code in codes:
+        if not CODE_PATTERN.fullmatch(code):
+            found.append(
+                Problem(
+                    WARNING,
+                    "code_pattern",
+                    f"grid code {code!r} does not follow the 15-digit pattern the community's "
+                    "grids use (district 6 + street 3 + community 3 + sequence 3)",
+                    grids=(code,),
+                )
+            )
+        elif prefix is not None and not code.startswith(prefix):
+            found.append(
+                Problem(
+                    ERROR,
+                    "code_pattern",
+                    f"grid code {code} starts with {code[:12]}, not with the code of "
+                    f"community {prefix}: it names another community's grid",
+                    grids=(code,),
+                )
+            )
+    return found
