@@ -4,8 +4,9 @@ Per grid: households, units and buildings; staff (the grid team, and the
 heads of its buildings and units); open incidents and those of the last 90
 days; how far its households fall outside the community's band; its number
 of parts; its compactness; and the compounds (小区) it shares with another
-grid. Two statements whatever the layout's size, one for places and people,
-one for incidents: PostGIS aggregates, Python only reads the rows.
+grid. Three statements whatever the layout's size: places and people,
+incidents, and the buildings in no grid. PostGIS aggregates; Python only
+reads the rows and measures each grid's households against the band.
 
 Which grid a building belongs to is :mod:`gridgis.geo.areas`'s rule, applied
 to the grids of *this* layout, so a draft's tallies are what they would be if
@@ -127,7 +128,7 @@ def deviation(households: int, band: tuple[int, int]) -> int:
 
 
 def tally_layout(session: Session, layout: Layout) -> Tallies:
-    """The tallies of every grid of ``layout`` (two statements, plus one for unplaced buildings)."""
+    """The tallies of every grid of ``layout``, by code."""
     community = session.get_one(Community, layout.community_id)
     band, note = band_of(community)
     incidents = _incidents(session, layout)

@@ -1,9 +1,9 @@
-"""Drafts: a copy of the layout in force, its staff kept, routing untouched; the layouts' standing."""
+"""Drafts: a copy of the layout in force, staff kept, routing untouched; where layouts stand."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis import clock

@@ -27,7 +27,7 @@ def incident(
     point: tuple[float, float] | None = None,
     merged_into: Incident | None = None,
 ) -> Incident:
-    """An incident of the sample community as intake would have stored it (the parts tallies read)."""
+    """An incident of the sample community as intake stores it (the parts tallies read)."""
     building_id = (
         session.scalar(
             sa.select(Building.id).where(
