@@ -14,6 +14,7 @@ import shapely
 from sqlalchemy.orm import Session
 
 from gridgis.planning.checks import ERROR, WARNING, Problem, check_layout
+from gridgis.planning.tallies import tally_layout
 from tests.gridgis.planning.worlds import layout_of
 from tests.support.factories import box
 from tests.support.sample_community import GRID_CODES, Sample, build_sample_community
@@ -192,3 +193,16 @@ def test_a_grid_beyond_the_boundary_is_a_warning(db_session: Session, sample: Sa
     [outside] = found
     assert (outside.severity, outside.kind, outside.grids) == (WARNING, "outside_boundary", (G1,))
     assert outside.area_m2 == pytest.approx(5 * STRIP_M2, rel=0.02)
+
+
+def test_a_layout_without_grids_is_one_gap_and_every_building_in_none(
+    db_session: Session, sample: Sample
+) -> None:
+    layout = layout_of(db_session, sample, "empty", {})
+    report = check_layout(db_session, layout)
+    assert [(p.kind, p.buildings) for p in report.problems] == [
+        ("building_in_no_grid", (code,)) for code in ("B01", "B02", "B03", "B04", "B05")
+    ] + [("gap", ())]
+    assert report.problems[-1].area_m2 == pytest.approx(3 * 191.6 * 443.4, rel=0.01)
+    tallies = tally_layout(db_session, layout)
+    assert (tallies.grids, tallies.unplaced_buildings, tallies.unplaced_households) == ([], 5, 128)
