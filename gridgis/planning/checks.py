@@ -206,7 +206,7 @@ def _buildings(session: Session, layout: Layout) -> list[Problem]:
     )
     other = aliased(Grid, name="other_grid")
     outside = sa.func.ST_Difference(placed.c.geom, Grid.geom)
-    point = sa.func.ST_PointOnSurface(placed.c.geom)
+    inside = sa.func.ST_PointOnSurface(placed.c.geom)
     reached = (
         sa.select(sa.func.array_agg(sa.func.distinct(other.code)))
         .where(
@@ -225,8 +225,8 @@ def _buildings(session: Session, layout: Layout) -> list[Problem]:
                 else_=sa.func.ST_Area(sa.cast(outside, Geography)),
             ),
             reached,
-            sa.func.ST_X(point),
-            sa.func.ST_Y(point),
+            sa.func.ST_X(inside),
+            sa.func.ST_Y(inside),
             sa.func.ST_XMin(placed.c.geom),
             sa.func.ST_YMin(placed.c.geom),
             sa.func.ST_XMax(placed.c.geom),
@@ -239,7 +239,7 @@ def _buildings(session: Session, layout: Layout) -> list[Problem]:
     found = []
     for code, grid, area, others, x, y, x0, y0, x1, y1 in rows:
         others = tuple(sorted(others or ()))
-        zoom = {"point": (float(x), float(y)), "bbox": (float(x0), float(y0), float(x1), float(y1))}
+        point, bbox = (float(x), float(y)), (float(x0), float(y0), float(x1), float(y1))
         if grid is None:
             partly = f" (part of it lies in grid(s) {', '.join(others)})" if others else ""
             found.append(
@@ -250,7 +250,8 @@ def _buildings(session: Session, layout: Layout) -> list[Problem]:
                     grids=others,
                     buildings=(code,),
                     area_m2=float(area),
-                    **zoom,  # type: ignore[arg-type]
+                    point=point,
+                    bbox=bbox,
                 )
             )
         elif area >= SLIVER_M2:
@@ -264,7 +265,8 @@ def _buildings(session: Session, layout: Layout) -> list[Problem]:
                     grids=(grid, *others),
                     buildings=(code,),
                     area_m2=float(area),
-                    **zoom,  # type: ignore[arg-type]
+                    point=point,
+                    bbox=bbox,
                 )
             )
     return found
