@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import pytest
 import shapely
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgis.models import Layout
 from gridgis.planning.checks import ERROR, WARNING, Problem, check_layout
 from gridgis.planning.tallies import tally_layout
 from tests.gridgis.planning.worlds import layout_of
@@ -206,3 +208,20 @@ def test_a_layout_without_grids_is_one_gap_and_every_building_in_none(
     assert report.problems[-1].area_m2 == pytest.approx(3 * 191.6 * 443.4, rel=0.01)
     tallies = tally_layout(db_session, layout)
     assert (tallies.grids, tallies.unplaced_buildings, tallies.unplaced_households) == ([], 5, 128)
+
+
+def test_the_routing_citys_road_and_hole_are_gaps(
+    db_session: Session, city: dict[str, object]
+) -> None:
+    """The routing tests' city: a road 0.0003° wide between A and C, a hole in B.
+
+    At 30.5°N the road is about 28.8 m × 554.3 m and the hole 95.9 m × 110.9 m.
+    Its free-text codes A, B, C are not on the 15-digit pattern, so no code is flagged.
+    """
+    layout = db_session.scalars(sa.select(Layout).where(Layout.name == "L1")).one()
+    report = check_layout(db_session, layout)
+    gaps = [(p.grids, round(p.area_m2 or 0)) for p in report.errors]
+    assert [p.kind for p in report.errors] == ["gap", "gap"]
+    assert gaps[0][0] == ("A", "B", "C") and gaps[0][1] == pytest.approx(28.8 * 554.3, rel=0.01)
+    assert gaps[1][0] == ("B",) and gaps[1][1] == pytest.approx(95.9 * 110.9, rel=0.01)
+    assert {p.kind for p in report.warnings} == {"outside_band"}
