@@ -138,6 +138,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         db,
         dispatch,
         errors,
+        households,
         i18n,
         limits,
         maps,
@@ -193,6 +194,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         open311.bp,
         my.bp,
         reports.bp,
+        households.bp,
     ):
         app.register_blueprint(bp)
     return app

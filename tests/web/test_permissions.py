@@ -131,6 +131,9 @@ SAMPLES: dict[tuple[str, str], Call] = {
         json={"household_id": 999999, "visited_at": "2026-01-05T09:00:00+08:00", "findings": "x"},
     ),
     ("my.round_", "POST"): call("POST", "/my/rounds", 400, 403, json={}),
+    # The office's households pages; no household 999999.
+    ("households.listing", "GET"): call("GET", f"/households?community={COMMUNITY_CODE}", 200),
+    ("households.household", "GET"): call("GET", "/households/999999", 404),
 }
 
 #: Who asks: anonymous, a person of each role, a key of each kind.
