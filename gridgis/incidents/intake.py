@@ -288,10 +288,10 @@ def _store(
         # A file's intake events say the same few things (its channel, a handful of
         # rules, categories and 12345 fields): each different one is encoded once.
         source = tuple(report.source_fields.items()) if report.source_fields else ()
-        key = (report.channel, result.rule, report.category, source)
-        data = event_data.get(key)
+        said = (report.channel, result.rule, report.category, source)
+        data = event_data.get(said)
         if data is None:
-            data = event_data[key] = json.dumps(intake_data(report, result), ensure_ascii=False)
+            data = event_data[said] = json.dumps(intake_data(report, result), ensure_ascii=False)
         events.append((incident_id, now, actor.audit_name, "take_in", None, "received", data))
     _copy(session, "incident_reporter", REPORTER_COLUMNS, reporters)
     _copy(session, "incident_event", EVENT_COLUMNS, events)
