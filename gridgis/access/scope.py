@@ -61,9 +61,16 @@ class Scope(Places):
 
 def scope_for_staff(session: Session, staff_id: int) -> Scope:
     """The area and team of the staff member ``staff_id`` (a few statements, whatever the size)."""
+    # Grid posts count in the layout in force only: a draft (a redraw being planned,
+    # gridgis.planning) carries copies of the grid teams, which must not widen or move
+    # anyone's area before it is published and in force.
     mine = session.execute(
-        sa.select(Assignment.grid_id, Assignment.building_id, Assignment.unit_id).where(
-            Assignment.staff_id == staff_id
+        sa.select(Assignment.grid_id, Assignment.building_id, Assignment.unit_id)
+        .outerjoin(Grid, Grid.id == Assignment.grid_id)
+        .outerjoin(Layout, Layout.id == Grid.layout_id)
+        .where(
+            Assignment.staff_id == staff_id,
+            sa.or_(Assignment.grid_id.is_(None), in_force_clause(clock.now())),
         )
     ).all()
     grids = {g for g, _, _ in mine if g is not None}

@@ -347,7 +347,10 @@ def _rows(
                 unit_number=r["unit_number"],
                 room=r["room"],
                 members=r["members"],
-                flags=tuple(r["care_flags"] or ()),
+                # Which care flag (a petitioner, a hardship household) is personal data
+                # like the name (DESIGN.md, Security): masked rows keep that the household
+                # is due, for supervising visits, but not why.
+                flags=() if resident.masked else tuple(r["care_flags"] or ()),
                 last_visit_at=r["last_visit_at"],
                 due_on=due,
                 status=status_of(due, today),

@@ -168,7 +168,8 @@ def test_dispatchers_see_households_masked(client_for: ClientFor, month: Month) 
     html = client.get(PAGE).get_data(as_text=True)
     assert listed(html) == ["H5", "H8", "H4", "H7", "H1"]
     h5 = dict(zip(*cells(html, "gg-households")[:2]))
-    assert (h5["户主"], h5["电话"], h5["关爱类别"]) == ("刘**", "139****1111", "孤寡老人")
+    # The care flag (孤寡老人 here) is withheld with the name: due, but not why.
+    assert (h5["户主"], h5["电话"], h5["关爱类别"]) == ("刘**", "139****1111", "")
     assert NAME not in html and PHONE not in html
     assert "姓名和电话已部分隐去" in html
     detail = client.get(f"/households/{month.households['H1'].id}").get_data(as_text=True)

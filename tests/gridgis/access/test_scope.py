@@ -61,3 +61,18 @@ def test_a_unit_head_answers_for_the_unit_and_is_on_the_grid_team(db_session: Se
     assert scope.unit_ids == unit_ids(db_session, "B01/1")
     assert scope.building_ids == ids(db_session, Building, ["B01"])  # to find it on the map
     assert scope.team.grid_ids == ids(db_session, Grid, [GRID_CODES[0]])
+
+
+def test_a_draft_does_not_move_anyones_area(db_session: Session) -> None:
+    """A draft copies the grid teams; until it is in force, nobody's area follows it."""
+    from gridgis.models import Community
+    from gridgis.planning.drafts import draft_layout
+    from tests.support.actors import TESTS
+
+    build_sample_community(db_session)
+    worker = staff_id(db_session, "S1")
+    before = scope_for_staff(db_session, worker)
+    community = db_session.scalars(sa.select(Community)).one()
+    draft_layout(db_session, community, name="redraw", actor=TESTS)  # 张三 copied onto it
+    db_session.flush()
+    assert scope_for_staff(db_session, worker) == before

@@ -122,7 +122,9 @@ def test_names_and_phones_in_full_or_masked(
             "独居，行动不便",
         )
         assert [v.findings for v in detail.visits] == ["需要助老服务", "身体尚可"]
-    assert shown.masked is masked and shown.flags == ("elderly_alone",)
+    # Which care flag is the residents' too: withheld with the name (still due, not why).
+    assert shown.masked is masked
+    assert shown.flags == (() if masked else ("elderly_alone",))
     assert [v.visited_at for v in detail.visits] == [hh.days_ago(10), hh.days_ago(17)]
 
 
