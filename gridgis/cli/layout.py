@@ -5,7 +5,12 @@ stands; ``gridgis layout draft --community CODE [--name NAME]`` copies the
 layout in force into a new draft (audited; routing unchanged) and prints its
 name; ``gridgis layout show NAME --community CODE`` prints the tallies of
 each grid; ``gridgis layout check NAME --community CODE`` prints every
-problem and exits with status 1 when there are errors. The work is in
+problem and exits with status 1 when there are errors; ``gridgis layout
+diff NAME --community CODE [--against NAME] [--format FMT] [--out FILE]``
+prints (or writes) the buildings that change grid against the layout in
+force or another, with each grid's totals before and after; ``gridgis layout
+export NAME --community CODE OUT.gpkg`` writes the grids, which grid each
+building is in and the edit log to a GeoPackage. The work is in
 :mod:`gridgis.planning`; these only parse and print.
 """
 
@@ -13,13 +18,16 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
 from gridgis import clock
 from gridgis.cli.common import cli_actor
 from gridgis.db import engine_scope, unit_of_work
+from gridgis.errors import InvalidFile
 from gridgis.planning.checks import check_layout
+from gridgis.planning.diff import Diff, Figures, diff_named
 from gridgis.planning.drafts import (
     draft_layout,
     find_community,
@@ -27,6 +35,7 @@ from gridgis.planning.drafts import (
     layouts_of,
     standing,
 )
+from gridgis.planning.export import export_layout
 from gridgis.planning.tallies import tally_layout
 
 _COMMUNITY = click.option(
@@ -36,7 +45,7 @@ _COMMUNITY = click.option(
 
 @click.group("layout")
 def layout_group() -> None:
-    """Layouts (网格方案): list them, draft a copy of the one in force, tally and check one."""
+    """Layouts (网格方案): list, draft, tally, check, diff and export them."""
 
 
 @layout_group.command("list")
@@ -165,6 +174,119 @@ def check_command(ctx: click.Context, name: str, community: str) -> None:
         click.echo(f"{p.severity}: {p.kind}: {p.message}{suffix}")
     if errors:
         ctx.exit(1)
+
+
+@layout_group.command("diff")
+@click.argument("name")
+@_COMMUNITY
+@click.option(
+    "--against",
+    metavar="NAME",
+    help="The layout to compare with (default: the one in force).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv", "geojson"]),
+    default="text",
+    show_default=True,
+    help="text: a summary and tables; json: moves and grids; csv: one row per building "
+    "moved; geojson: the buildings that move.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of printing.",
+)
+def diff_command(
+    name: str, community: str, against: str | None, fmt: str, out: Path | None
+) -> None:
+    """Print the buildings, units and households that change grid in layout NAME."""
+    if out is not None and not out.parent.is_dir():
+        raise InvalidFile(f"{out}: the folder {out.parent} does not exist.")
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        diff = diff_named(session, community, name, against=against)
+    if fmt == "json":
+        body = diff.as_json().encode("utf-8")
+    elif fmt == "csv":
+        body = diff.as_csv()
+    elif fmt == "geojson":
+        body = diff.as_geojson().encode("utf-8")
+    else:
+        body = (diff_text(diff) + "\n").encode("utf-8")
+    if out is None:
+        click.echo(body, nl=False)
+        return
+    out.write_bytes(body)
+    click.echo(
+        f"Wrote the diff of {diff.layout!r} against {diff.against!r} to {out}: {_moved(diff)}."
+    )
+
+
+def _moved(diff: Diff) -> str:
+    moved = diff.moved
+    return (
+        f"{moved.buildings} building(s), {moved.units} unit(s) and "
+        f"{moved.households} household(s) change grid"
+    )
+
+
+def _change(before: Figures | None, after: Figures | None, field: str) -> str:
+    """``60 → 36``; ``-`` for a layout the grid is not in."""
+    old = "-" if before is None else str(getattr(before, field))
+    new = "-" if after is None else str(getattr(after, field))
+    return old if old == new else f"{old} → {new}"
+
+
+def diff_text(diff: Diff) -> str:
+    """The diff as a summary line, the buildings that move and every grid's totals."""
+    lines = [
+        f"Layout {diff.layout!r} of community {diff.community} against {diff.against!r}: "
+        f"{_moved(diff)}."
+    ]
+    if diff.moves:
+        rows = [
+            (
+                m.building,
+                m.name or "",
+                str(m.units),
+                str(m.households),
+                m.before or "(no grid)",
+                m.after or "(no grid)",
+            )
+            for m in diff.moves
+        ]
+        headers = ("building", "name", "units", "households", "from", "to")
+        lines += ["", table(headers, rows, right={2, 3})]
+    rows = [
+        (
+            g.code,
+            g.name,
+            g.change,
+            _change(g.before, g.after, "buildings"),
+            _change(g.before, g.after, "units"),
+            _change(g.before, g.after, "households"),
+        )
+        for g in diff.grids
+    ]
+    headers = ("grid", "name", "change", "buildings", "units", "households")
+    lines += ["", table(headers, rows, right={3, 4, 5})]
+    return "\n".join(lines)
+
+
+@layout_group.command("export")
+@click.argument("name")
+@_COMMUNITY
+@click.argument("out", metavar="OUT.gpkg", type=click.Path(dir_okay=False, path_type=Path))
+def export_command(name: str, community: str, out: Path) -> None:
+    """Write layout NAME to a GeoPackage: grids, building_grid and edit_log layers."""
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        written = export_layout(session, find_layout(session, community, name), out)
+    click.echo(
+        f"Exported layout {name!r} of community {community} to {written.path}: "
+        f"{written.grids} grids, {written.buildings} buildings, "
+        f"{written.entries} edit log entries."
+    )
 
 
 def _width(text: str) -> int:

@@ -7,7 +7,12 @@ households, units, buildings, staff, incidents, the household band, parts and
 compactness, compounds split across grids (:mod:`~gridgis.planning.tallies`);
 and the checks a layout must pass before it is published: gaps, overlaps,
 buildings in no grid or cut by an edge, grids in several parts or outside
-the band, duplicate and malformed codes (:mod:`~gridgis.planning.checks`).
+the band, duplicate and malformed codes (:mod:`~gridgis.planning.checks`);
+what a layout changes against another — the buildings, units and households
+that change grid and each grid's totals before and after, as JSON, CSV and
+GeoJSON (:mod:`~gridgis.planning.diff`); and a layout out to QGIS as a
+GeoPackage of its grids, each building's grid and its edit log
+(:mod:`~gridgis.planning.export`).
 
 Nothing here changes routing: drafts are never in force until
 :func:`gridgis.geo.layouts.publish_layout` publishes them. Which grid a

@@ -1,9 +1,16 @@
-"""``gridgis layout``: list, draft, show and check, what they print and their exit codes."""
+"""``gridgis layout``: list, draft, show, check, diff and export: what they print, exit codes."""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
+import geopandas as gpd
+import pyogrio
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
@@ -11,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gridgis import clock
 from gridgis.cli import main
+from gridgis.models import Community
 from tests.gridgis.planning.worlds import NOW
 from tests.support import factories as make
 from tests.support.factories import box
@@ -22,6 +30,7 @@ from tests.support.sample_community import (
 )
 
 G1, G2, G3 = GRID_CODES
+G4 = "420106001002004"
 
 
 @pytest.fixture
@@ -44,6 +53,27 @@ def sample_url(scratch_database_url: str) -> Iterator[str]:
     engine.dispose()
     with clock.frozen(NOW):
         yield scratch_database_url
+
+
+@pytest.fixture
+def moved_url(sample_url: str) -> str:
+    """The sample with a draft ``split`` whose new grid G4, the north of G3, takes B05."""
+    engine = sa.create_engine(sample_url)
+    with Session(engine) as session, session.begin():
+        found = session.scalars(sa.select(Community).where(Community.code == COMMUNITY_CODE)).one()
+        make.layout(
+            session,
+            found,
+            "split",
+            grids={
+                G1: (box(114.300, 30.590, 114.302, 30.594), "第一网格"),
+                G2: (box(114.302, 30.590, 114.304, 30.594), "第二网格"),
+                G3: (box(114.304, 30.590, 114.306, 30.592), "第三网格"),
+                G4: (box(114.304, 30.592, 114.306, 30.594), "第四网格"),
+            },
+        )
+    engine.dispose()
+    return sample_url
 
 
 def gridgis(*args: object) -> Result:
@@ -160,6 +190,34 @@ def test_check_exits_1_on_errors(sample_url: str) -> None:
             ("layout", "draft", "--community", "nowhere"),
             f"Error: No community with code 'nowhere'; the communities are: {COMMUNITY_CODE}.",
         ),
+        (
+            ("layout", "diff", "nope", "--community", COMMUNITY_CODE),
+            f"Error: Community {COMMUNITY_CODE} has no layout named 'nope'; its layouts are: "
+            "'2024版', '2025版', '2027草案', 'gappy'.",
+        ),
+        (
+            ("layout", "diff", "gappy", "--community", COMMUNITY_CODE, "--against", "nope"),
+            f"Error: Community {COMMUNITY_CODE} has no layout named 'nope'; its layouts are: "
+            "'2024版', '2025版', '2027草案', 'gappy'.",
+        ),
+        (
+            ("layout", "diff", "gappy", "--community", "nowhere"),
+            f"Error: No community with code 'nowhere'; the communities are: {COMMUNITY_CODE}.",
+        ),
+        (
+            ("layout", "export", "nope", "--community", COMMUNITY_CODE, "out.gpkg"),
+            f"Error: Community {COMMUNITY_CODE} has no layout named 'nope'; its layouts are: "
+            "'2024版', '2025版', '2027草案', 'gappy'.",
+        ),
+        (
+            ("layout", "export", "gappy", "--community", COMMUNITY_CODE, "out.shp"),
+            "Error: out.shp: a layout exports to a GeoPackage; give a file name ending in .gpkg "
+            "(not '.shp').",
+        ),
+        (
+            ("layout", "diff", "gappy", "--community", COMMUNITY_CODE, "--out", "no/where.csv"),
+            "Error: no/where.csv: the folder no does not exist.",
+        ),
     ],
 )
 def test_errors_say_what_exists_and_change_nothing(
@@ -173,3 +231,124 @@ def test_errors_say_what_exists_and_change_nothing(
     assert count(sample_url, "SELECT count(*) FROM layout") == layouts
     assert count(sample_url, "SELECT count(*) FROM grid") == grids
     assert count(sample_url, "SELECT count(*) FROM audit_log WHERE action = 'draft'") == 0
+
+
+def test_diff_as_text(moved_url: str) -> None:
+    result = gridgis("layout", "diff", "split", "--community", COMMUNITY_CODE)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Layout 'split' of community {COMMUNITY_CODE} against '{LAYOUT_NOW}': 1 building(s), "
+        "0 unit(s) and 20 household(s) change grid.\n"
+        "\n"
+        "building  name  units  households  from             to\n"
+        f"B05       5栋       0          20  {G3}  {G4}\n"
+        "\n"
+        "grid             name      change     buildings  units  households\n"
+        f"{G1}  第一网格  kept               2      2          60\n"
+        f"{G2}  第二网格  kept               1      2          30\n"
+        f"{G3}  第三网格  kept           2 → 1      0     38 → 18\n"
+        f"{G4}  第四网格  appearing      - → 1  - → 0      - → 20\n"
+    )
+
+
+def test_diff_as_json(moved_url: str) -> None:
+    result = gridgis("layout", "diff", "split", "--community", COMMUNITY_CODE, "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (document["layout"], document["against"]) == ("split", LAYOUT_NOW)
+    assert document["moves"] == [
+        {"building": "B05", "name": "5栋", "units": 0, "households": 20, "from": G3, "to": G4}
+    ]
+    assert [(g["code"], g["change"]) for g in document["grids"]] == [
+        (G1, "kept"),
+        (G2, "kept"),
+        (G3, "kept"),
+        (G4, "appearing"),
+    ]
+    assert document["grids"][2]["before"] == {"buildings": 2, "units": 0, "households": 38}
+    assert document["grids"][2]["after"] == {"buildings": 1, "units": 0, "households": 18}
+
+
+def test_diff_as_csv_between_two_drafts(moved_url: str) -> None:
+    # From split to gappy: G4 disappears, B05 goes back to G3.
+    result = gridgis(
+        "layout", "diff", "gappy", "--community", COMMUNITY_CODE, "--against", "split",
+        "--format", "csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(result.stdout_bytes.decode("utf-8-sig"))))
+    assert rows == [["building", "units", "households", "from", "to"], ["B05", "0", "20", G4, G3]]
+
+
+def test_diff_as_geojson_to_a_file(moved_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "diff.geojson"
+    result = gridgis(
+        "layout", "diff", "split", "--community", COMMUNITY_CODE, "--format", "geojson",
+        "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Wrote the diff of 'split' against '{LAYOUT_NOW}' to {out}: 1 building(s), 0 unit(s) "
+        "and 20 household(s) change grid.\n"
+    )
+    collection = json.loads(out.read_text(encoding="utf-8"))
+    [feature] = collection["features"]
+    assert feature["properties"] == {
+        "building": "B05",
+        "name": "5栋",
+        "from": G3,
+        "to": G4,
+        "units": 0,
+        "households": 20,
+    }
+    assert feature["geometry"]["type"] == "MultiPolygon"
+    # A GDAL reader takes it as EPSG:4326 with the building where it stands.
+    read = gpd.read_file(out)
+    assert read.crs.to_epsg() == 4326
+    assert read.total_bounds == pytest.approx((114.3045, 30.5925, 114.3049, 30.5927))
+
+
+def test_diff_of_the_layout_in_force_with_itself_moves_nothing(moved_url: str) -> None:
+    result = gridgis("layout", "diff", LAYOUT_NOW, "--community", COMMUNITY_CODE)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        f"Layout '{LAYOUT_NOW}' of community {COMMUNITY_CODE} against '{LAYOUT_NOW}': "
+        "0 building(s), 0 unit(s) and 0 household(s) change grid."
+    )
+    assert [line.split()[2] for line in lines[3:]] == ["kept"] * 3
+
+
+def test_export(moved_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "split.gpkg"
+    result = gridgis("layout", "export", "split", "--community", COMMUNITY_CODE, out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Exported layout 'split' of community {COMMUNITY_CODE} to {out}: 4 grids, "
+        "5 buildings, 0 edit log entries.\n"
+    )
+    assert [name for name, _ in pyogrio.list_layers(out)] == ["grids", "building_grid", "edit_log"]
+    assert list(gpd.read_file(out, layer="grids").code) == [G1, G2, G3, G4]
+    placed = gpd.read_file(out, layer="building_grid")
+    assert dict(zip(placed.building, placed.grid)) == {
+        "B01": G1,
+        "B02": G1,
+        "B03": G2,
+        "B04": G3,
+        "B05": G4,
+    }
+
+
+def test_export_of_a_draft_carries_its_edit_log(sample_url: str, tmp_path: Path) -> None:
+    assert (
+        gridgis("layout", "draft", "--community", COMMUNITY_CODE, "--name", "redraw").exit_code == 0
+    )
+    out = tmp_path / "redraw.gpkg"
+    result = gridgis("layout", "export", "redraw", "--community", COMMUNITY_CODE, out)
+    assert result.exit_code == 0, result.output
+    log = pyogrio.read_dataframe(out, layer="edit_log")
+    assert list(zip(log.action, log.entity_id)) == [("draft", f"{COMMUNITY_CODE}/redraw")]
+    # When the database wrote the entry, shown in Beijing time.
+    assert dt.datetime.fromisoformat(log["at"][0]).utcoffset() == dt.timedelta(hours=8)
+    assert log.actor[0].startswith("cli:")
