@@ -39,7 +39,6 @@ from gridgis.geo.areas import building_in_grid
 from gridgis.geo.layouts import in_force_clause
 from gridgis.models import CARE_FLAG_TERMS, Building, Community, Grid, Layout, Staff
 from gridgis.staff.households import (
-    MAX_LIMIT,
     HouseholdRow,
     building_counts,
     due_households,
@@ -271,15 +270,18 @@ def _building(session: Session, filters: Filters) -> int:
 def _listed(session: Session, viewer: Principal, f: Filters) -> tuple[list[HouseholdRow], bool]:
     """The rows to list (at most :data:`LISTED`), and whether there were more.
 
-    The due list takes no building and neither list a care flag: those two
-    narrow the rows here, so the list is read whole (up to the domain's
-    limit) before it is cut to a page.
+    Building and care flag are the domain's filters too: the database narrows
+    the rows (a care flag lists only households whose flags the viewer sees).
     """
-    narrowed = bool(f.flag) or (f.show == "due" and f.building_id is not None)
-    limit = MAX_LIMIT if narrowed else LISTED + 1
     if f.show == "due":
         read = due_households(
-            session, viewer, community=f.community, grid_id=f.grid_id, limit=limit
+            session,
+            viewer,
+            community=f.community,
+            grid_id=f.grid_id,
+            building_id=f.building_id,
+            flag=f.flag or None,
+            limit=LISTED + 1,
         )
     else:
         read = households_of(
@@ -288,16 +290,10 @@ def _listed(session: Session, viewer: Principal, f: Filters) -> tuple[list[House
             community=f.community,
             grid_id=f.grid_id,
             building_id=f.building_id,
-            limit=limit,
+            flag=f.flag or None,
+            limit=LISTED + 1,
         )
-    rows = [
-        r
-        for r in read
-        if (f.building_id is None or r.building_id == f.building_id)
-        and (not f.flag or f.flag in r.flags)
-    ]
-    more = len(rows) > LISTED or (narrowed and len(read) == limit)
-    return rows[:LISTED], more
+    return read[:LISTED], len(read) > LISTED
 
 
 def _shown(row: HouseholdRow, lang: str) -> dict[str, Any]:

@@ -12,7 +12,6 @@ query, not a loop over its households.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,8 +22,18 @@ from gridgis.access.permissions import Principal
 from gridgis.access.privacy import staff_contact
 from gridgis.errors import InvalidInput, NotFound
 from gridgis.geo.areas import building_in_grid
-from gridgis.models import Building, Community, Grid, Household, Staff, Unit, Visit
-from gridgis.staff.residents import READ, flag_terms, in_area, place, shown
+from gridgis.models import (
+    CARE_FLAG_TERMS,
+    Building,
+    Community,
+    Grid,
+    Household,
+    Staff,
+    Unit,
+    Visit,
+)
+from gridgis.staff.household_rows import BuildingCounts, HouseholdDetail, HouseholdRow, VisitShown
+from gridgis.staff.residents import READ, in_area, place, shown
 from gridgis.staff.visits import (
     DUE_SOON_DAYS,
     due_on_sql,
@@ -39,95 +48,6 @@ from gridgis.staff.visits import (
 MAX_LIMIT = 5000
 
 
-@dataclass(frozen=True)
-class HouseholdRow:
-    """One household as a viewer sees it, with where it is due in the schedule."""
-
-    id: int
-    code: str
-    community_id: int
-    building_id: int
-    building_code: str
-    building_name: str | None
-    unit_id: int | None
-    unit_number: str | None
-    room: str | None
-    members: int | None
-    flags: tuple[str, ...]
-    last_visit_at: dt.datetime | None
-    due_on: dt.date | None
-    #: ``overdue``, ``due``, ``not_due``, or None (no care flag: never due).
-    status: str | None
-    #: Days past ``due_on`` (0 unless overdue).
-    overdue_days: int
-    head_name: str
-    phone: str
-    note: str | None
-    masked: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe fields (times ISO 8601), flags with their names."""
-        return {
-            "id": self.id,
-            "code": self.code,
-            "building": {
-                "id": self.building_id,
-                "code": self.building_code,
-                "name": self.building_name,
-            },
-            "unit": None
-            if self.unit_id is None
-            else {"id": self.unit_id, "number": self.unit_number},
-            "room": self.room,
-            "members": self.members,
-            "flags": flag_terms(self.flags),
-            "last_visit_at": self.last_visit_at.isoformat() if self.last_visit_at else None,
-            "due_on": self.due_on.isoformat() if self.due_on else None,
-            "status": self.status,
-            "overdue_days": self.overdue_days,
-            "head_name": self.head_name,
-            "phone": self.phone,
-            "note": self.note,
-            "masked": self.masked,
-        }
-
-
-@dataclass(frozen=True)
-class BuildingCounts:
-    """A building's households in the viewer's area: how many, flagged, due, overdue."""
-
-    building_id: int
-    building_code: str
-    households: int
-    flagged: int
-    due: int
-    overdue: int
-
-
-@dataclass(frozen=True)
-class VisitShown:
-    """One visit as a viewer sees it (findings only for who sees the residents in full)."""
-
-    id: int
-    visited_at: dt.datetime
-    staff_code: str | None
-    staff_name: str
-    findings: str | None
-    follow_up: str | None
-    incident_id: int | None
-    logged_by: str
-    #: When it was logged (a visit logged days later shows here).
-    logged_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class HouseholdDetail:
-    """One household and its visits, newest first."""
-
-    household: HouseholdRow
-    visits: list[VisitShown] = field(default_factory=list)
-
-
 def due_households(
     session: Session,
     viewer: Principal,
@@ -135,6 +55,8 @@ def due_households(
     today: dt.date | None = None,
     community: str | None = None,
     grid_id: int | None = None,
+    building_id: int | None = None,
+    flag: str | None = None,
     limit: int = 200,
 ) -> list[HouseholdRow]:
     """The flagged households in the viewer's area that are due or overdue, most overdue first.
@@ -147,18 +69,29 @@ def due_households(
         today: The local date to count from (default: today in the display zone).
         community: A community's code, to list only its households.
         grid_id: A grid, to list only the households of its buildings.
+        building_id: A building, to list only its households.
+        flag: A care flag, to list only the households carrying it (among those
+            whose flags the viewer may see: see :func:`_rows`).
         limit: Most households returned (1 to :data:`MAX_LIMIT`).
 
     Raises:
         Forbidden: The viewer may not read households.
     """
     today = today or local_today()
-    query, due = _select(session, viewer, today, community=community, grid_id=grid_id)
+    query, due = _select(
+        session,
+        viewer,
+        today,
+        community=community,
+        grid_id=grid_id,
+        building_id=building_id,
+        flag=flag,
+    )
     query = query.where(
         sa.func.cardinality(Household.care_flags) > 0,
         due <= today + dt.timedelta(days=DUE_SOON_DAYS),
     ).order_by(due, Household.id)
-    return _rows(session, viewer, query.limit(_limit(limit)), today)
+    return _rows(session, viewer, query.limit(_limit(limit)), today, flag=flag)
 
 
 def households_of(
@@ -169,10 +102,13 @@ def households_of(
     unit_id: int | None = None,
     community: str | None = None,
     grid_id: int | None = None,
+    flag: str | None = None,
     today: dt.date | None = None,
     limit: int = 500,
 ) -> list[HouseholdRow]:
     """The households in the viewer's area (of a building or unit), by building, unit and room.
+
+    ``flag`` lists only the households carrying that care flag, as in :func:`due_households`.
 
     Raises:
         Forbidden: The viewer may not read households.
@@ -186,9 +122,10 @@ def households_of(
         grid_id=grid_id,
         building_id=building_id,
         unit_id=unit_id,
+        flag=flag,
     )
     query = query.order_by(Building.code, Unit.number.nulls_first(), Household.room, Household.code)
-    return _rows(session, viewer, query.limit(_limit(limit)), today)
+    return _rows(session, viewer, query.limit(_limit(limit)), today, flag=flag)
 
 
 def building_counts(
@@ -275,6 +212,7 @@ def _select(
     grid_id: int | None = None,
     building_id: int | None = None,
     unit_id: int | None = None,
+    flag: str | None = None,
 ) -> tuple[sa.Select[Any], ColumnElement[dt.date]]:
     """The households of the viewer's area with their last visit and schedule; and due_on."""
     viewer.require(READ)
@@ -323,12 +261,28 @@ def _select(
         query = query.where(Household.building_id == building_id)
     if unit_id is not None:
         query = query.where(Household.unit_id == unit_id)
+    if flag is not None:
+        if flag not in CARE_FLAG_TERMS:
+            raise InvalidInput(
+                f"care flag must be one of {', '.join(CARE_FLAG_TERMS)}; got {flag!r}."
+            )
+        query = query.where(Household.care_flags.contains([flag]))
     return query, due
 
 
 def _rows(
-    session: Session, viewer: Principal, query: sa.Select[Any], today: dt.date
+    session: Session,
+    viewer: Principal,
+    query: sa.Select[Any],
+    today: dt.date,
+    *,
+    flag: str | None = None,
 ) -> list[HouseholdRow]:
+    """The rows as ``viewer`` sees them; asked for by ``flag``, only those whose flags it sees.
+
+    Otherwise a list filtered by a care flag would tell a viewer who sees
+    households masked which ones are, say, petitioners.
+    """
     out = []
     for r in session.execute(query).mappings():
         resident = shown(
@@ -361,4 +315,6 @@ def _rows(
                 masked=resident.masked,
             )
         )
+    if flag is not None:
+        out = [row for row in out if not row.masked]
     return out

@@ -189,3 +189,30 @@ def test_a_later_day_moves_households_along_the_schedule(
     assert rows["Y-001"].status == "not_due" and rows["X-1-102"].status is None
     due_by_then = due_households(db_session, admin, today=dt.date(2027, 1, 27))
     assert "Y-001" in codes(due_by_then)  # retiree: due 30 January, within 3 days
+
+
+def test_lists_by_building_and_care_flag(db_session: Session, homes: dict[str, Household]) -> None:
+    admin = person("admin")
+    building_x = homes["h1"].building_id
+    assert codes(due_households(db_session, admin, building_id=building_x)) == [
+        "X-000",
+        "X-1-101",
+        "X-2-201",
+    ]
+    assert codes(due_households(db_session, admin, flag="petitioner")) == ["X-2-201"]
+    everyone = codes(households_of(db_session, admin))
+    petitioners = codes(households_of(db_session, admin, flag="petitioner"))
+    assert petitioners and set(petitioners) < set(everyone)
+    assert all("petitioner" in r.flags for r in households_of(db_session, admin, flag="petitioner"))
+    with pytest.raises(InvalidInput, match="care flag must be one of"):
+        households_of(db_session, admin, flag="rich")
+
+
+def test_a_care_flag_asked_for_lists_nothing_masked(
+    db_session: Session, homes: dict[str, Household]
+) -> None:
+    """A dispatcher sees households masked, flags withheld: asking by flag must not tell them."""
+    dispatcher = person("dispatcher")
+    assert codes(due_households(db_session, dispatcher))  # the due list, masked
+    assert due_households(db_session, dispatcher, flag="petitioner") == []
+    assert households_of(db_session, dispatcher, flag="elderly_alone") == []
