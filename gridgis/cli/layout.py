@@ -4,13 +4,17 @@
 stands; ``gridgis layout draft --community CODE [--name NAME]`` copies the
 layout in force into a new draft (audited; routing unchanged) and prints its
 name; ``gridgis layout show NAME --community CODE`` prints the tallies of
-each grid; ``gridgis layout check NAME --community CODE`` prints every
-problem and exits with status 1 when there are errors; ``gridgis layout
-diff NAME --community CODE [--against NAME] [--format FMT] [--out FILE]``
-prints (or writes) the buildings that change grid against the layout in
-force or another, with each grid's totals before and after; ``gridgis layout
-export NAME --community CODE OUT.gpkg`` writes the grids, which grid each
-building is in and the edit log to a GeoPackage. The work is in
+each grid; ``gridgis layout assign NAME --community CODE --buildings
+B001,B002 --to GRIDCODE [--new-name NAME]`` moves buildings of a draft into
+a grid with the land that goes with them (audited; routing unchanged) and
+prints what moved and the new tallies of the grids touched; ``gridgis
+layout check NAME --community CODE`` prints every problem and exits with
+status 1 when there are errors; ``gridgis layout diff NAME --community
+CODE [--against NAME] [--format FMT] [--out FILE]`` prints (or writes) the
+buildings that change grid against the layout in force or another, with
+each grid's totals before and after; ``gridgis layout export NAME
+--community CODE OUT.gpkg`` writes the grids, which grid each building is
+in and the edit log to a GeoPackage. The work is in
 :mod:`gridgis.planning`; these only parse and print.
 """
 
@@ -36,6 +40,7 @@ from gridgis.planning.drafts import (
     standing,
 )
 from gridgis.planning.export import export_layout
+from gridgis.planning.painting import assign_buildings, parse_codes
 from gridgis.planning.tallies import tally_layout
 
 _COMMUNITY = click.option(
@@ -45,7 +50,7 @@ _COMMUNITY = click.option(
 
 @click.group("layout")
 def layout_group() -> None:
-    """Layouts (网格方案): list, draft, tally, check, diff and export them."""
+    """Layouts (网格方案): list, draft, tally, paint, check, diff and export them."""
 
 
 @layout_group.command("list")
@@ -148,6 +153,61 @@ def show_command(name: str, community: str) -> None:
             f"In no grid: {tallies.unplaced_buildings} buildings with "
             f"{tallies.unplaced_households} households (see gridgis layout check)."
         )
+
+
+@layout_group.command("assign")
+@click.argument("name")
+@_COMMUNITY
+@click.option(
+    "--buildings", required=True, metavar="B001,B002", help="Codes of the buildings to move."
+)
+@click.option("--to", "grid", required=True, metavar="GRIDCODE", help="The grid they join.")
+@click.option(
+    "--new-name", metavar="NAME", help="Make grid GRIDCODE, with this name, in the draft."
+)
+def assign_command(
+    name: str, community: str, buildings: str, grid: str, new_name: str | None
+) -> None:
+    """Move buildings of draft NAME into a grid, with the land that goes with them."""
+    codes = parse_codes(buildings)
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        layout = find_layout(session, community, name)
+        painted = assign_buildings(
+            session, layout, codes, grid, new_name=new_name, actor=cli_actor()
+        )
+        tallies = tally_layout(session, layout)
+    made = f" (new grid {new_name!r})" if painted.created else ""
+    click.echo(
+        f"Layout {name!r} of community {community}: {len(painted.moved)} building(s) with "
+        f"{painted.households} household(s) moved to grid {painted.grid}{made}."
+    )
+    for m in painted.moved:
+        click.echo(
+            f"  {m.building}: {m.before or '(no grid)'} → {m.after} ({m.households} households)"
+        )
+    if painted.stayed:
+        click.echo(f"Already in grid {painted.grid}: {', '.join(painted.stayed)}.")
+    if painted.removed:
+        click.echo(
+            f"Left without buildings or land, removed from the draft: grid(s) "
+            f"{', '.join(painted.removed)}, with {painted.assignments} grid team assignment(s)."
+        )
+    headers = ("code", "name", "households", "vs band", "units", "buildings", "parts", "area m²")
+    rows = [
+        (
+            g.code,
+            g.name,
+            str(g.households),
+            f"{g.deviation:+d}" if g.deviation else "0",
+            str(g.units),
+            str(g.buildings),
+            str(g.parts),
+            f"{g.area_m2:,.0f}",
+        )
+        for g in tallies.grids
+        if g.code in painted.touched
+    ]
+    click.echo(table(headers, rows, right=set(range(2, 8))))
 
 
 @layout_group.command("check")

@@ -10,9 +10,11 @@ buildings in no grid or cut by an edge, grids in several parts or outside
 the band, duplicate and malformed codes (:mod:`~gridgis.planning.checks`);
 what a layout changes against another — the buildings, units and households
 that change grid and each grid's totals before and after, as JSON, CSV and
-GeoJSON (:mod:`~gridgis.planning.diff`); and a layout out to QGIS as a
+GeoJSON (:mod:`~gridgis.planning.diff`); a layout out to QGIS as a
 GeoPackage of its grids, each building's grid and its edit log
-(:mod:`~gridgis.planning.export`).
+(:mod:`~gridgis.planning.export`); and painting a draft: buildings moved to
+another grid with the land that goes with them, so the draft still tiles
+its community (:mod:`~gridgis.planning.painting`).
 
 Nothing here changes routing: drafts are never in force until
 :func:`gridgis.geo.layouts.publish_layout` publishes them. Which grid a

@@ -352,3 +352,122 @@ def test_export_of_a_draft_carries_its_edit_log(sample_url: str, tmp_path: Path)
     # When the database wrote the entry, shown in Beijing time.
     assert dt.datetime.fromisoformat(log["at"][0]).utcoffset() == dt.timedelta(hours=8)
     assert log.actor[0].startswith("cli:")
+
+
+def grid_wkb(url: str, layout: str) -> dict[str, bytes]:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        found = {
+            code: bytes(wkb)
+            for code, wkb in connection.execute(
+                sa.text(
+                    "SELECT g.code, ST_AsBinary(g.geom) FROM grid g JOIN layout l "
+                    "ON l.id = g.layout_id WHERE l.name = :name"
+                ),
+                {"name": layout},
+            )
+        }
+    engine.dispose()
+    return found
+
+
+def test_assign_prints_what_moved_and_the_tallies_of_the_grids_touched(sample_url: str) -> None:
+    assert gridgis("layout", "draft", "--community", COMMUNITY_CODE, "--name", "p").exit_code == 0
+    before, in_force = grid_wkb(sample_url, "p"), grid_wkb(sample_url, LAYOUT_NOW)
+    result = gridgis(
+        "layout", "assign", "p", "--community", COMMUNITY_CODE, "--buildings", "B04,B03",
+        "--to", G2,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        f"Layout 'p' of community {COMMUNITY_CODE}: 1 building(s) with 18 household(s) "
+        f"moved to grid {G2}.",
+        f"  B04: {G3} → {G2} (18 households)",
+        f"Already in grid {G2}: B03.",
+        "code             name      households  vs band  units  buildings  parts  area m²",
+    ]
+    assert [line.split()[:7] for line in lines[4:]] == [
+        [G2, "第二网格", "48", "-252", "2", "2", "1"],
+        [G3, "第三网格", "20", "-280", "0", "1", "1"],
+    ]
+    after = grid_wkb(sample_url, "p")
+    assert after[G1] == before[G1] and after[G3] != before[G3]
+    assert grid_wkb(sample_url, LAYOUT_NOW) == in_force
+    assert count(sample_url, "SELECT count(*) FROM audit_log WHERE action = 'assign'") == 1
+    check = gridgis("layout", "check", "p", "--community", COMMUNITY_CODE)
+    assert check.exit_code == 0, check.output
+
+
+def test_assign_into_a_new_grid(sample_url: str) -> None:
+    assert gridgis("layout", "draft", "--community", COMMUNITY_CODE, "--name", "p").exit_code == 0
+    result = gridgis(
+        "layout", "assign", "p", "--community", COMMUNITY_CODE, "--buildings", "B05",
+        "--to", G4, "--new-name", "第四网格",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [
+        f"Layout 'p' of community {COMMUNITY_CODE}: 1 building(s) with 20 household(s) "
+        f"moved to grid {G4} (new grid '第四网格').",
+        f"  B05: {G3} → {G4} (20 households)",
+    ]
+    assert [line.split()[:3] for line in lines[3:]] == [
+        [G3, "第三网格", "18"],
+        [G4, "第四网格", "20"],
+    ]
+    assert count(sample_url, "SELECT count(*) FROM grid g JOIN layout l ON l.id = g.layout_id "
+                 "WHERE l.name = 'p'") == 4  # fmt: skip
+
+
+def test_assign_the_last_building_of_a_grid(sample_url: str) -> None:
+    assert gridgis("layout", "draft", "--community", COMMUNITY_CODE, "--name", "p").exit_code == 0
+    result = gridgis(
+        "layout", "assign", "p", "--community", COMMUNITY_CODE, "--buildings", "B03", "--to", G1
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1:3] == [
+        f"  B03: {G2} → {G1} (30 households)",
+        f"Left without buildings or land, removed from the draft: grid(s) {G2}, with 0 grid "
+        "team assignment(s).",
+    ]
+    assert [line.split()[:6] for line in lines[4:]] == [[G1, "第一网格", "90", "-210", "4", "3"]]
+    check = gridgis("layout", "check", "p", "--community", COMMUNITY_CODE)
+    assert check.exit_code == 0, check.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            (LAYOUT_NOW, "--buildings", "B03", "--to", G1),
+            f"Error: The layout '{LAYOUT_NOW}' of community {COMMUNITY_CODE} is published; only "
+            "a draft can be painted. Copy the layout in force with `gridgis layout draft "
+            f"--community {COMMUNITY_CODE}` and paint that.",
+        ),
+        (
+            ("gappy", "--buildings", "B03,B77,B88", "--to", G1),
+            f"Error: Community {COMMUNITY_CODE} has no building(s) 'B77', 'B88'; nothing was "
+            "assigned.",
+        ),
+        (
+            ("gappy", "--buildings", "B03", "--to", G4),
+            f"Error: The layout 'gappy' of community {COMMUNITY_CODE} has no grid '{G4}'; its "
+            f"grids are: {G1}, {G2}, {G3}. Give --new-name to make a new grid with that code.",
+        ),
+        (
+            ("gappy", "--buildings", " , ", "--to", G1),
+            "Error: Give at least one building code, e.g. --buildings B001,B002.",
+        ),
+    ],
+)
+def test_assign_refusals_change_nothing(
+    sample_url: str, args: tuple[str, ...], message: str
+) -> None:
+    grids = {name: grid_wkb(sample_url, name) for name in (LAYOUT_NOW, "gappy")}
+    result = gridgis("layout", "assign", *args[:1], "--community", COMMUNITY_CODE, *args[1:])
+    assert result.exit_code == 1
+    assert result.stderr == message + "\n" and result.stdout == ""
+    assert {name: grid_wkb(sample_url, name) for name in grids} == grids
+    assert count(sample_url, "SELECT count(*) FROM audit_log WHERE action = 'assign'") == 0
