@@ -28,6 +28,7 @@ import click
 
 from gridgis import clock
 from gridgis.cli.common import cli_actor
+from gridgis.cli.layout_publish import publish_command
 from gridgis.db import engine_scope, unit_of_work
 from gridgis.errors import InvalidFile
 from gridgis.planning.checks import check_layout
@@ -50,7 +51,11 @@ _COMMUNITY = click.option(
 
 @click.group("layout")
 def layout_group() -> None:
-    """Layouts (网格方案): list, draft, tally, paint, check, diff and export them."""
+    """Layouts (网格方案): list, draft, tally, paint, check, diff, export and publish them."""
+
+
+# Publishing has its own module (gridgis/cli/layout_publish.py); it joins the group here.
+layout_group.add_command(publish_command)
 
 
 @layout_group.command("list")

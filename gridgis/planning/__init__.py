@@ -14,10 +14,14 @@ GeoJSON (:mod:`~gridgis.planning.diff`); a layout out to QGIS as a
 GeoPackage of its grids, each building's grid and its edit log
 (:mod:`~gridgis.planning.export`); and painting a draft: buildings moved to
 another grid with the land that goes with them, so the draft still tiles
-its community (:mod:`~gridgis.planning.painting`).
+its community (:mod:`~gridgis.planning.painting`); grid codes carried on
+across a redraw (:mod:`~gridgis.planning.codes`); and the cut-over: what
+publishing a draft changes, shown first, then done from a date
+(:mod:`~gridgis.planning.publish`).
 
-Nothing here changes routing: drafts are never in force until
-:func:`gridgis.geo.layouts.publish_layout` publishes them. Which grid a
+Nothing here changes routing until a draft is published: drafts are never in
+force, and :mod:`~gridgis.planning.publish` publishes through
+:func:`gridgis.geo.layouts.publish_layout`, the one home of the period rule. Which grid a
 building belongs to is :mod:`gridgis.geo.areas`'s rule, used as is. Planning
 sits beside reports, above incidents and staff, whose figures it counts.
 Framework-free: the command line (``gridgis layout``) calls it.
