@@ -153,18 +153,7 @@ def publish_layout(
     grid_count = session.scalar(sa.select(sa.func.count()).where(Grid.layout_id == layout.id))
     if not grid_count:
         raise InvalidInput(f"Layout {layout.name!r} has no grids; import grids before publishing.")
-    later = session.scalar(
-        sa.select(Layout).where(
-            Layout.community_id == layout.community_id,
-            Layout.status == "published",
-            Layout.valid_from >= valid_from,
-        )
-    )
-    if later is not None:
-        raise Conflict(
-            f"Layout {later.name!r} is published from {clock.show(later.valid_from)}; "
-            "a new layout must start after it (history is never rewritten)."
-        )
+    check_start(session, layout, valid_from)
     previous = session.scalar(
         sa.select(Layout)
         .where(
@@ -189,6 +178,27 @@ def publish_layout(
         after={"status": "published", "valid_from": valid_from},
     )
     return previous
+
+
+def check_start(session: Session, layout: Layout, valid_from: dt.datetime) -> None:
+    """Conflict when a published layout of the community starts at or after ``valid_from``.
+
+    Publishing only ever appends a period: a start before a published one
+    would rewrite history. Checked by :func:`publish_layout`, and before it
+    by a cut-over's dry run so that it says the same.
+    """
+    later = session.scalar(
+        sa.select(Layout).where(
+            Layout.community_id == layout.community_id,
+            Layout.status == "published",
+            Layout.valid_from >= valid_from,
+        )
+    )
+    if later is not None:
+        raise Conflict(
+            f"Layout {later.name!r} is published from {clock.show(later.valid_from)}; "
+            "a new layout must start after it (history is never rewritten)."
+        )
 
 
 def community_code(session: Session, layout: Layout) -> str:

@@ -35,7 +35,7 @@ from gridgis.audit import Actor
 from gridgis.clock import require_aware
 from gridgis.errors import Conflict, InvalidInput
 from gridgis.geo.areas import building_grid
-from gridgis.geo.layouts import choose_layout, community_code, publish_layout
+from gridgis.geo.layouts import check_start, choose_layout, community_code, publish_layout
 from gridgis.models import (
     OPEN_STATUSES,
     Assignment,
@@ -107,7 +107,8 @@ def plan_cut_over(session: Session, layout: Layout, valid_from: dt.datetime) -> 
     """What publishing draft ``layout`` from ``valid_from`` would do; writes nothing.
 
     Raises:
-        Conflict: The layout is not a draft.
+        Conflict: The layout is not a draft, or a published layout starts at or
+            after ``valid_from``.
         InvalidInput: ``valid_from`` has no time zone or is in the past.
     """
     code = community_code(session, layout)
@@ -121,6 +122,7 @@ def plan_cut_over(session: Session, layout: Layout, valid_from: dt.datetime) -> 
             "a layout starts now or later, since incidents routed since then used the "
             "layout in force."
         )
+    check_start(session, layout, valid_from)
     community = session.get_one(Community, layout.community_id)
     # The layout the draft replaces is the one in force at its start (publish_layout
     # refuses a start before a later published layout's, so that is today's or a future one).

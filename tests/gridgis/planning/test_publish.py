@@ -241,3 +241,11 @@ def test_a_grid_nobody_inherits_disappears_with_the_staff_it_leaves_without_a_gr
     assert sorted(m.role for m in plan.left_without_grid) == [
         "grid_worker", "part_time_worker", "volunteer", "volunteer",
     ]  # fmt: skip
+
+
+def test_a_start_before_a_published_future_layout_is_refused_in_the_plan(
+    db_session: Session, sample: Sample
+) -> None:
+    publish_draft(db_session, draft(db_session, sample), START, actor=TESTS)
+    with pytest.raises(Conflict, match="must start after it"):
+        plan_cut_over(db_session, draft(db_session, sample), START - dt.timedelta(days=1))
