@@ -54,6 +54,7 @@ def _register() -> None:
         demo,
         incidents,
         layout,
+        layout_rebalance,
         report,
         route,
         serve,
@@ -74,6 +75,7 @@ def _register() -> None:
     main.add_command(incidents.incidents_group)
     main.add_command(report.report_group)
     main.add_command(layout.layout_group)
+    layout.layout_group.add_command(layout_rebalance.rebalance_command)
     main.add_command(worker.worker)
     main.add_command(worker.outbox_group, name="outbox")
 
