@@ -27,6 +27,12 @@ from gridgis.planning.rebalance import (
 )
 from gridgis.planning.tallies import deviation
 
+_STOPPED = {
+    "steps": "stopped by the step bound",
+    "time limit": "stopped by the time limit",
+    "no move": "stopped: no two neighbouring grids can be redrawn in the band",
+}
+
 
 @click.command("rebalance")
 @click.argument("name")
@@ -103,7 +109,7 @@ def rebalance_text(done: Rebalanced, draft: str, community: str, seed: int) -> s
         f"Rebalanced layout {done.source!r} of community {community} into draft {draft!r} "
         f"(band {low}-{high}, seed {seed}): {len(done.after.grids)} grids; "
         f"{done.moved_buildings} building(s) with {done.moved_households} household(s) "
-        f"change grid; {done.steps} step(s), stopped by {done.stopped}.",
+        f"change grid; {done.steps} step(s), {_STOPPED[done.stopped]}.",
         "",
     ]
     before = {g.code: g for g in done.before.grids}

@@ -70,7 +70,8 @@ class Rebalanced:
         moved_buildings: Buildings whose grid changed.
         moved_households: Their households.
         steps: Steps the chain ran.
-        stopped: ``steps``, ``time limit`` or ``no move``.
+        stopped: ``steps``, ``time limit`` or ``no move`` (no pair of neighbouring
+            grids can be redrawn as two grids in the band).
         reasons: Why each grid outside the band stays there.
         notes: Compounds too big for one grid, and how the search started.
         report: The draft's checks.
@@ -342,9 +343,10 @@ def _why(
             )
         else:
             why = (
-                f"no contiguous arrangement in the band was found in {search.steps} steps "
-                f"(stopped by {search.stopped}); try more --steps or --time-limit, "
-                "or another --seed"
+                "no two neighbouring grids can be redrawn as two grids in the band"
+                if search.stopped == "no move"
+                else f"none was found in {search.steps} steps (stopped by the {search.stopped}); "
+                "try more --steps or --time-limit, or another --seed"
             )
         reasons.append(f"grid {grid} has {count} households: {why}")
     return reasons

@@ -119,6 +119,7 @@ def search(
     from gerrychain.constraints import contiguous
     from gerrychain.graph import Graph
     from gerrychain.proposals import recom
+    from gerrychain.proposals.tree_proposals import MetagraphError
     from gerrychain.tree import bipartition_tree
 
     # A seeded stream for reproducible plans, not secrets: B311 does not apply.
@@ -133,8 +134,15 @@ def search(
         for c in {p.compound for p in places.values() if p.compound}
     }
 
+    memo: dict[int, tuple[Partition, Score]] = {}
+
     def score(partition: Partition) -> Score:
-        return _score(_plain(partition), places, band, limits)
+        # Each state is scored as the proposal, then as the parent: remember the last few.
+        if id(partition) not in memo:
+            if len(memo) > 8:
+                memo.clear()
+            memo[id(partition)] = (partition, _score(_plain(partition), places, band, limits))
+        return memo[id(partition)][1]
 
     def accept(proposed: Partition, rng: random.Random | None = None) -> bool:
         parent = proposed.parent
@@ -167,9 +175,7 @@ def search(
             if time.monotonic() > deadline:
                 stopped = "time limit"
                 break
-    except Exception as exc:  # ReCom gives up when no neighbouring pair splits in the band
-        if type(exc).__name__ != "MetagraphError":
-            raise
+    except MetagraphError:  # no pair of neighbouring grids splits into two in the band
         stopped = "no move"
     logger.info("rebalance: %d steps, stopped by %s, score %s", ran, stopped, best_score)
     return Search({int(k): int(v) for k, v in best.items()}, best_score, ran, stopped)
@@ -235,8 +241,9 @@ def _score(
     pieces: dict[str, set[int]] = defaultdict(set)
     for node, part in assignment.items():
         households[part] += places[node].households
-        if places[node].compound:
-            pieces[places[node].compound].add(part)  # type: ignore[index]
+        compound = places[node].compound
+        if compound:
+            pieces[compound].add(part)
     outside = sum(abs(deviation(h, band)) for h in households.values())
     split = sum(max(0, len(parts) - limits[c]) for c, parts in pieces.items())
     total = sum(p.households for p in places.values())
