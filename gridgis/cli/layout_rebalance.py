@@ -110,6 +110,12 @@ def rebalance_text(done: Rebalanced, draft: str, community: str, seed: int) -> s
         f"(band {low}-{high}, seed {seed}): {len(done.after.grids)} grids; "
         f"{done.moved_buildings} building(s) with {done.moved_households} household(s) "
         f"change grid; {done.steps} step(s), {_STOPPED[done.stopped]}.",
+        (
+            f"Painted on a copy of {done.source!r}: grids whose buildings stay keep their "
+            "polygons and teams."
+            if done.from_copy
+            else "Painted from empty: each grid is the union of its buildings' cells."
+        ),
         "",
     ]
     before = {g.code: g for g in done.before.grids}

@@ -8,8 +8,7 @@ draft, so it tiles the community exactly. The layout rebalanced is only
 read, and so is the layout in force: nothing is written but the new draft
 and its audit entries. The draft's grids take the code and name of the grid
 of the layout rebalanced whose households they keep most of; other grids get
-the next free code. Grid teams are not copied: a draft's staff follow grid
-codes when it is published (issue 11, item 5).
+the next free code.
 
 Buildings are the graph's nodes; two are adjacent when their cells touch
 along a line in the Voronoi tessellation of the community by the buildings'
@@ -19,21 +18,20 @@ a distance: any threshold either cuts a sparse corner off or links buildings
 across a road or a river, while cells that touch make a set of buildings
 that is connected on the graph one piece of land.
 
-The draft is painted from empty: every building first joins one grid with
-the whole community's land, then each other grid takes its buildings out of
-it. Painting cuts a building's cell from the tessellation of the grid it
-leaves by that grid's buildings; here that is always the community's
-tessellation by all its buildings (those left behind keep their cells),
-the one the graph is read from: each grid ends as the union of its
-buildings' cells, in one piece. Painting a copy of the layout grid to grid
-would keep untouched polygons but cut cells of ever-changing
-tessellations; it left grids in several parts on the demo.
+Rebalancing the layout in force, the draft is first its copy (codes, names,
+teams), painted target grid by target grid with the buildings that move:
+grids whose buildings stay keep the polygons a planner drew. Painting cuts
+a building's cell from the tessellation of the grid it leaves, which changes
+as buildings leave, so a grid can end in pieces; then that copy is rolled
+back and the draft is painted from empty: every building first joins one
+grid with the whole community's land, then each other grid takes its
+buildings out of it. There the grid left is always tessellated as the whole
+community is (those left behind keep their cells), the tessellation the
+graph is read from: each grid ends as the union of its buildings' cells.
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from dataclasses import dataclass
 
 import networkx as nx  # type: ignore[import-untyped]
@@ -44,12 +42,13 @@ from gridgis import audit
 from gridgis.audit import Actor
 from gridgis.errors import Conflict, InvalidInput
 from gridgis.geo.areas import building_grid
+from gridgis.geo.layouts import choose_layout
 from gridgis.models import Building, Community, Compound, Grid, Layout
 from gridgis.planning import rebalance_search
 from gridgis.planning.checks import SLIVER_M2, Report, check_layout
-from gridgis.planning.drafts import MAX_NAME, _free_name
+from gridgis.planning.drafts import MAX_NAME, _free_name, draft_layout
 from gridgis.planning.painting import assign_buildings
-from gridgis.planning.rebalance_search import Place, Search, matching
+from gridgis.planning.rebalance_search import Place, matching
 from gridgis.planning.tallies import Tallies, band_of, tally_layout
 
 #: Default bounds of the search.
@@ -74,6 +73,8 @@ class Rebalanced:
             grids can be redrawn as two grids in the band).
         reasons: Why each grid outside the band stays there.
         notes: Compounds too big for one grid, and how the search started.
+        from_copy: Painted on a copy of the layout in force (grids whose buildings
+            stay keep their polygons and teams), not from empty.
         report: The draft's checks.
     """
 
@@ -90,6 +91,7 @@ class Rebalanced:
     reasons: list[str]
     notes: list[str]
     report: Report
+    from_copy: bool
 
 
 def parse_band(text: str) -> tuple[int, int]:
@@ -185,8 +187,11 @@ def rebalance_layout(
     )
     codes = _codes(session, layout, places, found.assignment)
     final = {places[i].code: codes[part] for i, part in found.assignment.items()}
-    draft = _new_draft(session, community, layout, name)
-    _paint(session, draft, layout, final, actor)
+    draft = _from_copy(session, community, layout, name, final, actor, scratch=grids is not None)
+    from_copy = draft is not None
+    if draft is None:
+        draft = _new_draft(session, community, layout, name)
+        _paint(session, draft, layout, final, actor)
     before, after = tally_layout(session, layout), tally_layout(session, draft)
     moved = [p for p in places.values() if p.grid != final[p.code]]
     households = sum(p.households for p in moved)
@@ -217,9 +222,10 @@ def rebalance_layout(
         moved_households=households,
         steps=found.steps,
         stopped=found.stopped,
-        reasons=_why(places, final, band, found),
-        notes=_too_big(places, band) + notes,
+        reasons=rebalance_search.why_outside(places, final, band, found),
+        notes=rebalance_search.too_big(places, band) + notes,
         report=check_layout(session, draft, tallies=after),
+        from_copy=from_copy,
     )
 
 
@@ -276,20 +282,85 @@ def _codes(
     return codes
 
 
-def _new_draft(session: Session, community: Community, layout: Layout, name: str | None) -> Layout:
-    """An empty draft, to be painted."""
+def _name(session: Session, community: Community, layout: Layout, name: str | None) -> str:
+    """The draft's name: ``name``, or ``<layout> rebalanced`` numbered when taken."""
     taken = set(session.scalars(sa.select(Layout.name).where(Layout.community_id == community.id)))
     name = (name or _free_name(f"{layout.name} rebalanced", taken)).strip()
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(f"A layout name must have 1 to {MAX_NAME} characters.")
     if name in taken:
         raise Conflict(f"Community {community.code} already has a layout named {name!r}.")
+    return name
+
+
+def _new_draft(session: Session, community: Community, layout: Layout, name: str | None) -> Layout:
+    """An empty draft, to be painted."""
     draft = Layout(
-        community_id=community.id, name=name, status="draft", note=f"rebalanced {layout.name}"
+        community_id=community.id,
+        name=_name(session, community, layout, name),
+        status="draft",
+        note=f"rebalanced {layout.name}",
     )
     session.add(draft)
     session.flush()
     return draft
+
+
+def _from_copy(
+    session: Session,
+    community: Community,
+    layout: Layout,
+    name: str | None,
+    final: dict[str, str],
+    actor: Actor,
+    *,
+    scratch: bool,
+) -> Layout | None:
+    """A copy of ``layout``, when it is in force, painted building by building; else None.
+
+    Grids whose buildings stay keep their polygons, drawn by a planner, and
+    the copy keeps the grid teams. Painting from grid to grid cuts cells of
+    tessellations that change as buildings leave, so a grid can end in
+    pieces: then the copy is rolled back (its audit entries with it) and the
+    caller paints from empty.
+    """
+    current = choose_layout(session, community, drafts=False)
+    if scratch or current is None or current.id != layout.id:
+        return None
+    names = dict(
+        session.execute(sa.select(Grid.code, Grid.name).where(Grid.layout_id == layout.id)).all()
+    )
+    saved = session.begin_nested()
+    draft = draft_layout(
+        session, community, name=_name(session, community, layout, name), actor=actor
+    )
+    draft_id = draft.layout.id
+    for code in sorted(set(final.values())):
+        now = {p.code: p.grid for p in placed_buildings(session, draft.layout).values()}
+        moving = [b for b, grid in sorted(final.items()) if grid == code and now[b] != code]
+        if moving:
+            exists = code in set(now.values()) or (
+                code in names and _has_grid(session, draft_id, code)
+            )
+            new_name = None if exists else names.get(code, f"新网格 {code[-3:]}")
+            assign_buildings(session, draft.layout, moving, code, new_name=new_name, actor=actor)
+    session.execute(sa.text(_CRUMBS), {"layout": draft_id, "sliver": SLIVER_M2})
+    pieces = session.scalar(
+        sa.select(sa.func.count()).where(
+            Grid.layout_id == draft_id, sa.func.ST_NumGeometries(sa.func.ST_Multi(Grid.geom)) > 1
+        )
+    )
+    if pieces:
+        saved.rollback()
+        return None
+    saved.commit()
+    session.expire_all()
+    return session.get_one(Layout, draft_id)
+
+
+def _has_grid(session: Session, layout_id: int, code: str) -> bool:
+    found = sa.select(Grid.id).where(Grid.layout_id == layout_id, Grid.code == code)
+    return session.scalar(sa.select(found.exists())) is True
 
 
 def _paint(
@@ -317,53 +388,3 @@ def _paint(
     # are the checks' own noise threshold; dropped, they leave gaps the checks ignore.
     session.execute(sa.text(_CRUMBS), {"layout": draft.id, "sliver": SLIVER_M2})
     session.expire_all()
-
-
-def _why(
-    places: dict[int, Place], final: dict[str, str], band: tuple[int, int], search: Search
-) -> list[str]:
-    """Why each grid outside the band stays there."""
-    low, high = band
-    by_code = {p.code: p for p in places.values()}
-    households: dict[str, int] = defaultdict(int)
-    for building, grid in final.items():
-        households[grid] += by_code[building].households
-    total, n = sum(households.values()), len(households)
-    reasons = []
-    for grid, count in sorted(households.items()):
-        if low <= count <= high:
-            continue
-        big = max((by_code[b] for b, g in final.items() if g == grid), key=lambda p: p.households)
-        if big.households > high:
-            why = f"building {big.code} alone has {big.households} households, above {high}"
-        elif not low * n <= total <= high * n:
-            why = (
-                f"{n} grids for {total} households average {total / n:.0f}, outside the band; "
-                f"try --grids between {math.ceil(total / high)} and {total // max(low, 1)}"
-            )
-        else:
-            why = (
-                "no two neighbouring grids can be redrawn as two grids in the band"
-                if search.stopped == "no move"
-                else f"none was found in {search.steps} steps (stopped by the {search.stopped}); "
-                "try more --steps or --time-limit, or another --seed"
-            )
-        reasons.append(f"grid {grid} has {count} households: {why}")
-    return reasons
-
-
-def _too_big(places: dict[int, Place], band: tuple[int, int]) -> list[str]:
-    """The compounds with more households than one grid may hold: they cannot stay whole."""
-    high = band[1]
-    notes = []
-    compounds: dict[str, int] = defaultdict(int)
-    for p in places.values():
-        if p.compound:
-            compounds[p.compound] += p.households
-    for compound, count in sorted(compounds.items()):
-        if count > high:
-            notes.append(
-                f"compound {compound} has {count} households, more than one grid's {high}: "
-                f"it is split across at least {math.ceil(count / high)} grids"
-            )
-    return notes

@@ -248,3 +248,53 @@ def _score(
     split = sum(max(0, len(parts) - limits[c]) for c, parts in pieces.items())
     total = sum(p.households for p in places.values())
     return outside, split, total - matching(assignment, places)[1]
+
+
+def why_outside(
+    places: dict[int, Place], final: dict[str, str], band: tuple[int, int], search: Search
+) -> list[str]:
+    """Why each grid outside the band stays there."""
+    low, high = band
+    by_code = {p.code: p for p in places.values()}
+    households: dict[str, int] = defaultdict(int)
+    for building, grid in final.items():
+        households[grid] += by_code[building].households
+    total, n = sum(households.values()), len(households)
+    reasons = []
+    for grid, count in sorted(households.items()):
+        if low <= count <= high:
+            continue
+        big = max((by_code[b] for b, g in final.items() if g == grid), key=lambda p: p.households)
+        if big.households > high:
+            why = f"building {big.code} alone has {big.households} households, above {high}"
+        elif not low * n <= total <= high * n:
+            why = (
+                f"{n} grids for {total} households average {total / n:.0f}, outside the band; "
+                f"try --grids between {math.ceil(total / high)} and {total // max(low, 1)}"
+            )
+        else:
+            why = (
+                "no two neighbouring grids can be redrawn as two grids in the band"
+                if search.stopped == "no move"
+                else f"none was found in {search.steps} steps (stopped by the {search.stopped}); "
+                "try more --steps or --time-limit, or another --seed"
+            )
+        reasons.append(f"grid {grid} has {count} households: {why}")
+    return reasons
+
+
+def too_big(places: dict[int, Place], band: tuple[int, int]) -> list[str]:
+    """The compounds with more households than one grid may hold: they cannot stay whole."""
+    high = band[1]
+    notes = []
+    compounds: dict[str, int] = defaultdict(int)
+    for p in places.values():
+        if p.compound:
+            compounds[p.compound] += p.households
+    for compound, count in sorted(compounds.items()):
+        if count > high:
+            notes.append(
+                f"compound {compound} has {count} households, more than one grid's {high}: "
+                f"it is split across at least {math.ceil(count / high)} grids"
+            )
+    return notes

@@ -71,6 +71,7 @@ def test_from_scratch_every_grid_in_the_band(sample_url: str) -> None:
     # G1 had 60 households, 10 above the band; after, every grid is in it, in one piece.
     assert re.search(rf"{G1} +\S+ +60 +\+10 +\d+ +0 +\d +1\n", out), out
     assert "Outside the band" not in out
+    assert "Painted from empty: each grid is the union of its buildings' cells.\n" in out
     assert "Checks: 0 error(s)" in out
     assert out.endswith(f"It is not in force: routing still uses '{LAYOUT_NOW}'.\n")
     assert rows(sample_url, IN_FORCE_GRIDS) == kept

@@ -25,9 +25,10 @@ from gridgis.geo.layouts import choose_layout, get_community
 from gridgis.models import AuditEntry, Grid, Layout
 from gridgis.planning.rebalance import adjacency, parse_band, placed_buildings, rebalance_layout
 from tests.support.actors import TESTS
-from tests.support.sample_community import build_sample_community
+from tests.support.sample_community import GRID_CODES, build_sample_community
 
 BAND = (400, 520)
+G1, G2, G3 = GRID_CODES
 STEPS = 60
 
 
@@ -122,6 +123,7 @@ def test_the_same_seed_gives_the_same_assignment(demo_session: Session) -> None:
 
 def test_from_scratch_with_a_number_of_grids(demo_session: Session) -> None:
     layout = in_force(demo_session)
+    # From scratch the draft is painted from empty: each grid the union of its buildings' cells.
     done = rebalance_layout(
         demo_session,
         layout,
@@ -132,9 +134,24 @@ def test_from_scratch_with_a_number_of_grids(demo_session: Session) -> None:
         time_limit=30,
         actor=TESTS,
     )
-    assert len(done.after.grids) == 10
+    assert len(done.after.grids) == 10 and not done.from_copy
+    assert all(g.parts == 1 for g in done.after.grids)
     assert done.report.errors == [], [p.message for p in done.report.errors]
     assert done.after.unplaced_buildings == 0
+
+
+def test_a_small_move_is_painted_on_a_copy_of_the_layout_in_force(db_session: Session) -> None:
+    sample = build_sample_community(db_session)
+    kept = polygons(db_session, sample.layout)
+    # G1 has 60 households, 5 above 30-55: the one move in the band is B01 (24) to G2 (30).
+    done = rebalance_layout(
+        db_session, sample.layout, band=(30, 55), seed=0, steps=30, time_limit=10, actor=TESTS
+    )
+    assert done.from_copy and (done.moved_buildings, done.moved_households) == (1, 24)
+    assert done.assignment == {"B01": G2, "B02": G1, "B03": G2, "B04": G3, "B05": G3}
+    assert [g.households for g in done.after.grids] == [36, 54, 38] and done.reasons == []
+    assert done.report.errors == [] and polygons(db_session, done.layout)[G3] == kept[G3]
+    assert polygons(db_session, sample.layout) == kept
 
 
 def test_a_building_alone_above_the_band_is_reported(db_session: Session) -> None:
