@@ -144,6 +144,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         maps,
         my,
         open311,
+        planning,
         reports,
         security,
     )
@@ -195,6 +196,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         my.bp,
         reports.bp,
         households.bp,
+        planning.bp,
     ):
         app.register_blueprint(bp)
     return app

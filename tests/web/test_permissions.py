@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gridgis.access.permissions import PERMISSIONS, PUBLIC, ROLE_PERMISSIONS
-from tests.support.sample_community import COMMUNITY_CODE
+from tests.support.sample_community import COMMUNITY_CODE, LAYOUT_NOW
 from tests.support.web import KEYS, USERS, Accounts, login
 from web.security import permission_of, requires
 
@@ -134,6 +134,10 @@ SAMPLES: dict[tuple[str, str], Call] = {
     # The office's households pages; no household 999999.
     ("households.listing", "GET"): call("GET", f"/households?community={COMMUNITY_CODE}", 200),
     ("households.household", "GET"): call("GET", "/households/999999", 404),
+    # The diff of the layout in force against itself: nothing moves.
+    ("planning.diff", "GET"): call(
+        "GET", f"/plan/{LAYOUT_NOW}/diff?community={COMMUNITY_CODE}", 200
+    ),
 }
 
 #: Who asks: anonymous, a person of each role, a key of each kind.
