@@ -140,6 +140,18 @@ class RoutingResult:
         """
         lead = self.lead
         return {
+            **self._place(),
+            "lead": None if lead is None else _member_dict(lead),
+            "team": tuple(_member_dict(m) for m in self.team),
+            "departments": tuple(_department_dict(d) for d in self.departments),
+            **self._notes(),
+            "candidates": tuple(copy.deepcopy(c) for c in self.candidates),
+            "warnings": self.warnings,
+        }
+
+    def _place(self) -> dict[str, Any]:
+        """The fields before the people, in the snapshot's order (as_dict and snapshot_json)."""
+        return {
             "rule": self.rule,
             "lon": self.lon,
             "lat": self.lat,
@@ -160,14 +172,14 @@ class RoutingResult:
             "compound_id": self.compound_id,
             "compound_name": self.compound_name,
             "distance_m": self.distance_m,
-            "lead": None if lead is None else _member_dict(lead),
-            "team": tuple(_member_dict(m) for m in self.team),
-            "departments": tuple(_department_dict(d) for d in self.departments),
+        }
+
+    def _notes(self) -> dict[str, Any]:
+        """The fields between the departments and the candidates, in the snapshot's order."""
+        return {
             "team_notes": self.team_notes,
             "reason": self.reason,
             "matched_address": self.matched_address,
-            "candidates": tuple(copy.deepcopy(c) for c in self.candidates),
-            "warnings": self.warnings,
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -188,35 +200,10 @@ class RoutingResult:
         every result of the grid): each is encoded once and its text reused.
         """
         zh, en = explain(self)
-        head = _encode(
-            {
-                "rule": self.rule,
-                "lon": self.lon,
-                "lat": self.lat,
-                "crs": self.crs,
-                "community_id": self.community_id,
-                "community_code": self.community_code,
-                "layout_id": self.layout_id,
-                "layout_name": self.layout_name,
-                "grid_id": self.grid_id,
-                "grid_code": self.grid_code,
-                "grid_name": self.grid_name,
-                "building_id": self.building_id,
-                "building_code": self.building_code,
-                "building_name": self.building_name,
-                "address": self.address,
-                "unit_id": self.unit_id,
-                "unit_number": self.unit_number,
-                "compound_id": self.compound_id,
-                "compound_name": self.compound_name,
-                "distance_m": self.distance_m,
-            }
-        )
+        head = _encode(self._place())
         tail = _encode(
             {
-                "team_notes": self.team_notes,
-                "reason": self.reason,
-                "matched_address": self.matched_address,
+                **self._notes(),
                 "candidates": self.candidates,
                 "warnings": self.warnings,
                 "explanation_zh": zh,

@@ -13,14 +13,13 @@ import geopandas as gpd
 import pyogrio
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
 from gridgis import clock
-from gridgis.cli import main
 from gridgis.models import Community
-from tests.gridgis.planning.worlds import NOW
+from tests.gridgis.planning.worlds import GAPPY, NOW
 from tests.support import factories as make
+from tests.support.cli import count, gridgis
 from tests.support.factories import box
 from tests.support.sample_community import (
     COMMUNITY_CODE,
@@ -44,11 +43,7 @@ def sample_url(scratch_database_url: str) -> Iterator[str]:
             session,
             sample.community,
             "gappy",
-            grids={
-                G1: box(114.300, 30.590, 114.302, 30.594),
-                G2: box(114.3021, 30.590, 114.304, 30.594),
-                G3: box(114.304, 30.590, 114.306, 30.594),
-            },
+            grids=GAPPY,
         )
     engine.dispose()
     with clock.frozen(NOW):
@@ -74,18 +69,6 @@ def moved_url(sample_url: str) -> str:
         )
     engine.dispose()
     return sample_url
-
-
-def gridgis(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def count(url: str, sql: str) -> int:
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        found = int(connection.execute(sa.text(sql)).scalar_one())
-    engine.dispose()
-    return found
 
 
 def test_list(sample_url: str) -> None:

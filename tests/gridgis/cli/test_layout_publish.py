@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy.orm import Session
 
 from gridgis import clock
-from gridgis.cli import main
-from tests.gridgis.planning.worlds import NOW, incident
+from tests.gridgis.planning.worlds import GAPPY, NOW, incident
 from tests.support import factories as make
+from tests.support.cli import count, gridgis
 from tests.support.factories import box
 from tests.support.sample_community import COMMUNITY_CODE, GRID_CODES, build_sample_community
 
@@ -31,11 +31,7 @@ def url(scratch_database_url: str) -> Iterator[str]:
             session,
             sample.community,
             "gappy",
-            grids={
-                G1: box(114.300, 30.590, 114.302, 30.594),
-                G2: box(114.3021, 30.590, 114.304, 30.594),
-                G3: box(114.304, 30.590, 114.306, 30.594),
-            },
+            grids=GAPPY,
         )
         # G4, the north of G3, takes B05: 20 of G3's 38 households.
         make.layout(
@@ -56,18 +52,6 @@ def url(scratch_database_url: str) -> Iterator[str]:
     engine.dispose()
     with clock.frozen(NOW):
         yield scratch_database_url
-
-
-def gridgis(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def count(url: str, sql: str) -> int:
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        found = int(connection.execute(sa.text(sql)).scalar_one())
-    engine.dispose()
-    return found
 
 
 def publish(*extra: str) -> Result:

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
 from gridgis import clock
 from tests.gridgis.planning.worlds import NOW
+from tests.support.cli import gridgis
 from tests.support.sample_community import (
     COMMUNITY_CODE,
     GRID_CODES,
@@ -35,12 +35,6 @@ def sample_url(scratch_database_url: str) -> Iterator[str]:
     engine.dispose()
     with clock.frozen(NOW):
         yield scratch_database_url
-
-
-def gridgis(*args: object) -> Result:
-    from gridgis.cli import main
-
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def rows(url: str, sql: str) -> list[tuple[object, ...]]:

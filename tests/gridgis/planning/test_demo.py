@@ -9,70 +9,40 @@ find no error there; its grids follow the 15-digit pattern.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 
-import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from gridgis import clock
-from gridgis.demo.loader import demo_community_code, load_demo
-from gridgis.geo.layouts import choose_layout, get_community
-from gridgis.models import Building, Layout
+from gridgis.demo.loader import demo_community_code
+from gridgis.geo.layouts import get_community
+from gridgis.models import Building
 from gridgis.planning.checks import check_layout
 from gridgis.planning.drafts import draft_layout
 from gridgis.planning.tallies import tally_layout
+from tests.gridgis.planning.worlds import in_force
 from tests.support.actors import TESTS
 
 
-@pytest.fixture(scope="module")
-def demo_engine(database_from_template: Callable[[str], str]) -> Iterator[Engine]:
-    engine = sa.create_engine(database_from_template("_plan"), poolclass=sa.pool.NullPool)
-    with clock.frozen(clock.now()), Session(engine) as session, session.begin():
-        load_demo(session, actor=TESTS)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def db_session(demo_engine: Engine) -> Iterator[Session]:
-    with demo_engine.connect() as conn:
-        outer = conn.begin()
-        session = Session(bind=conn, join_transaction_mode="create_savepoint")
-        try:
-            yield session
-        finally:
-            session.close()
-            outer.rollback()
-
-
-def in_force(session: Session) -> Layout:
-    layout = choose_layout(session, get_community(session, demo_community_code()))
-    assert layout is not None
-    return layout
-
-
-def test_the_demo_layout_has_no_errors_and_a_draft_tallies_the_same(db_session: Session) -> None:
-    layout = in_force(db_session)
+def test_the_demo_layout_has_no_errors_and_a_draft_tallies_the_same(demo_session: Session) -> None:
+    layout = in_force(demo_session)
     started = time.perf_counter()
-    report = check_layout(db_session, layout)
+    report = check_layout(demo_session, layout)
     took = time.perf_counter() - started
     assert report.errors == [], [p.message for p in report.errors]
     assert {p.kind for p in report.warnings} <= {"outside_band"}
     # Well under a second for the demo's whole layout (DESIGN: edits feel live).
     assert took < 2.0, f"layout check took {took:.2f} s"
-    community = get_community(db_session, demo_community_code())
-    draft = draft_layout(db_session, community, name="redraw", actor=TESTS).layout
-    now, copy = tally_layout(db_session, layout), tally_layout(db_session, draft)
+    community = get_community(demo_session, demo_community_code())
+    draft = draft_layout(demo_session, community, name="redraw", actor=TESTS).layout
+    now, copy = tally_layout(demo_session, layout), tally_layout(demo_session, draft)
     assert [(g.code, g.households, g.buildings, g.units, g.staff) for g in copy.grids] == [
         (g.code, g.households, g.buildings, g.units, g.staff) for g in now.grids
     ]
     assert all(g.staff >= 2 and g.parts == 1 for g in now.grids)
-    total = db_session.scalar(
+    total = demo_session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Building.households), 0)).where(
             Building.community_id == community.id
         )
     )
     assert sum(g.households for g in now.grids) + now.unplaced_households == total
-    assert check_layout(db_session, draft).errors == []
+    assert check_layout(demo_session, draft).errors == []

@@ -21,7 +21,7 @@ from gridgis.planning.drafts import draft_layout
 from gridgis.planning.painting import assign_buildings
 from gridgis.planning.publish import plan_cut_over, publish_draft
 from gridgis.routing.points import route_point
-from tests.gridgis.planning.worlds import NOW, incident, layout_of
+from tests.gridgis.planning.worlds import GAPPY, NOW, incident, layout_of
 from tests.support.actors import TESTS
 from tests.support.factories import box
 from tests.support.sample_community import GRID_CODES, GRID_NAMES, Sample, build_sample_community
@@ -125,11 +125,7 @@ def test_a_layout_with_errors_is_refused_and_listed(db_session: Session, sample:
         db_session,
         sample,
         "gappy",
-        {
-            G1: box(114.300, 30.590, 114.302, 30.594),
-            G2: box(114.3021, 30.590, 114.304, 30.594),
-            G3: box(114.304, 30.590, 114.306, 30.594),
-        },
+        GAPPY,
     )
     with pytest.raises(InvalidInput, match=r"cannot be published[\s\S]*gap"):
         publish_draft(db_session, gappy, START, actor=TESTS)

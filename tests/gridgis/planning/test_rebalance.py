@@ -10,53 +10,22 @@ buildings. Step counts are small: the tests stay quick.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
 
 import networkx as nx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from gridgis import clock
-from gridgis.demo.loader import demo_community_code, load_demo
 from gridgis.errors import InvalidInput
-from gridgis.geo.layouts import choose_layout, get_community
 from gridgis.models import AuditEntry, Grid, Layout
 from gridgis.planning.rebalance import adjacency, parse_band, placed_buildings, rebalance_layout
+from tests.gridgis.planning.worlds import in_force
 from tests.support.actors import TESTS
 from tests.support.sample_community import GRID_CODES, build_sample_community
 
 BAND = (400, 520)
 G1, G2, G3 = GRID_CODES
 STEPS = 60
-
-
-@pytest.fixture(scope="module")
-def demo_engine(database_from_template: Callable[[str], str]) -> Iterator[Engine]:
-    engine = sa.create_engine(database_from_template("_rebal"), poolclass=sa.pool.NullPool)
-    with clock.frozen(clock.now()), Session(engine) as session, session.begin():
-        load_demo(session, actor=TESTS)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def demo_session(demo_engine: Engine) -> Iterator[Session]:
-    with demo_engine.connect() as conn:
-        outer = conn.begin()
-        session = Session(bind=conn, join_transaction_mode="create_savepoint")
-        try:
-            yield session
-        finally:
-            session.close()
-            outer.rollback()
-
-
-def in_force(session: Session) -> Layout:
-    layout = choose_layout(session, get_community(session, demo_community_code()))
-    assert layout is not None
-    return layout
 
 
 def polygons(session: Session, layout: Layout) -> dict[str, bytes]:

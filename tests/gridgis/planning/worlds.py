@@ -9,9 +9,12 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgis.demo.loader import demo_community_code
+from gridgis.geo.layouts import choose_layout, get_community
 from gridgis.models import Building, Incident, Layout
 from tests.support import factories as make
-from tests.support.sample_community import Sample
+from tests.support.factories import box
+from tests.support.sample_community import GRID_CODES, Sample
 
 #: "Now" for the planning tests (a Thursday, 10:00 in Beijing).
 NOW = dt.datetime(2026, 12, 3, 2, 0, tzinfo=dt.UTC)
@@ -62,3 +65,18 @@ def layout_of(
 ) -> Layout:
     """A draft layout of the sample community with ``grids`` (code -> polygon)."""
     return make.layout(session, sample.community, name, grids=grids)
+
+
+def in_force(session: Session) -> Layout:
+    """The demo community's layout in force."""
+    layout = choose_layout(session, get_community(session, demo_community_code()))
+    assert layout is not None
+    return layout
+
+
+#: The sample community's three grid columns with a gap (0.0001° wide) between the first two.
+GAPPY = {
+    GRID_CODES[0]: box(114.300, 30.590, 114.302, 30.594),
+    GRID_CODES[1]: box(114.3021, 30.590, 114.304, 30.594),
+    GRID_CODES[2]: box(114.304, 30.590, 114.306, 30.594),
+}
