@@ -5,7 +5,8 @@ building, unit), people (staff and their assignments), the catalogue
 (departments, categories), incidents (their reporters, events, escalations,
 photos, and the outbox of notifications), residents and field work (households
 with care flags, visits, rounds), accounts (users, their sessions and login
-throttles, API keys, the audit log) and the vocabulary of roles and teams.
+throttles, API keys, the audit log), the undo/redo history of drafts' edits
+and the vocabulary of roles and teams.
 Alembic migrations are the schema's only source;
 ``tests/gridgis/models/test_migrations.py`` checks the two agree.
 
@@ -44,6 +45,7 @@ from gridgis.models.incidents import (
 )
 from gridgis.models.people import Assignment, Staff
 from gridgis.models.places import Building, Community, Compound, Grid, Layout, RoutingEpoch, Unit
+from gridgis.models.planning import LayoutEdit
 from gridgis.models.roles import (
     DEPARTMENT_KINDS,
     GRID_ROLES,
@@ -90,6 +92,7 @@ __all__ = [
     "IncidentPhoto",
     "IncidentReporter",
     "Layout",
+    "LayoutEdit",
     "LoginThrottle",
     "OutboxMessage",
     "Round",

@@ -91,6 +91,10 @@ class Layout(Base):
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = created()
+    #: Its publisher asked for open incidents to be rerouted at the cut-over.
+    reroute_open: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    #: When the worker rerouted them (once; None: not yet, or not asked).
+    rerouted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     community: Mapped[Community] = relationship(back_populates="layouts")
     grids: Mapped[list[Grid]] = relationship(back_populates="layout")
@@ -124,6 +128,8 @@ class Grid(Base):
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     geom: Mapped[WKBElement] = polygons()
+    #: Kept out of painting and rebalancing while a planner works on its neighbours.
+    locked: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     layout: Mapped[Layout] = relationship(back_populates="grids")
 
