@@ -30,7 +30,9 @@ projected CRS").
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography
@@ -129,11 +131,32 @@ def deviation(households: int, band: tuple[int, int]) -> int:
 
 def tally_layout(session: Session, layout: Layout) -> Tallies:
     """The tallies of every grid of ``layout``, by code."""
+    return _tally(session, layout, None)
+
+
+def tally_grids(session: Session, layout: Layout, codes: Collection[str]) -> Tallies:
+    """The tallies of the grids of ``layout`` with ``codes``, by code: incrementally.
+
+    Each grid's figures are those :func:`tally_layout` gives it, computed from
+    the buildings under these grids only (the GiST index finds them), so the
+    cost follows the grids asked for, not the layout's size: what an editor
+    calls after each edit with the grids it touched. Which grid a building
+    belongs to is still decided among *all* the layout's grids, and a compound
+    counts as split when any of its buildings lies in another grid, asked for
+    or not. Codes the layout does not have (a grid an edit removed) are left
+    out. The unplaced buildings and households are the whole layout's, as in
+    :func:`tally_layout`.
+    """
+    return _tally(session, layout, frozenset(codes))
+
+
+def _tally(session: Session, layout: Layout, codes: frozenset[str] | None) -> Tallies:
+    """The tallies of the grids of ``layout`` with ``codes`` (None: every grid)."""
     community = session.get_one(Community, layout.community_id)
     band, note = band_of(community)
-    incidents = _incidents(session, layout)
+    incidents = _incidents(session, layout, codes)
     grids = []
-    for row in session.execute(_places_statement(layout)):
+    for row in session.execute(_places_statement(layout, codes)):
         open_count, recent = incidents.get(row.id, (0, 0))
         grids.append(
             GridTally(
@@ -169,10 +192,18 @@ def tally_layout(session: Session, layout: Layout) -> Tallies:
     )
 
 
-def _places_statement(layout: Layout) -> sa.Select:
-    """One row per grid: shape measures, buildings, units, households, staff, split compounds."""
+def _chosen(grid: Any, layout: Layout, codes: frozenset[str] | None) -> sa.ColumnElement[bool]:
+    """``grid`` is one tallied: of ``layout`` and, given ``codes``, with one of them."""
+    of_layout = grid.layout_id == layout.id
+    return of_layout if codes is None else sa.and_(of_layout, grid.code.in_(sorted(codes)))
+
+
+def _places_statement(layout: Layout, codes: frozenset[str] | None) -> sa.Select:
+    """One row per grid tallied: shape measures, buildings, units, households, staff, splits."""
     # One CTE, read four times: PostgreSQL computes which building is in which
-    # grid once for the whole statement.
+    # grid once for the whole statement. With ``codes`` the grids are chosen
+    # before the join, so only the buildings under them are placed (GiST on
+    # the building's box); building_grid still weighs every grid of the layout.
     placed = (
         sa.select(
             Building.id.label("building_id"),
@@ -181,7 +212,7 @@ def _places_statement(layout: Layout) -> sa.Select:
             Grid.id.label("grid_id"),
         )
         .join(Grid, building_in_grid(Building, Grid))
-        .where(Grid.layout_id == layout.id, Building.community_id == layout.community_id)
+        .where(_chosen(Grid, layout, codes), Building.community_id == layout.community_id)
         .cte("placed")
     )
     buildings = (
@@ -202,7 +233,7 @@ def _places_statement(layout: Layout) -> sa.Select:
     posts = sa.union_all(
         sa.select(Assignment.grid_id.label("grid_id"), Assignment.staff_id)
         .join(Grid, Grid.id == Assignment.grid_id)
-        .where(Grid.layout_id == layout.id),
+        .where(_chosen(Grid, layout, codes)),
         sa.select(placed.c.grid_id, Assignment.staff_id).join(
             placed, placed.c.building_id == Assignment.building_id
         ),
@@ -215,11 +246,12 @@ def _places_statement(layout: Layout) -> sa.Select:
         .group_by(posts.c.grid_id)
         .subquery("staff")
     )
+    members = placed if codes is None else _compound_members(layout, placed)
     split = (
-        sa.select(placed.c.compound_id)
-        .where(placed.c.compound_id.is_not(None))
-        .group_by(placed.c.compound_id)
-        .having(sa.func.count(sa.distinct(placed.c.grid_id)) > 1)
+        sa.select(members.c.compound_id)
+        .where(members.c.compound_id.is_not(None), members.c.grid_id.is_not(None))
+        .group_by(members.c.compound_id)
+        .having(sa.func.count(sa.distinct(members.c.grid_id)) > 1)
     )
     splits = (
         sa.select(
@@ -254,13 +286,41 @@ def _places_statement(layout: Layout) -> sa.Select:
         .outerjoin(units, units.c.grid_id == Grid.id)
         .outerjoin(staff, staff.c.grid_id == Grid.id)
         .outerjoin(splits, splits.c.grid_id == Grid.id)
-        .where(Grid.layout_id == layout.id)
+        .where(_chosen(Grid, layout, codes))
         .order_by(Grid.code)
     )
 
 
-def _incidents(session: Session, layout: Layout) -> dict[int, tuple[int, int]]:
-    """Grid id -> (open incidents, incidents of the last ``RECENT_DAYS`` days) in ``layout``."""
+def _compound_members(layout: Layout, placed: sa.CTE) -> sa.CTE:
+    """Every building of the compounds of ``placed``, with its grid (NULL: in no grid).
+
+    Whether a compound is split depends on grids outside the ones tallied: its
+    buildings elsewhere are placed too, by the same rule (a compound is a
+    few dozen buildings, found by ``building.compound_id``).
+    """
+    member = aliased(Building, name="member")
+    return (
+        sa.select(
+            member.compound_id,
+            building_grid(member.geom, layout.id).label("grid_id"),
+        )
+        .where(
+            member.community_id == layout.community_id,
+            member.compound_id.in_(sa.select(placed.c.compound_id)),
+        )
+        .cte("members")
+    )
+
+
+def _incidents(
+    session: Session, layout: Layout, codes: frozenset[str] | None
+) -> dict[int, tuple[int, int]]:
+    """Grid id -> (open incidents, incidents of the last ``RECENT_DAYS`` days) in ``layout``.
+
+    With ``codes``, only incidents whose place reaches into the box of one of
+    those grids are placed: a grid covering a place's point has that point in
+    its box, so no incident of theirs is missed.
+    """
     since = clock.now() - dt.timedelta(days=RECENT_DAYS)
     at_building = aliased(Building, name="incident_building")
     # A point's point-on-surface is the point: the building rule places it too.
@@ -273,15 +333,20 @@ def _incidents(session: Session, layout: Layout) -> dict[int, tuple[int, int]]:
         )
         .outerjoin(at_building, at_building.id == Incident.building_id)
         .where(Incident.community_id == layout.community_id, Incident.status != "merged")
-        .subquery("located")
     )
+    if codes is not None:
+        chosen = aliased(Grid, name="chosen_grid")
+        located = located.where(
+            sa.exists().where(_chosen(chosen, layout, codes), chosen.geom.op("&&")(place))
+        )
+    subquery = located.subquery("located")
     rows = session.execute(
         sa.select(
-            located.c.grid_id,
-            sa.func.count().filter(located.c.status.in_(OPEN_STATUSES)),
-            sa.func.count().filter(located.c.reported_at >= since),
+            subquery.c.grid_id,
+            sa.func.count().filter(subquery.c.status.in_(OPEN_STATUSES)),
+            sa.func.count().filter(subquery.c.reported_at >= since),
         )
-        .where(located.c.grid_id.is_not(None))
-        .group_by(located.c.grid_id)
+        .where(subquery.c.grid_id.is_not(None))
+        .group_by(subquery.c.grid_id)
     )
     return {grid_id: (int(n_open), int(recent)) for grid_id, n_open, recent in rows}

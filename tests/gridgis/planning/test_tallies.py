@@ -10,15 +10,25 @@ rectangle at 30.59°N: about 191.6 m × 443.4 m, so Polsby-Popper
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgis import clock
-from gridgis.geo.layouts import choose_layout
-from gridgis.planning.tallies import DEFAULT_BAND, deviation, tally_layout
-from tests.gridgis.planning.worlds import NOW, incident
+from gridgis.demo.loader import demo_community_code
+from gridgis.geo.areas import building_in_grid
+from gridgis.geo.layouts import choose_layout, get_community
+from gridgis.models import Building, Grid, Layout
+from gridgis.planning.drafts import draft_layout
+from gridgis.planning.painting import assign_buildings
+from gridgis.planning.tallies import DEFAULT_BAND, Tallies, deviation, tally_grids, tally_layout
+from tests.gridgis.planning.worlds import NOW, in_force, incident, layout_of
+from tests.support.actors import TESTS
+from tests.support.factories import box
 from tests.support.sample_community import (
     GRID_CODES,
     LAYOUT_DRAFT,
@@ -114,3 +124,92 @@ def test_the_community_band_replaces_the_default(db_session: Session, sample: Sa
 )
 def test_deviation_is_measured_from_the_nearer_edge(households: int, expected: int) -> None:
     assert deviation(households, (300, 500)) == expected
+
+
+# --- tally_grids: the full tally's figures, grid by grid ---------------------------------
+
+#: Grids that overlap (B03 lies in both A and B: the smaller, B, has it) and
+#: leave B05 in no grid; compound XQ01 (B01, B02, B03) is split between A and B.
+TANGLED = {
+    "A": box(114.300, 30.590, 114.303, 30.594),
+    "B": box(114.3022, 30.590, 114.3035, 30.594),
+    "C": box(114.304, 30.590, 114.306, 30.592),
+}
+
+
+def assert_incremental_matches(session: Session, layout: Layout, codes: set[str]) -> Tallies:
+    """tally_grids(codes) gives each of those grids the full tally's figures."""
+    with clock.frozen(NOW):
+        full = tally_layout(session, layout)
+        part = tally_grids(session, layout, codes)
+    assert part.grids == [g for g in full.grids if g.code in codes]
+    assert (part.unplaced_buildings, part.unplaced_households) == (
+        full.unplaced_buildings,
+        full.unplaced_households,
+    )
+    assert (part.community, part.layout, part.band, part.band_note) == (
+        full.community,
+        full.layout,
+        full.band,
+        full.band_note,
+    )
+    return full
+
+
+def test_every_subset_of_a_tangled_layout_tallies_as_the_whole(
+    db_session: Session, sample: Sample
+) -> None:
+    tangled = layout_of(db_session, sample, "tangled", TANGLED)
+    for layout in (sample.layout, tangled):
+        codes = [g.code for g in tally_layout(db_session, layout).grids]
+        for size in range(len(codes) + 1):
+            for subset in itertools.combinations(codes, size):
+                assert_incremental_matches(db_session, layout, set(subset))
+    full = assert_incremental_matches(db_session, tangled, {"A"})
+    # What the subsets had to get right: the tie, the split and the unplaced building.
+    figures = {g.code: (g.buildings, g.split_compounds, g.open_incidents) for g in full.grids}
+    assert figures == {"A": (2, ("XQ01",), 1), "B": (1, ("XQ01",), 0), "C": (1, (), 1)}
+    assert (full.unplaced_buildings, full.unplaced_households) == (1, 20)
+
+
+def test_codes_the_layout_lacks_are_left_out(db_session: Session, sample: Sample) -> None:
+    with clock.frozen(NOW):
+        part = tally_grids(db_session, sample.layout, {"NO-SUCH-GRID", G2})
+    assert [g.code for g in part.grids] == [G2]
+    assert tally_grids(db_session, sample.layout, []).grids == []
+
+
+def test_random_subsets_of_the_demo_tally_as_the_whole(demo_session: Session) -> None:
+    layout = in_force(demo_session)
+    codes = [g.code for g in tally_layout(demo_session, layout).grids]
+    rng = random.Random(20261202)
+    for _ in range(8):
+        assert_incremental_matches(
+            demo_session, layout, set(rng.sample(codes, rng.randint(1, len(codes))))
+        )
+
+
+def test_after_an_edit_the_touched_grids_tally_as_the_whole(demo_session: Session) -> None:
+    community = get_community(demo_session, demo_community_code())
+    draft = draft_layout(demo_session, community, name="incremental", actor=TESTS).layout
+    full = tally_layout(demo_session, draft)
+    rng = random.Random(11)
+    for _ in range(3):
+        grids = [g.code for g in full.grids]
+        source, target = rng.sample(grids, 2)
+        buildings = _buildings_of(demo_session, draft, source)
+        moved = rng.sample(buildings, min(len(buildings), rng.randint(1, 3)))
+        painted = assign_buildings(demo_session, draft, moved, target, actor=TESTS)
+        full = assert_incremental_matches(demo_session, draft, set(painted.touched))
+
+
+def _buildings_of(session: Session, layout: Layout, code: str) -> list[str]:
+    """The codes of the buildings that belong to grid ``code`` of ``layout``."""
+    return list(
+        session.scalars(
+            sa.select(Building.code)
+            .join(Grid, building_in_grid(Building, Grid))
+            .where(Grid.layout_id == layout.id, Grid.code == code)
+            .order_by(Building.code)
+        )
+    )
