@@ -144,6 +144,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         maps,
         my,
         open311,
+        plan_edits,
+        plan_workspace,
         planning,
         reports,
         security,
@@ -197,6 +199,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         reports.bp,
         households.bp,
         planning.bp,
+        plan_workspace.bp,
+        plan_edits.bp,
     ):
         app.register_blueprint(bp)
     return app
