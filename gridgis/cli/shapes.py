@@ -3,17 +3,31 @@
 Each command runs in one transaction: an import that fails changes nothing,
 and the error names the file, the feature and what to fix (the group in
 ``gridgis.cli`` prints domain errors and exits with status 1).
+
+Grids imported as a draft (a file drawn or edited in QGIS, such as the
+``grids`` layer of ``gridgis layout export``) are then checked and compared
+with the layout in force, printed as ``gridgis layout check`` and ``gridgis
+layout diff`` print them, with the commands to go on. A draft may be broken
+(only publishing is refused on check errors), so the import still exits 0.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 import sys
 from pathlib import Path
 
 import click
 
 from gridgis.cli.common import cli_actor
+from gridgis.cli.layout import check_command, diff_text
 from gridgis.db import engine_scope, unit_of_work
+from gridgis.geo.layouts import choose_layout
+from gridgis.models import Community
+from gridgis.planning.checks import check_layout
+from gridgis.planning.diff import diff_layouts
+from gridgis.planning.drafts import find_layout
 from gridgis.shapes.exporting import export_layer
 from gridgis.shapes.importing import IMPORT_LAYERS, LAYERS, import_layer
 
@@ -72,7 +86,14 @@ class _ProgressBar:
     help="Grids: name of the new layout. Staff: layout of the grid codes.",
 )
 @click.option("--publish", is_flag=True, help="Grids: publish the new layout now.")
+@click.option(
+    "--file-layer",
+    metavar="NAME",
+    help="GeoPackage: the layer to read (default: its only layer, or the one named LAYER).",
+)
+@click.pass_context
 def import_command(
+    ctx: click.Context,
     layer: str,
     file: Path,
     community: str,
@@ -82,6 +103,7 @@ def import_command(
     fix: bool,
     layout: str | None,
     publish: bool,
+    file_layer: str | None,
 ) -> None:
     """Import FILE as LAYER of a community (all or nothing).
 
@@ -90,8 +112,11 @@ def import_command(
     CSV (WKT or lon/lat columns; staff: code,name,phone,role,grid,building,
     unit,team,on_duty; households, CSV or XLSX: code,building,unit,room,
     head_name,phone,members,care_flags,note,registered, or lon/lat instead of
-    building and unit). Grids go into a new draft layout unless --publish is given;
-    households are updated by code when imported again.
+    building and unit). Grids go into a new draft layout unless --publish is given,
+    which is then checked and compared with the layout in force; households are
+    updated by code when imported again. From a GeoPackage with several layers
+    (e.g. one `gridgis layout export` wrote) the layer named LAYER is read, or
+    the one --file-layer names.
     """
     bar = _ProgressBar()
     try:
@@ -107,12 +132,56 @@ def import_command(
                 fix=fix,
                 layout_name=layout,
                 publish=publish,
+                file_layer=file_layer,
                 progress=bar,
                 actor=cli_actor(),
             )
     finally:
         bar.close()
     click.echo(report.summary())
+    if layer == "grids" and report.layout is not None and not report.published:
+        _review_draft(ctx, community, report.layout)
+
+
+def _review_draft(ctx: click.Context, community: str, name: str) -> None:
+    """Print the checks of the new draft, its diff against the layout in force, what next."""
+    click.echo("")
+    # The checks as `gridgis layout check` prints them: that command itself. Its
+    # exit status 1 on errors is not the import's: the draft is stored, and a
+    # draft may be broken (only publishing is refused on errors).
+    with contextlib.suppress(click.exceptions.Exit):
+        ctx.invoke(check_command, name=name, community=community)
+    with engine_scope() as engine, unit_of_work(engine) as session:
+        draft = find_layout(session, community, name)
+        # Counted again for the closing line: `layout check` prints, it returns nothing.
+        errors = len(check_layout(session, draft).errors)
+        in_force = choose_layout(
+            session, session.get_one(Community, draft.community_id), drafts=False
+        )
+        diff = diff_layouts(session, draft, in_force) if in_force is not None else None
+    click.echo("")
+    if diff is None:
+        click.echo(
+            f"Community {community} has no layout in force to compare {name!r} with; "
+            "compare it with another layout with gridgis layout diff --against NAME."
+        )
+    else:
+        click.echo(diff_text(diff))
+    click.echo("")
+    args = f"{shlex.quote(name)} --community {shlex.quote(community)}"
+    if errors:
+        blocks = "1 error blocks" if errors == 1 else f"{errors} errors block"
+        click.echo(
+            f"{blocks} publishing: correct the grids (in QGIS, then import the file again "
+            "as a new draft) until gridgis layout check finds none."
+        )
+    else:
+        click.echo("No errors: the draft can be published.")
+    click.echo("Next:")
+    click.echo(f"  gridgis layout check {args}")
+    click.echo(f"  gridgis layout diff {args}")
+    click.echo(f"  gridgis layout publish {args} --from TIME --dry-run")
+    click.echo("(TIME with its zone, e.g. 2027-01-01T00:00+08:00; without --dry-run it publishes.)")
 
 
 @click.command("export")

@@ -53,6 +53,7 @@ def import_layer(
     fix: bool = False,
     layout_name: str | None = None,
     publish: bool = False,
+    file_layer: str | None = None,
     progress: Progress | None = None,
     actor: Actor,
 ) -> ImportReport:
@@ -75,6 +76,9 @@ def import_layer(
             Staff: the layout whose grid codes the file uses (default: the
             one in force, else the newest draft).
         publish: Grids: publish the new layout now.
+        file_layer: The layer of a GeoPackage to read (default: its only layer,
+            or the one named like ``layer``, e.g. ``grids`` in the file
+            ``gridgis layout export`` writes).
         progress: Called as ``progress(done, total)`` every 1000 features.
         actor: Who imports (audited as ``import`` of the layer, in the same
             transaction; publishing is audited too).
@@ -90,10 +94,16 @@ def import_layer(
         raise InvalidInput(f"Unknown layer {layer!r}; choose one of {', '.join(IMPORT_LAYERS)}.")
     if layer != "grids" and publish:
         raise InvalidInput("--publish applies to grids only.")
+    if layer in _TABLE_LAYERS and file_layer is not None:
+        raise InvalidInput(f"--file-layer applies to shape files; {layer} are read from a table.")
     path = Path(path)
     label = str(path)
     # Reading and geometry checks need no database; do them before any SQL.
-    shapes = None if layer in _TABLE_LAYERS else read_shapes(path, crs=crs, fix=fix, layer=layer)
+    shapes = (
+        None
+        if layer in _TABLE_LAYERS
+        else read_shapes(path, crs=crs, fix=fix, layer=layer, file_layer=file_layer)
+    )
     try:
         with session.begin_nested():
             loader = Loader(session, layer, label, community_code, progress, actor)

@@ -16,7 +16,6 @@ until ``--crs`` says what it is in.
 from __future__ import annotations
 
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import shapely
 
 from gridgis.errors import InvalidFile, InvalidGeometry, InvalidInput, capped
 from gridgis.geo import tables
+from gridgis.shapes.sources import gdal_source
 
 FORMATS = {
     ".geojson": "GeoJSON",
@@ -87,6 +87,7 @@ def read_shapes(
     fix: bool = False,
     polygons: bool = True,
     layer: str | None = None,
+    file_layer: str | None = None,
 ) -> Shapes:
     """Read, check and normalise the features of a file.
 
@@ -98,12 +99,17 @@ def read_shapes(
             of refusing them; each repair is listed in ``Shapes.fixes``.
         polygons: Refuse anything but (multi)polygons, and promote polygons
             to MultiPolygons.
-        layer: For a GeoPackage with several layers, the one to read.
+        layer: What the features are (``grids``, ``buildings``...): a GeoPackage
+            with several layers is read from the layer of that name, as
+            ``gridgis layout export`` names its ``grids``.
+        file_layer: The layer of a GeoPackage to read, chosen by the user
+            (``--file-layer``); it must exist.
 
     Raises:
         InvalidFile: The file is missing, empty, malformed, or its CRS is unknown.
         InvalidGeometry: Features without geometry, of the wrong type, or invalid.
-        InvalidInput: ``crs`` is not a CRS.
+        InvalidInput: ``crs`` is not a CRS, or ``file_layer`` is given for a
+            format that holds one layer.
     """
     path = Path(path)
     label = str(path)
@@ -119,11 +125,17 @@ def read_shapes(
         )
     if path.stat().st_size == 0:
         raise InvalidFile(f"{label} is empty.")
+    if file_layer is not None and suffix != ".gpkg":
+        raise InvalidInput(
+            f"--file-layer {file_layer!r}: {label} is a {FORMATS[suffix]}, which holds one layer; "
+            "--file-layer chooses a layer of a GeoPackage (.gpkg). Leave it out."
+        )
     notes: list[str] = []
     if suffix in TABLES:
         frame, labels = tables.read_geo_table(path, label)
     else:
-        frame = _read_with_gdal(path, suffix, label, layer, notes)
+        source, wanted = gdal_source(path, label, kind=layer, chosen=file_layer)
+        frame = _read_with_gdal(source, suffix, label, wanted, notes)
         labels = [f"feature {i}" for i in range(1, len(frame) + 1)]
     if len(frame) == 0:
         raise InvalidFile(f"{label} has no features.")
@@ -138,13 +150,8 @@ def read_shapes(
 
 
 def _read_with_gdal(
-    path: Path, suffix: str, label: str, layer: str | None, notes: list[str]
+    source: str, suffix: str, label: str, layer: str | None, notes: list[str]
 ) -> gpd.GeoDataFrame:
-    source = str(path)
-    if suffix == ".zip":
-        source = _zip_member(path, label)
-    # Only a GeoPackage holds several layers; the others have one, whatever its name.
-    layer = _gpkg_layer(path, label, layer) if suffix == ".gpkg" else None
     kind = FORMATS[suffix]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -157,38 +164,13 @@ def _read_with_gdal(
                 f"{label} cannot be read as {kind} (truncated or malformed?): {exc}"
             ) from None
     notes.extend(f"{label}: {w.message}" for w in caught)
-    return frame
-
-
-def _zip_member(path: Path, label: str) -> str:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except zipfile.BadZipFile:
-        raise InvalidFile(f"{label} is not a readable .zip archive.") from None
-    shps = [n for n in names if n.lower().endswith(".shp") and not n.startswith("__MACOSX")]
-    if len(shps) != 1:
-        found = ", ".join(shps) if shps else "none"
+    if not isinstance(frame, gpd.GeoDataFrame):
+        # An attribute table (a GeoPackage's edit_log): pyogrio gives a plain DataFrame.
         raise InvalidFile(
-            f"{label} must hold exactly one Shapefile (.shp with its .shx, .dbf, .prj); "
-            f"found: {found}."
+            f"{label}: layer {layer!r} is a table without geometry; "
+            "choose a layer of shapes with --file-layer NAME."
         )
-    return f"/vsizip/{path.resolve()}/{shps[0]}"
-
-
-def _gpkg_layer(path: Path, label: str, wanted: str | None) -> str:
-    try:
-        names = [str(row[0]) for row in pyogrio.list_layers(str(path))]
-    except (RuntimeError, ValueError) as exc:
-        raise InvalidFile(f"{label} cannot be read as GeoPackage: {exc}") from None
-    if len(names) == 1:
-        return names[0]
-    if wanted in names:
-        return str(wanted)
-    raise InvalidFile(
-        f"{label} holds {len(names)} layers ({', '.join(names) or 'none'}); "
-        f"keep the one to import in a GeoPackage of its own."
-    )
+    return frame
 
 
 def _check_types(
