@@ -3,10 +3,13 @@
 ``gridgis layout publish NAME --community CODE --from 2027-01-01T00:00+08:00
 [--dry-run] [--reroute-open]`` prints what publishing changes — the check's
 errors (then exit 1), the grid codes inherited or new, open incidents whose
-grid changes, staff whose grid moves or ends, grids that disappear and grids
-whose households change — and, without ``--dry-run``, publishes the draft
-from that time in one transaction. The work is in
-:mod:`gridgis.planning.publish`; this only parses and prints.
+grid changes (kept by their team, or with ``--reroute-open`` rerouted to
+their new grid at the date), staff whose grid moves or ends, grids that
+disappear and grids whose households change — and, without ``--dry-run``,
+publishes the draft from that time in one transaction. Rerouting happens at
+the date: ``gridgis worker`` does it then (or publishing, for a start that
+has come). The work is in :mod:`gridgis.planning.publish` and
+:mod:`gridgis.planning.cutover`; this only parses and prints.
 """
 
 from __future__ import annotations
@@ -18,12 +21,7 @@ from gridgis.cli.common import cli_actor
 from gridgis.db import engine_scope, unit_of_work
 from gridgis.errors import InvalidInput
 from gridgis.planning.drafts import find_layout
-from gridgis.planning.publish import (
-    REROUTE_NOT_YET,
-    CutOver,
-    plan_cut_over,
-    publish_draft,
-)
+from gridgis.planning.publish import CutOver, plan_cut_over, publish_draft
 
 
 @click.command("publish")
@@ -40,7 +38,8 @@ from gridgis.planning.publish import (
 @click.option(
     "--reroute-open",
     is_flag=True,
-    help="Reroute open incidents to their new grid (not done yet: refused).",
+    help="At --from, reroute open incidents whose grid changes to their new grid's team "
+    "(gridgis worker does it; default: they stay with the team that has them).",
 )
 @click.pass_context
 def publish_command(
@@ -52,14 +51,12 @@ def publish_command(
     reroute_open: bool,
 ) -> None:
     """Publish draft NAME from --from: print the cut-over, then do it (unless --dry-run)."""
-    if reroute_open:
-        raise InvalidInput(REROUTE_NOT_YET)
     start = clock.parse_time(valid_from, "--from")
     if start is None:
         raise InvalidInput("--from needs a time, e.g. 2027-01-01T00:00+08:00.")
     with engine_scope() as engine, unit_of_work(engine) as session:
         layout = find_layout(session, community, name)
-        plan = plan_cut_over(session, layout, start)
+        plan = plan_cut_over(session, layout, start, reroute_open=reroute_open)
         click.echo(cut_over_text(plan))
         if plan.errors:
             click.echo(
@@ -69,12 +66,21 @@ def publish_command(
         if dry_run:
             click.echo("Dry run: nothing was written.")
             return
-        publish_draft(session, layout, start, actor=cli_actor())
+        done = publish_draft(session, layout, start, actor=cli_actor(), reroute_open=reroute_open)
     replaces = f"; {plan.replaces!r} ends then" if plan.replaces else ""
     click.echo(
         f"Published {plan.layout!r} of community {plan.community} "
         f"from {clock.show(plan.valid_from)}{replaces}."
     )
+    if not reroute_open:
+        return
+    if done.valid_from > clock.now():
+        click.echo(
+            f"Open incidents whose grid changes are rerouted at {clock.show(done.valid_from)} "
+            "by gridgis worker (it must be running then)."
+        )
+    else:
+        click.echo(f"Rerouted {len(done.rerouted)} open incident(s) to their new grid.")
 
 
 def cut_over_text(plan: CutOver) -> str:
@@ -102,7 +108,11 @@ def cut_over_text(plan: CutOver) -> str:
     lines.append(f"Open incidents whose grid changes ({len(plan.incidents)}):")
     lines += [
         f"  #{i.incident} ({i.status}): {i.before or '(no grid)'} → {i.after or '(no grid)'}, "
-        "stays with its team"
+        + (
+            f"rerouted to {i.after or 'the community dispatchers'} at {clock.show(plan.valid_from)}"
+            if plan.reroute_open
+            else "stays with its team"
+        )
         for i in plan.incidents
     ]
     moves = [m for m in plan.staff if m.after]

@@ -1,4 +1,10 @@
-"""``gridgis worker``: deliver notifications and escalate overdue incidents; ``gridgis outbox``."""
+"""``gridgis worker``: deliver notifications, escalate overdue incidents, reroute at cut-overs.
+
+Also ``gridgis outbox``. The worker's loop is :mod:`gridgis.incidents.worker`;
+rerouting open incidents at a layout's cut-over
+(:func:`gridgis.planning.cutover.reroute_due`) is handed to it here, as a
+periodic job, since incidents may not import planning.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +28,16 @@ from gridgis.incidents import delivery, outbox
 from gridgis.incidents.media import media_folder
 from gridgis.incidents.worker import Schedule, run
 from gridgis.models import OutboxMessage
+from gridgis.planning.cutover import reroute_due
 
 #: Where a daemonised worker logs unless told otherwise.
 DEFAULT_LOG = PROJECT_ROOT / "var" / "log" / "worker.log"
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="One pass (deadline job, due messages), then exit.")
+@click.option(
+    "--once", is_flag=True, help="One pass (deadline job, cut-overs, due messages), then exit."
+)
 @click.option("--status", "show_status", is_flag=True, help="Show the outbox's state and exit.")
 @click.option(
     "--poll",
@@ -74,7 +83,8 @@ def worker(
     pidfile: Path | None,
     log_file: Path | None,
 ) -> None:
-    """Deliver the outbox to GRIDGIS_WEBHOOKS and escalate overdue incidents (督办).
+    """Deliver the outbox to GRIDGIS_WEBHOOKS, escalate overdue incidents (督办), and
+    reroute open incidents at the cut-overs published with --reroute-open.
 
     Runs until stopped (SIGTERM or Ctrl-C: the message in hand is finished).
     Every message is delivered at least once; receivers deduplicate by its
@@ -89,6 +99,7 @@ def worker(
         deadline_check=settings.deadline_check_seconds,
         policy=delivery.Policy(timeout=timeout, max_attempts=max_attempts),
         media_dir=media_folder(settings.media_dir),
+        jobs=(reroute_due,),
     )
     if pidfile is not None:
         _refuse_if_running(pidfile)

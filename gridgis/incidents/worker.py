@@ -5,6 +5,9 @@ One process, one thread, short transactions: the deadline job (督办,
 every due message claimed, sent and marked (:mod:`gridgis.incidents.delivery`),
 then a short wait (``poll``) for new messages. Any number of workers may run
 against one database: claims and escalations skip what another holds.
+Other packages' periodic jobs (``Schedule.jobs``: the command line passes
+planning's cut-over rerouting, which this package may not import) run after
+the deadline job, on its schedule.
 
 Stopping (SIGTERM, Ctrl-C) sets ``stop``: the worker finishes the message in
 hand and leaves. Killing it at any moment is safe too (at least once; see
@@ -18,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +38,9 @@ logger = logging.getLogger(__name__)
 #: The longest wait after the database failed, in seconds.
 MAX_DB_WAIT = 60.0
 
+#: A periodic job: given the engine and the stop flag, it runs its own units of work.
+Job = Callable[[Engine, threading.Event], object]
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -48,6 +55,8 @@ class Schedule:
     media_dir: Path | None = None
     #: Seconds between looks for orphaned photo files.
     housekeeping: float = 3600.0
+    #: More jobs run after the deadline job, on its schedule.
+    jobs: tuple[Job, ...] = ()
 
 
 @dataclass
@@ -148,6 +157,21 @@ def escalate_all(engine: Engine, stop: threading.Event | None = None) -> int:
     return total
 
 
+def _run_jobs(engine: Engine, jobs: tuple[Job, ...], stop: threading.Event, *, once: bool) -> None:
+    """Run each periodic job; a job's bug is logged and leaves the others (and the outbox) be."""
+    for job in jobs:
+        try:
+            job(engine, stop)
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, DatabaseUnavailable):
+            raise  # the database is gone: the loop waits for it
+        except Exception:
+            if once:
+                raise
+            # Notifications and escalations must not wait on another package's fault;
+            # the job is tried again at the next deadline check.
+            logger.exception("the periodic job %s failed", getattr(job, "__qualname__", job))
+
+
 def run(engine: Engine, schedule: Schedule, stop: threading.Event, *, once: bool = False) -> None:
     """Work until ``stop`` is set (or one pass, with ``once``)."""
     if not outbox.receivers():
@@ -160,6 +184,7 @@ def run(engine: Engine, schedule: Schedule, stop: threading.Event, *, once: bool
             now = clock.now()
             if next_check is None or now >= next_check:
                 escalate_all(engine, stop)
+                _run_jobs(engine, schedule.jobs, stop, once=once)
                 next_check = now + dt.timedelta(seconds=schedule.deadline_check)
             if schedule.media_dir is not None and (next_sweep is None or now >= next_sweep):
                 # Files a crash left between their write and their commit (photos.py).

@@ -12,8 +12,18 @@ force until then ends at that instant, so routing answers with the old grids
 before the date and the new ones after it.
 
 Open incidents stay with the team that has them: their stored routing
-snapshot is never rewritten (DESIGN.md, Routing rule 6). Rerouting them is
-not done yet; :func:`publish_draft` refuses to be asked for it.
+snapshot is not rewritten (DESIGN.md, Routing rule 6) — unless the publisher
+asks for them to be rerouted (``reroute_open``). Then the layout keeps that
+wish (``layout.reroute_open``, audited with the publish), and at
+``valid_from`` :mod:`~gridgis.planning.cutover` gives each open incident
+whose grid changes a new routing snapshot, with an event saying why:
+``gridgis worker`` does it once the date has come, or :func:`publish_draft`
+itself, in its own transaction, when the layout starts at once. The plan
+lists those incidents either way, saying whether they will be rerouted or
+kept; which grid they get is the buildings' rule on the draft
+(:mod:`gridgis.geo.areas`), and at the date the routing code decides — the
+same grid, but for a point in no grid, which routing may give to the
+nearest one.
 
 A start in the past is refused rather than clamped: incidents routed since
 then were routed with the old layout, and a period that starts before now
@@ -25,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -49,12 +59,8 @@ from gridgis.models import (
 from gridgis.models.roles import GRID_ROLES
 from gridgis.planning.checks import Problem, check_layout
 from gridgis.planning.codes import Recode, apply_codes, plan_codes
+from gridgis.planning.cutover import Rerouted, reroute_layout
 from gridgis.planning.diff import Diff, diff_layouts
-
-REROUTE_NOT_YET = (
-    "--reroute-open is not done yet: open incidents stay with the team that has them "
-    "until they are closed (their routing snapshot is never rewritten). Publish without it."
-)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,10 @@ class CutOver:
     staff: list[StaffMove]
     disappearing: dict[str, tuple[str, ...]]
     diff: Diff | None
+    #: Whether the open incidents in ``incidents`` are rerouted at ``valid_from`` (else kept).
+    reroute_open: bool = False
+    #: The incidents rerouted by publishing itself (a layout that starts at once).
+    rerouted: tuple[Rerouted, ...] = ()
 
     @property
     def left_without_grid(self) -> list[StaffMove]:
@@ -103,8 +113,13 @@ class CutOver:
         return [r for r in self.codes if r.changes]
 
 
-def plan_cut_over(session: Session, layout: Layout, valid_from: dt.datetime) -> CutOver:
+def plan_cut_over(
+    session: Session, layout: Layout, valid_from: dt.datetime, *, reroute_open: bool = False
+) -> CutOver:
     """What publishing draft ``layout`` from ``valid_from`` would do; writes nothing.
+
+    ``reroute_open``: the plan says the open incidents whose grid changes are
+    rerouted at ``valid_from`` (else that they stay with their team).
 
     Raises:
         Conflict: The layout is not a draft, or a published layout starts at or
@@ -167,6 +182,7 @@ def plan_cut_over(session: Session, layout: Layout, valid_from: dt.datetime) -> 
         moves,
         disappearing,
         diff,
+        reroute_open,
     )
 
 
@@ -180,16 +196,19 @@ def publish_draft(
 ) -> CutOver:
     """Publish draft ``layout`` from ``valid_from``: codes, teams and periods, audited.
 
+    ``reroute_open``: the open incidents whose grid changes are rerouted at
+    ``valid_from`` (:mod:`~gridgis.planning.cutover`): now, in this unit of
+    work, when ``valid_from`` has come already; else by ``gridgis worker``
+    once it comes. The returned plan's ``rerouted`` lists those done now.
+
     Flushed; committed by the caller's unit of work, so all of it lands or none.
 
     Raises:
-        InvalidInput: ``reroute_open`` (not done yet), the checks found errors
-            (listed), or ``valid_from`` is naive or in the past.
+        InvalidInput: The checks found errors (listed), or ``valid_from`` is
+            naive or in the past.
         Conflict: The layout is not a draft, or a later layout is published.
     """
-    if reroute_open:
-        raise InvalidInput(REROUTE_NOT_YET)
-    plan = plan_cut_over(session, layout, valid_from)
+    plan = plan_cut_over(session, layout, valid_from, reroute_open=reroute_open)
     if plan.errors:
         listed = "\n".join(f"  {p.kind}: {p.message}" for p in plan.errors)
         raise InvalidInput(
@@ -218,7 +237,25 @@ def publish_draft(
             },
         )
     publish_layout(session, layout, plan.valid_from, actor=actor)
-    return plan
+    if not reroute_open:
+        return plan
+    layout.reroute_open = True
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "reroute_open",
+        "layout",
+        f"{plan.community}/{layout.name}",
+        before={"reroute_open": False},
+        after={"reroute_open": True, "at": plan.valid_from},
+    )
+    if plan.valid_from > clock.now():
+        return plan  # the worker reroutes them when the date comes
+    # Published to start at once: the routing of open incidents changes now, in
+    # the same transaction, rather than after a worker's next look.
+    done = reroute_layout(session, layout, actor=actor)
+    return replace(plan, rerouted=tuple(done.incidents))
 
 
 def _teams(

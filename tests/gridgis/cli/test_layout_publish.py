@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +22,7 @@ from tests.support.sample_community import COMMUNITY_CODE, GRID_CODES, build_sam
 G1, G2, G3 = GRID_CODES
 G4 = "420106001002004"
 START = "2027-01-01T00:00+08:00"
+AFTER = dt.datetime(2027, 1, 1, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 @pytest.fixture
@@ -118,7 +122,6 @@ def test_a_layout_with_errors_is_refused_with_its_errors(url: str) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (("--reroute-open",), "--reroute-open is not done yet"),
         (("--from", "2027-01-01T00:00"), "needs a time zone"),
         (("--from", "2026-01-01T00:00+08:00"), "is in the past"),
     ],
@@ -127,3 +130,58 @@ def test_refusals(url: str, extra: tuple[str, ...], message: str) -> None:
     result = publish(*extra)
     assert result.exit_code == 1 and message in result.stderr, result.output
     assert count(url, "SELECT count(*) FROM layout WHERE status = 'draft'") == 3
+
+
+def test_a_dry_run_with_reroute_open_says_who_is_rerouted_at_the_date(url: str) -> None:
+    routed = count(url, "SELECT id FROM incident WHERE status = 'dispatched'")
+    result = publish("--dry-run", "--reroute-open")
+    assert result.exit_code == 0, result.output
+    assert (
+        "Open incidents whose grid changes (1):\n"
+        f"  #{routed} (dispatched): {G3} → {G4}, rerouted to {G4} at 2027-01-01 00:00\n"
+    ) in result.stdout
+    assert result.stdout.endswith("Dry run: nothing was written.\n")
+    assert count(url, "SELECT count(*) FROM layout WHERE reroute_open") == 0
+    assert count(url, "SELECT count(*) FROM layout WHERE status = 'draft'") == 3
+
+
+def test_reroute_open_reroutes_at_the_date_when_the_worker_runs(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRIDGIS_MEDIA_DIR", str(tmp_path))
+    routed = count(url, "SELECT id FROM incident WHERE status = 'dispatched'")
+    grid_of = (
+        f"SELECT count(*) FROM incident i JOIN grid g ON g.id = i.grid_id WHERE i.id = {routed}"
+    )
+    reroutes = "SELECT count(*) FROM incident_event WHERE action = 'reroute'"
+
+    result = publish("--reroute-open")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(
+        "'2025版' ends then.\n"
+        "Open incidents whose grid changes are rerouted at 2027-01-01 00:00 "
+        "by gridgis worker (it must be running then).\n"
+    )
+    assert count(url, "SELECT count(*) FROM layout WHERE reroute_open AND name = 'split'") == 1
+    assert worker().exit_code == 0  # before the date: nothing due
+    assert count(url, reroutes) == 0 and count(url, f"{grid_of} AND g.code = '{G3}'") == 1
+    with clock.frozen(AFTER):
+        ran = worker()
+        assert ran.exit_code == 0, ran.output
+        assert worker().exit_code == 0  # a second pass changes nothing
+    assert count(url, reroutes) == 1
+    assert count(url, f"{grid_of} AND g.code = '{G4}'") == 1
+    assert count(url, "SELECT count(*) FROM layout WHERE rerouted_at IS NOT NULL") == 1
+    assert (
+        count(url, "SELECT count(*) FROM incident WHERE status = 'closed' AND grid_id IS NULL") == 1
+    )
+
+
+def worker() -> Result:
+    level = logging.getLogger("gridgis").level
+    try:
+        return gridgis("worker", "--once")
+    finally:
+        # The command turns the package's logging up to INFO: not for the tests after it.
+        logging.getLogger("gridgis").setLevel(level)

@@ -146,13 +146,14 @@ def test_a_start_in_the_past_or_without_a_zone_is_refused(
         plan_cut_over(db_session, draft(db_session, sample), start)
 
 
-def test_rerouting_open_incidents_is_refused_as_not_yet(
+def test_publishing_with_reroute_open_keeps_the_wish_for_the_date(
     db_session: Session, sample: Sample
 ) -> None:
+    # What happens at the date is test_cutover.py's.
     layout = draft(db_session, sample)
-    with pytest.raises(InvalidInput, match="not done yet"):
-        publish_draft(db_session, layout, START, actor=TESTS, reroute_open=True)
-    assert layout.status == "draft"
+    plan = publish_draft(db_session, layout, START, actor=TESTS, reroute_open=True)
+    assert plan.reroute_open and plan.rerouted == ()
+    assert (layout.status, layout.reroute_open, layout.rerouted_at) == ("published", True, None)
 
 
 def test_a_published_layout_cannot_be_published_again(db_session: Session, sample: Sample) -> None:
