@@ -58,7 +58,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from gridgis import audit
 from gridgis.audit import Actor
@@ -319,18 +319,34 @@ def _sites(
     """The buildings of the grids in ``sources`` (None: in no grid), and their grids.
 
     Placed by :func:`gridgis.geo.areas.building_grid`, the one rule, before
-    the statement that tessellates their grids.
+    the statement that tessellates their grids. Only the buildings under the
+    boxes of the grids left are placed (the GiST index finds them: a building
+    in a grid has its point, so a piece of its box, in the grid's box), not
+    every building of the community; buildings in no grid have no such box,
+    so for them every building of the community is placed.
     """
-    placed = (
-        sa.select(Building.id, building_grid(Building.geom, layout.id).label("grid"))
-        .where(Building.community_id == layout.community_id)
-        .subquery("placed")
-    )
     grids = [s for s in sources if s is not None]
+    candidates = sa.select(Building.id, Building.geom).where(
+        Building.community_id == layout.community_id
+    )
+    if None not in sources:
+        left, under = aliased(Grid, name="grid_left"), aliased(Building, name="under")
+        near = sa.select(under.id).join(left, left.geom.op("&&")(under.geom))
+        candidates = candidates.where(
+            Building.id.in_(near.where(left.id.in_(grids), left.layout_id == layout.id))
+        )
+    within = candidates.subquery("candidates")
+    placed = sa.select(within.c.id, building_grid(within.c.geom, layout.id).label("grid")).subquery(
+        "placed"
+    )
     wanted: sa.ColumnElement[bool] = placed.c.grid.in_(grids)
     if None in sources:
         wanted = sa.or_(wanted, placed.c.grid.is_(None))
-    rows = session.execute(sa.select(placed.c.id, placed.c.grid).where(wanted)).all()
+    # In the order of the buildings' ids: the diagram's input does not depend on
+    # how the rows happen to lie in the table.
+    rows = session.execute(
+        sa.select(placed.c.id, placed.c.grid).where(wanted).order_by(placed.c.id)
+    ).all()
     return [row[0] for row in rows], [row[1] for row in rows]
 
 
