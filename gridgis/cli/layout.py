@@ -6,8 +6,9 @@ layout in force into a new draft (audited; routing unchanged) and prints its
 name; ``gridgis layout show NAME --community CODE`` prints the tallies of
 each grid; ``gridgis layout assign NAME --community CODE --buildings
 B001,B002 --to GRIDCODE [--new-name NAME]`` moves buildings of a draft into
-a grid with the land that goes with them (audited; routing unchanged) and
-prints what moved and the new tallies of the grids touched; ``gridgis
+a grid with the land that goes with them (audited, undoable with ``gridgis
+layout undo``, refused on locked grids; routing unchanged) and prints what
+moved and the new tallies of the grids touched; ``gridgis
 layout check NAME --community CODE`` prints every problem and exits with
 status 1 when there are errors; ``gridgis layout diff NAME --community
 CODE [--against NAME] [--format FMT] [--out FILE]`` prints (or writes) the
@@ -27,6 +28,7 @@ from pathlib import Path
 import click
 
 from gridgis import clock
+from gridgis.cli import layout_edits
 from gridgis.cli.common import cli_actor
 from gridgis.cli.layout_publish import publish_command
 from gridgis.db import engine_scope, unit_of_work
@@ -40,8 +42,9 @@ from gridgis.planning.drafts import (
     layouts_of,
     standing,
 )
+from gridgis.planning.edits import paint
 from gridgis.planning.export import export_layout
-from gridgis.planning.painting import assign_buildings, parse_codes
+from gridgis.planning.painting import parse_codes
 from gridgis.planning.tallies import tally_layout
 
 _COMMUNITY = click.option(
@@ -51,11 +54,14 @@ _COMMUNITY = click.option(
 
 @click.group("layout")
 def layout_group() -> None:
-    """Layouts (网格方案): list, draft, tally, paint, check, diff, export and publish them."""
+    """Layouts (网格方案): list, draft, tally, paint, undo, lock, check, diff, export, publish."""
 
 
-# Publishing has its own module (gridgis/cli/layout_publish.py); it joins the group here.
+# Publishing and the edit history (undo, redo, lock, unlock, log) have their own
+# modules (gridgis/cli/layout_publish.py, layout_edits.py); they join the group here.
 layout_group.add_command(publish_command)
+for _command in layout_edits.COMMANDS:
+    layout_group.add_command(_command)
 
 
 @layout_group.command("list")
@@ -177,9 +183,8 @@ def assign_command(
     codes = parse_codes(buildings)
     with engine_scope() as engine, unit_of_work(engine) as session:
         layout = find_layout(session, community, name)
-        painted = assign_buildings(
-            session, layout, codes, grid, new_name=new_name, actor=cli_actor()
-        )
+        # Through the edit history, so `gridgis layout undo` can take it back.
+        painted, _ = paint(session, layout, codes, grid, new_name=new_name, actor=cli_actor())
         tallies = tally_layout(session, layout)
     made = f" (new grid {new_name!r})" if painted.created else ""
     click.echo(
