@@ -14,7 +14,10 @@ GeoJSON (:mod:`~gridgis.planning.diff`); a layout out to QGIS as a
 GeoPackage of its grids, each building's grid and its edit log
 (:mod:`~gridgis.planning.export`); and painting a draft: buildings moved to
 another grid with the land that goes with them, so the draft still tiles
-its community (:mod:`~gridgis.planning.painting`); grid codes carried on
+its community (:mod:`~gridgis.planning.painting`); undoing and redoing a
+draft's edits, its grids put back exactly as stored, and grids locked
+against changes (:mod:`~gridgis.planning.edits`, the states in
+:mod:`~gridgis.planning.grid_states`); grid codes carried on
 across a redraw (:mod:`~gridgis.planning.codes`); and the cut-over: what
 publishing a draft changes, shown first, then done from a date
 (:mod:`~gridgis.planning.publish`).
