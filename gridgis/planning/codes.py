@@ -5,8 +5,10 @@ renumber grids that are, for the people in them, the same grid. The rule: a
 draft grid that keeps at least half of an in-force grid's households
 inherits that grid's code (and, when its own code differs, its name and grid
 team). Each in-force grid passes its code to one draft grid at most, and each
-draft grid inherits from one at most: the pairs that share the most
-households are matched first. A draft grid that inherits nothing keeps its
+draft grid inherits from one at most: a draft grid's own code first, then the
+pairs that share the most households. A code nobody inherits that way stays
+with the draft grid that has it when that grid still holds some of its
+households (a grid that shrank below half is the same grid, smaller). A draft grid that inherits nothing keeps its
 code when no in-force grid has it and no other draft grid takes it; else it
 gets the next free code — the next sequence of the community's 15-digit
 pattern (never a code a published layout ever used, since history keeps
@@ -89,13 +91,27 @@ def plan_codes(session: Session, layout: Layout, in_force: Layout | None) -> lis
         for old in current.values()
         if totals[old.id] == 0 and old.code in by_code
     ]
+    # A draft grid that may inherit its own code takes it first: moving one
+    # building from G1 into G2 must not hand G1's code to G2 (it holds more of
+    # G1's households than G1 keeps) and leave G2's code and team without a grid.
     candidates.sort(
-        key=lambda c: (-c[0], drafts[c[2]].code != current[c[1]].code, current[c[1]].code, c[2])
+        key=lambda c: (drafts[c[2]].code != current[c[1]].code, -c[0], current[c[1]].code, c[2])
     )
     heir: dict[int, int] = {}  # draft grid id -> in-force grid id
     passed: set[int] = set()
     for _households, old, new in candidates:
         if old not in passed and new not in heir:
+            heir[new], passed = old, passed | {old}
+    # A code nobody inherits stays with the draft grid that has it, if that grid
+    # still holds some of its households and inherits nothing else: the grid
+    # shrank, it did not disappear, and its team keeps it.
+    for (old, new), households in sorted(shared.items()):
+        if (
+            households > 0
+            and old not in passed
+            and new not in heir
+            and drafts[new].code == current[old].code
+        ):
             heir[new], passed = old, passed | {old}
     taken = {current[old].code for old in heir.values()}
     reserved = {g.code for g in current.values()}

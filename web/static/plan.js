@@ -83,6 +83,7 @@
   }
   function drawBuilding(feature) {
     var p = feature.properties;
+    buildings[p.code] = {props: p, layer: null};  // the style below reads it
     var layer = L.geoJSON(feature, {style: function () { return buildingStyle(p.code); }});
     layer.bindTooltip(function () {
       return [p.name || p.code, p.code, say("households") + " " + p.households,
@@ -95,7 +96,7 @@
       toggle(p.code);
     });
     layer.addTo(buildingLayer);
-    buildings[p.code] = {props: p, layer: layer};
+    buildings[p.code].layer = layer;
   }
 
   // --- selection ---
