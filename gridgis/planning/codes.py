@@ -2,18 +2,18 @@
 
 Staff, reports and residents know a grid by its code, so a redraw should not
 renumber grids that are, for the people in them, the same grid. The rule: a
-draft grid that keeps at least half of an in-force grid's households
-inherits that grid's code (and, when its own code differs, its name and grid
-team). Each in-force grid passes its code to one draft grid at most, and each
-draft grid inherits from one at most: a draft grid's own code first, then the
-pairs that share the most households. A code nobody inherits that way stays
-with the draft grid that has it when that grid still holds some of its
-households (a grid that shrank below half is the same grid, smaller). A draft grid that inherits nothing keeps its
-code when no in-force grid has it and no other draft grid takes it; else it
-gets the next free code — the next sequence of the community's 15-digit
-pattern (never a code a published layout ever used, since history keeps
-it), where the community uses the pattern. Which grid a building belongs to
-is :mod:`gridgis.geo.areas`'s rule.
+draft grid that keeps at least half of an in-force grid's households inherits
+that grid's code (and, when its own code differs, its name and grid team).
+Each in-force grid passes its code to one draft grid at most, and each draft
+grid inherits from one at most: a draft grid's own code first, then the pairs
+that share the most households. A code nobody inherits that way stays with the
+draft grid that has it when that grid still holds some of its households (a
+grid that shrank below half is the same grid, smaller). A draft grid that
+inherits nothing keeps its code when no in-force grid has it and no other
+draft grid takes it; else it gets the next free code — the next sequence of
+the community's 15-digit pattern (never a code a published layout ever used,
+since history keeps it), where the community uses the pattern. Which grid a
+building belongs to is :mod:`gridgis.geo.areas`'s rule.
 """
 
 from __future__ import annotations
