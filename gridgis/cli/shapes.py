@@ -112,8 +112,8 @@ def import_command(
     CSV (WKT or lon/lat columns; staff: code,name,phone,role,grid,building,
     unit,team,on_duty; households, CSV or XLSX: code,building,unit,room,
     head_name,phone,members,care_flags,note,registered, or lon/lat instead of
-    building and unit). Grids go into a new draft layout unless --publish is given,
-    which is then checked and compared with the layout in force; households are
+    building and unit). Grids go into a new draft layout (then checked and
+    compared with the layout in force) unless --publish is given; households are
     updated by code when imported again. From a GeoPackage with several layers
     (e.g. one `gridgis layout export` wrote) the layer named LAYER is read, or
     the one --file-layer names.

@@ -230,3 +230,23 @@ def test_file_layer_is_for_geopackages(sample_url: str, tmp_path: Path) -> None:
         f"Error: --file-layer 'grids': {path} is a GeoJSON, which holds one layer; "
         "--file-layer chooses a layer of a GeoPackage (.gpkg). Leave it out.\n"
     )
+
+
+def test_grids_of_a_new_community_have_nothing_to_compare_with(
+    sample_url: str, exported: Path
+) -> None:
+    result = gridgis("import", "grids", exported, "--community", "NEW1", "--layout", "first")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        "Imported 3 grids into community NEW1.",
+        "Created community NEW1; its boundary is the union of the grids.",
+        "Layout 'first': a draft, not yet in force.",
+        "",
+    ]
+    assert lines[4].startswith("Layout 'first' of community NEW1: 0 error(s), ")
+    assert (
+        "Community NEW1 has no layout in force to compare 'first' with; compare it with "
+        "another layout with gridgis layout diff --against NAME."
+    ) in lines
+    assert "  gridgis layout check first --community NEW1" in lines
