@@ -4,7 +4,8 @@ One GeoPackage per layout, with three layers a GDAL reader (QGIS, ogr2ogr,
 geopandas) opens as they are:
 
 - ``grids``: code, name and polygon (EPSG:4326), the fields the grids
-  importer reads, so the file's grids can come back as a draft;
+  importer reads, so the file's grids can come back as a draft
+  (``gridgis import grids OUT.gpkg`` finds this layer by its name);
 - ``building_grid``: every building of the community with the code of its
   grid in this layout (empty where it is in none), by
   :mod:`gridgis.geo.areas`'s rule, and its footprint;
