@@ -379,3 +379,29 @@ def test_undo_on_the_demo_community(demo_session: Session) -> None:
     assert state(demo_session, draft) != start
     undo(demo_session, draft, actor=TESTS)
     assert state(demo_session, draft) == start
+
+
+def test_two_planners_on_one_draft_take_turns(scratch_database_url: str) -> None:
+    """Paint holds the draft's row lock until it commits; an undo meanwhile waits for it."""
+    engine = sa.create_engine(scratch_database_url)
+    with Session(engine) as session, session.begin():
+        sample = build_sample_community(session)
+        layout_id = draft_layout(session, sample.community, name="shared", actor=TESTS).layout.id
+    try:
+        with Session(engine) as first, Session(engine) as second:
+            paint(first, first.get_one(Layout, layout_id), ["B05"], G2, actor=TESTS)
+            # Not a timing: the first planner holds the lock for as long as we like.
+            second.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                undo(second, second.get_one(Layout, layout_id), actor=ALICE)
+            second.rollback()
+            first.commit()
+            edit = undo(second, second.get_one(Layout, layout_id), actor=ALICE)
+            second.commit()
+        assert (edit.seq, edit.undone) == (1, True)
+        with Session(engine) as session:
+            layout = session.get_one(Layout, layout_id)
+            assert placement(session, layout) == START
+            assert [(e.seq, e.undone) for e in history(session, layout).edits] == [(1, True)]
+    finally:
+        engine.dispose()
