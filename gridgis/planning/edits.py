@@ -106,7 +106,9 @@ def paint(
     community = _lock_layout(session, layout)
     grids: dict[str, bool] = {}
     if layout.status == "draft":  # else painting refuses, with its own words
-        grids = _painted_grids(session, layout, buildings, grid_code)
+        # A new grid's code names no grid yet (if it does, painting says so, not the lock).
+        target = grid_code.strip() if new_name is None else None
+        grids = _painted_grids(session, layout, buildings, target)
         _refuse_locked(layout, community, sorted(c for c, locked in grids.items() if locked))
     before = snapshot(session, layout, set(grids))
     painted = assign_buildings(
@@ -321,7 +323,7 @@ def _refuse_locked(layout: Layout, community: Community, codes: list[str]) -> No
 
 
 def _painted_grids(
-    session: Session, layout: Layout, buildings: list[str], grid_code: str
+    session: Session, layout: Layout, buildings: list[str], target: str | None
 ) -> dict[str, bool]:
     """Code -> locked of the target grid and of the grids ``buildings`` are in now."""
     sources = sa.select(building_grid(Building.geom, layout.id)).where(
@@ -330,7 +332,7 @@ def _painted_grids(
     rows = session.execute(
         sa.select(Grid.code, Grid.locked).where(
             Grid.layout_id == layout.id,
-            sa.or_(Grid.code == grid_code.strip(), Grid.id.in_(sources.scalar_subquery())),
+            sa.or_(Grid.code == target, Grid.id.in_(sources.scalar_subquery())),
         )
     ).all()
     return {code: locked for code, locked in rows}

@@ -229,7 +229,12 @@ def test_undo_of_a_removed_grid_brings_it_back_with_its_team(
     ],
 )
 def test_a_locked_grid_refuses_painting_and_nothing_changes(
-    db_session: Session, sample: Sample, layout: Layout, locked: str, buildings: list, target: str
+    db_session: Session,
+    sample: Sample,
+    layout: Layout,
+    locked: str,
+    buildings: list[str],
+    target: str,
 ) -> None:
     set_locked(db_session, layout, locked, True, actor=ALICE)
     assert locked_codes(db_session, layout) == {locked}
@@ -250,6 +255,9 @@ def test_a_locked_grid_refuses_painting_and_nothing_changes(
     assert state(db_session, layout) == before
     assert history(db_session, layout).edits == []
     assert not db_session.scalar(sa.select(sa.exists().where(AuditEntry.action == "assign")))
+    # A new grid with a locked grid's code: painting's own refusal, not the lock's.
+    with pytest.raises(Conflict, match=f"already has a grid '{locked}'"):
+        paint(db_session, layout, ["B01"], locked, new_name="新", actor=TESTS)
     set_locked(db_session, layout, locked, False, actor=ALICE)
     paint(
         db_session, layout, buildings, target, new_name="新" if target == G4 else None, actor=TESTS
@@ -273,7 +281,6 @@ def test_locks_are_audited_and_not_edits(
         ("lock", where, {"grid": G1, "locked": True}),
         ("unlock", where, {"grid": G1, "locked": False}),
     ]
-    assert history(db_session, layout) == history(db_session, layout)
     assert not history(db_session, layout).can_undo
     assert locked_codes(db_session, layout) == set()
 
