@@ -197,7 +197,12 @@ def cutover(layout: str) -> Response:
     session = db.get_session()
     found = find_layout(session, community_arg(), layout)
     try:
-        plan = plan_cut_over(session, found, _start(request.args.get("from")))
+        plan = plan_cut_over(
+            session,
+            found,
+            _start(request.args.get("from")),
+            reroute_open=bool(request.args.get("reroute_open")),
+        )
     except GridgisError as exc:
         return _refused(exc)
     return jsonify(_cut_over(plan))

@@ -24,10 +24,20 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response as Redirect
 
 from gridgis import clock
-from gridgis.errors import N_, InvalidInput
+from gridgis.errors import N_, GridgisError, InvalidInput
 from gridgis.maps import offline
 from gridgis.maps.workspace import (
     build_workspace_map,
@@ -41,6 +51,7 @@ from gridgis.planning.drafts import draft_layout, find_community, find_layout, l
 from gridgis.planning.edits import History, history
 from gridgis.planning.export import export_layout
 from gridgis.planning.tallies import GridTally, Tallies, band_of, tally_layout
+from gridgis.shapes.importing import import_layer
 from web import db, i18n
 from web.maps import with_nonce
 from web.security import current_principal, requires
@@ -77,7 +88,7 @@ def community_arg() -> str:
 
 @bp.get("")
 @requires("layout:draft")
-def index() -> str | Response:
+def index() -> str | Redirect:
     """The community's layouts, and a form to copy the one in force."""
     session = db.get_session()
     if not (request.args.get("community") or "").strip():
@@ -107,13 +118,58 @@ def index() -> str | Response:
 
 @bp.post("/drafts")
 @requires("shapes:write")
-def new_draft() -> Response:
+def new_draft() -> Redirect:
     """Copy the layout in force into a new draft and open it in the workspace."""
     session = db.get_session()
     community = find_community(session, community_arg())
     name = (request.form.get("name") or "").strip() or None
     made = draft_layout(session, community, name=name, actor=current_principal())
     return redirect(url_for(".workspace", layout=made.layout.name, community=community.code))
+
+
+#: What a grids file may be, uploaded: one file (a Shapefile comes zipped with its sidecars).
+GRID_FILES = (".gpkg", ".geojson", ".json", ".zip", ".csv")
+
+
+@bp.post("/import")
+@requires("shapes:write")
+def import_grids() -> Redirect:
+    """A grids file (e.g. edited in QGIS) as a new draft, opened in the workspace with its checks.
+
+    As ``gridgis import grids FILE --community CODE [--layout NAME]``: all or
+    nothing; a refused file changes nothing and the index says why.
+    """
+    session = db.get_session()
+    code = community_arg()
+    upload = request.files.get("file")
+    suffix = Path(upload.filename or "").suffix.lower() if upload is not None else ""
+    try:
+        if upload is None or not upload.filename:
+            raise InvalidInput(N_("Choose a grids file to import."))
+        if suffix not in GRID_FILES:
+            raise InvalidInput(
+                f"A grids file is one of {', '.join(GRID_FILES)} (a Shapefile zipped with its "
+                f".dbf, .shx and .prj); got {upload.filename!r}."
+            )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"grids{suffix}"
+            upload.save(path)
+            report = import_layer(
+                session,
+                "grids",
+                path,
+                community_code=code,
+                layout_name=(request.form.get("name") or "").strip() or None,
+                fix=bool(request.form.get("fix")),
+                actor=current_principal(),
+            )
+    except GridgisError as exc:
+        if exc.http_status >= 500:
+            raise
+        db.end_with_error(exc)  # nothing of the file is kept
+        flash(i18n.gettext(exc.user_msg))
+        return redirect(url_for(".index", community=code))
+    return redirect(url_for(".workspace", layout=report.layout, community=code))
 
 
 @bp.get("/<layout>")
@@ -137,7 +193,7 @@ def workspace(layout: str) -> str:
     )
     principal = current_principal()
     editable = found.status == "draft" and principal.can("shapes:write")
-    query = {"layout": found.name, "community": code}
+    query: dict[str, Any] = {"layout": found.name, "community": code}
     urls = {
         "state": url_for(".state", **query),
         "assign": url_for("plan_edits.assign", **query),

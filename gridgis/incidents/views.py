@@ -220,6 +220,8 @@ OTHER_EVENTS = {
     "photo": ("上传照片", "Photo added"),
     "escalate": ("督办", "Escalated"),
     "note": ("备注", "Note"),
+    # A cut-over moved it to the grid that holds its place under the new layout.
+    "reroute": ("网格调整改派", "Rerouted at a cut-over"),
 }
 
 

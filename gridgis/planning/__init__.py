@@ -20,7 +20,9 @@ against changes (:mod:`~gridgis.planning.edits`, the states in
 :mod:`~gridgis.planning.grid_states`); grid codes carried on
 across a redraw (:mod:`~gridgis.planning.codes`); and the cut-over: what
 publishing a draft changes, shown first, then done from a date
-(:mod:`~gridgis.planning.publish`).
+(:mod:`~gridgis.planning.publish`), and open incidents rerouted at that date
+when the publisher asked for it (:mod:`~gridgis.planning.cutover`, run by
+``gridgis worker``).
 
 Nothing here changes routing until a draft is published: drafts are never in
 force, and :mod:`~gridgis.planning.publish` publishes through

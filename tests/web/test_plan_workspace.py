@@ -9,6 +9,7 @@ page's own form and works on that draft with the JSON the page's script sends.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import sqlite3
 from pathlib import Path
@@ -211,3 +212,43 @@ def test_the_grid_count_is_unchanged_by_reading(planner: Planner, db: Session) -
     planner.state()
     draft = db.scalar(sa.select(Layout.id).where(Layout.name == DRAFT))
     assert db.scalar(sa.select(sa.func.count()).where(Grid.layout_id == draft)) == 3
+
+
+def test_a_geopackage_exported_comes_back_as_a_checked_draft(planner: Planner, db: Session) -> None:
+    exported = planner.client.get(f"/plan/{LAYOUT_NOW}/export.gpkg{Q}")
+    assert exported.status_code == 200
+    response = planner.client.post(
+        f"/plan/import{Q}",
+        data={
+            "csrf_token": planner.csrf,
+            "name": "从QGIS回来",
+            "file": (io.BytesIO(exported.data), "layout.gpkg"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.data[:400]
+    assert "/plan/%E4%BB%8EQGIS" in response.location
+    state = planner.state("从QGIS回来")
+    assert state["status"] == "draft"
+    assert households(state) == {G1: 60, G2: 30, G3: 38}
+    assert [p for p in state["problems"] if p["severity"] == "error"] == []
+
+
+def test_a_file_that_is_no_grids_file_changes_nothing(planner: Planner, db: Session) -> None:
+    layouts = db.scalar(sa.select(sa.func.count()).select_from(Layout))
+    response = planner.client.post(
+        f"/plan/import{Q}&lang=en",
+        data={"csrf_token": planner.csrf, "file": (io.BytesIO(b"hello"), "notes.txt")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "notes.txt" in response.get_data(as_text=True)
+    broken = planner.client.post(
+        f"/plan/import{Q}&lang=en",
+        data={"csrf_token": planner.csrf, "file": (io.BytesIO(b"{not json"), "grids.geojson")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert broken.status_code == 200 and "gg-flash" in broken.get_data(as_text=True)
+    assert db.scalar(sa.select(sa.func.count()).select_from(Layout)) == layouts

@@ -39,11 +39,18 @@
   var markLayer = L.layerGroup().addTo(map);
   window.gridgis.plan = {grids: grids, buildings: buildings, selected: selected, tallies: tallies};
 
+  // A grid keeps its colour while the page is open (colours by position would
+  // shift when a grid leaves); a new grid takes the colour used least.
+  var palette = {};
   function colour(code) {
     if (!code) { return NO_GRID; }
-    var codes = Object.keys(grids).sort();
-    var i = codes.indexOf(code);
-    return COLOURS[(i < 0 ? 0 : i) % COLOURS.length];
+    if (!palette[code]) {
+      var used = COLOURS.map(function (c) {
+        return Object.keys(palette).filter(function (k) { return palette[k] === c && grids[k]; }).length;
+      });
+      palette[code] = COLOURS[used.indexOf(Math.min.apply(null, used))];
+    }
+    return palette[code];
   }
   function escape(s) {
     return String(s).replace(/[<>&"]/g, function (c) {
@@ -72,7 +79,7 @@
   }
   function drawGrid(feature) {
     var code = feature.properties.code;
-    if (grids[code]) { gridLayer.removeLayer(grids[code].layer); }
+    if (grids[code] && grids[code].layer) { gridLayer.removeLayer(grids[code].layer); }
     grids[code] = {feature: feature, layer: null};
     grids[code].layer = L.geoJSON(feature, {style: function () { return gridStyle(code); }})
       .addTo(gridLayer);
@@ -470,6 +477,8 @@
   // --- start ---
   fetch(urls.state, {credentials: "same-origin", headers: {Accept: "application/json"}})
     .then(answer).then(function (data) {
+      data.grids.features.forEach(function (f) { grids[f.id] = {feature: f}; });
+      Object.keys(grids).sort().forEach(colour);  // the community map's order at first
       data.grids.features.forEach(drawGrid);
       data.buildings.features.forEach(drawBuilding);
       fillTargets();
