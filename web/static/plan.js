@@ -172,11 +172,14 @@
     drawing.shape.addTo(markLayer);
     drawing.end = e.latlng;
   });
-  map.on("mouseup", function () {
+  map.on("mouseup", function (e) {
     if (!drawing) { return; }
     var d = drawing;
     drawing = null;
     if (d.shape) { markLayer.removeLayer(d.shape); }
+    // Where the button came up, not the last mousemove: Leaflet may not have
+    // passed the last moves on yet.
+    if (e.latlng && !e.latlng.equals(d.start)) { d.end = e.latlng; d.points.push(e.latlng); }
     if (!d.end) { return; }
     var hit = [];
     if (mode === "box") {
