@@ -33,7 +33,7 @@ from gridgis.cli.common import cli_actor
 from gridgis.cli.layout_publish import publish_command
 from gridgis.db import engine_scope, unit_of_work
 from gridgis.errors import InvalidFile
-from gridgis.planning.checks import check_layout
+from gridgis.planning.checks import Report, check_layout
 from gridgis.planning.diff import Diff, Figures, diff_named
 from gridgis.planning.drafts import (
     draft_layout,
@@ -229,11 +229,18 @@ def check_command(ctx: click.Context, name: str, community: str) -> None:
     with engine_scope() as engine, unit_of_work(engine) as session:
         layout = find_layout(session, community, name)
         report = check_layout(session, layout)
-    errors, warnings = len(report.errors), len(report.warnings)
-    click.echo(
+    click.echo(check_text(report))
+    errors = len(report.errors)
+    if errors:
+        ctx.exit(1)
+
+
+def check_text(report: Report) -> str:
+    """The checks as `gridgis layout check` prints them: a count, then a line per problem."""
+    lines = [
         f"Layout {report.layout!r} of community {report.community}: "
-        f"{errors} error(s), {warnings} warning(s)."
-    )
+        f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)."
+    ]
     for p in report.problems:
         where = []
         if p.point is not None:
@@ -241,9 +248,8 @@ def check_command(ctx: click.Context, name: str, community: str) -> None:
         if p.bbox is not None:
             where.append("bbox " + ",".join(f"{v:.6f}" for v in p.bbox))
         suffix = f" [{'; '.join(where)}]" if where else ""
-        click.echo(f"{p.severity}: {p.kind}: {p.message}{suffix}")
-    if errors:
-        ctx.exit(1)
+        lines.append(f"{p.severity}: {p.kind}: {p.message}{suffix}")
+    return "\n".join(lines)
 
 
 @layout_group.command("diff")

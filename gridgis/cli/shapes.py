@@ -13,7 +13,6 @@ layout diff`` print them, with the commands to go on. A draft may be broken
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import click
 
 from gridgis.cli.common import cli_actor
-from gridgis.cli.layout import check_command, diff_text
+from gridgis.cli.layout import check_text, diff_text
 from gridgis.db import engine_scope, unit_of_work
 from gridgis.geo.layouts import choose_layout
 from gridgis.models import Community
@@ -91,9 +90,7 @@ class _ProgressBar:
     metavar="NAME",
     help="GeoPackage: the layer to read (default: its only layer, or the one named LAYER).",
 )
-@click.pass_context
 def import_command(
-    ctx: click.Context,
     layer: str,
     file: Path,
     community: str,
@@ -140,25 +137,23 @@ def import_command(
         bar.close()
     click.echo(report.summary())
     if layer == "grids" and report.layout is not None and not report.published:
-        _review_draft(ctx, community, report.layout)
+        _review_draft(community, report.layout)
 
 
-def _review_draft(ctx: click.Context, community: str, name: str) -> None:
+def _review_draft(community: str, name: str) -> None:
     """Print the checks of the new draft, its diff against the layout in force, what next."""
     click.echo("")
-    # The checks as `gridgis layout check` prints them: that command itself. Its
-    # exit status 1 on errors is not the import's: the draft is stored, and a
-    # draft may be broken (only publishing is refused on errors).
-    with contextlib.suppress(click.exceptions.Exit):
-        ctx.invoke(check_command, name=name, community=community)
+    # Errors do not fail the import: the draft is stored, and a draft may be
+    # broken (only publishing is refused on errors).
     with engine_scope() as engine, unit_of_work(engine) as session:
         draft = find_layout(session, community, name)
-        # Counted again for the closing line: `layout check` prints, it returns nothing.
-        errors = len(check_layout(session, draft).errors)
+        report = check_layout(session, draft)
+        errors = len(report.errors)
         in_force = choose_layout(
             session, session.get_one(Community, draft.community_id), drafts=False
         )
         diff = diff_layouts(session, draft, in_force) if in_force is not None else None
+    click.echo(check_text(report))
     click.echo("")
     if diff is None:
         click.echo(
