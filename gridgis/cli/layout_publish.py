@@ -14,6 +14,8 @@ has come). The work is in :mod:`gridgis.planning.publish` and
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
 from gridgis import clock
@@ -24,6 +26,16 @@ from gridgis.planning.drafts import find_layout
 from gridgis.planning.publish import CutOver, plan_cut_over, publish_draft
 
 
+def _next_minute() -> dt.datetime:
+    """``--from now``: the next full minute, in the display zone.
+
+    Not the instant itself: a start in the past is refused, and the instant
+    read here is past by the time the plan compares it with the clock.
+    """
+    now = clock.local(clock.now())
+    return now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+
+
 @click.command("publish")
 @click.argument("name")
 @click.option("--community", required=True, metavar="CODE", help="The community's code.")
@@ -32,7 +44,8 @@ from gridgis.planning.publish import CutOver, plan_cut_over, publish_draft
     "valid_from",
     required=True,
     metavar="TIME",
-    help="When the layout comes into force, with its zone: 2027-01-01T00:00+08:00.",
+    help="When the layout comes into force, with its zone: 2027-01-01T00:00+08:00; "
+    "or now (the next full minute).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the cut-over; write nothing.")
 @click.option(
@@ -51,7 +64,11 @@ def publish_command(
     reroute_open: bool,
 ) -> None:
     """Publish draft NAME from --from: print the cut-over, then do it (unless --dry-run)."""
-    start = clock.parse_time(valid_from, "--from")
+    start = (
+        _next_minute()
+        if valid_from.strip().lower() == "now"
+        else clock.parse_time(valid_from, "--from")
+    )
     if start is None:
         raise InvalidInput("--from needs a time, e.g. 2027-01-01T00:00+08:00.")
     with engine_scope() as engine, unit_of_work(engine) as session:

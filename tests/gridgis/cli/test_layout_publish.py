@@ -185,3 +185,12 @@ def worker() -> Result:
     finally:
         # The command turns the package's logging up to INFO: not for the tests after it.
         logging.getLogger("gridgis").setLevel(level)
+
+
+def test_from_now_is_the_next_full_minute(url: str) -> None:
+    result = gridgis("layout", "publish", "split", "--community", COMMUNITY_CODE, "--from", "now")
+    assert result.exit_code == 0, result.output
+    start = clock.local(NOW).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    assert f"from {start:%Y-%m-%d %H:%M};" in result.stdout
+    listed = gridgis("layout", "list", "--community", COMMUNITY_CODE).stdout
+    assert f"split     future    {start:%Y-%m-%d %H:%M}  -" in listed
