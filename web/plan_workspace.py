@@ -299,7 +299,7 @@ def problems(found: Iterable[Problem]) -> list[dict[str, Any]]:
             "severity": p.severity,
             "kind": p.kind,
             "title": i18n.gettext(KINDS.get(p.kind, p.kind)),
-            "message": p.message,
+            "message": _said(p),
             "grids": list(p.grids),
             "buildings": list(p.buildings),
             "area_m2": None if p.area_m2 is None else round(p.area_m2, 1),
@@ -307,6 +307,23 @@ def problems(found: Iterable[Problem]) -> list[dict[str, Any]]:
         }
         for p in found
     ]
+
+
+def _said(p: Problem) -> str:
+    """The domain's sentence in English; elsewhere the grids and buildings it names.
+
+    The checks speak English (the command line's language); the heading says
+    what the problem is in the page's language, this line where.
+    """
+    if i18n.current_language() == "en":
+        return p.message
+    parts = []
+    if p.grids:
+        parts.append(i18n.gettext("Grids: {codes}").format(codes="、".join(p.grids)))
+    if p.buildings:
+        shown = "、".join(p.buildings[:20]) + ("…" if len(p.buildings) > 20 else "")
+        parts.append(i18n.gettext("Buildings: {codes}").format(codes=shown))
+    return "；".join(parts) or p.message
 
 
 def edit_log(found: History) -> dict[str, Any]:

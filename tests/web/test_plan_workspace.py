@@ -106,7 +106,10 @@ def test_an_edit_answers_with_the_touched_grids_their_tallies_and_checks(
     assert households(change) == {G1: 24, G2: 66}  # only the grids the edit touched
     assert change["placed"] == {"B01": G1, "B02": G2, "B03": G2}
     assert [f["id"] for f in change["grids"]["features"]] == [G1, G2]
-    assert isinstance(change["problems"], list)
+    # The sample's grids are all below the default band: warnings, said in Chinese.
+    bands = [p for p in change["problems"] if p["kind"] == "outside_band"]
+    assert [p["severity"] for p in bands] == ["warning"] * 3
+    assert bands[0]["title"] == "户数超出标准区间" and bands[0]["message"] == f"网格：{G1}"
     assert change["can_undo"] is True and change["can_redo"] is False
     assert change["edits"][0]["buildings"] == ["B02"] and change["edits"][0]["grid"] == G2
     # What the page would read again agrees with what it was sent.
