@@ -37,10 +37,9 @@ import sqlalchemy as sa
 from geoalchemy2 import Geography
 from sqlalchemy.orm import Session, aliased
 
-from gridgis.geo.areas import building_grid
 from gridgis.geo.layouts import choose_layout
 from gridgis.models import Building, Community, Grid, Layout
-from gridgis.planning.tallies import Tallies, tally_layout
+from gridgis.planning.tallies import Tallies, owner, tally_layout
 
 #: Pieces smaller than this (m²) are numerical noise, not a planner's gap or overlap.
 SLIVER_M2 = 1.0
@@ -199,7 +198,7 @@ def _buildings(session: Session, layout: Layout) -> list[Problem]:
         sa.select(
             Building.code,
             Building.geom,
-            building_grid(Building.geom, layout.id).label("grid_id"),
+            owner(Building.geom, layout).label("grid_id"),
         )
         .where(Building.community_id == layout.community_id)
         .subquery("placed")
