@@ -5,7 +5,11 @@ N] [--seed S] [--steps K] [--time-limit 60] [--name NEW]`` makes a new draft
 from layout NAME (or from scratch with N grids), prints each grid's
 households before and after against the band, why any grid stays outside
 it, and the draft's checks; exit status 1 when the checks find errors. NAME
-and the layout in force are only read. The work is in
+and the layout in force are only read. NAME's locked grids (``gridgis layout
+lock``) are kept as they are, and the output names them; N counts them too
+(the draft's grids in all); when they cut the other buildings in groups
+whose land does not touch, each group is rebalanced on its own and a note
+names the locked grids between them. The work is in
 :mod:`gridgis.planning.rebalance`; this only parses and prints.
 """
 
@@ -45,7 +49,10 @@ _STOPPED = {
 @click.option(
     "--grids",
     type=click.IntRange(min=1),
-    help="Start from scratch with this many grids instead of NAME's.",
+    help=(
+        "Start from scratch with this many grids in all instead of NAME's; NAME's locked "
+        "grids are kept and count towards N."
+    ),
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the search.")
 @click.option(
@@ -77,7 +84,11 @@ def rebalance_command(
     time_limit: float,
     new_name: str | None,
 ) -> None:
-    """Propose a new draft from layout NAME whose grids fall in the household band."""
+    """Propose a new draft from layout NAME whose grids fall in the household band.
+
+    NAME's locked grids are kept as they are: the same buildings, polygon, name,
+    team and lock.
+    """
     wanted = parse_band(band) if band else None
     with engine_scope() as engine, unit_of_work(engine) as session:
         layout = find_layout(session, community, name)
@@ -114,10 +125,18 @@ def rebalance_text(done: Rebalanced, draft: str, community: str, seed: int) -> s
             f"Painted on a copy of {done.source!r}: grids whose buildings stay keep their "
             "polygons and teams."
             if done.from_copy
+            else "Painted from empty: each grid but the locked ones is the union of its "
+            "buildings' cells."
+            if done.locked
             else "Painted from empty: each grid is the union of its buildings' cells."
         ),
-        "",
     ]
+    if done.locked:
+        lines.append(
+            f"Kept locked, as in {done.source!r}: {', '.join(done.locked)} (same buildings, "
+            "polygon, name, team and lock)."
+        )
+    lines.append("")
     before = {g.code: g for g in done.before.grids}
     after = {g.code: g for g in done.after.grids}
 

@@ -112,3 +112,34 @@ def test_a_bad_band_and_a_taken_name_are_refused(sample_url: str) -> None:
     taken = gridgis(*args, "--name", LAYOUT_NOW)
     assert taken.exit_code == 1 and "already has a layout named" in taken.output
     assert len(rows(sample_url, "SELECT id FROM layout")) == 3
+
+
+def test_a_locked_grid_is_kept_and_named(sample_url: str) -> None:
+    community = ("--community", COMMUNITY_CODE)
+    assert gridgis("layout", "draft", *community, "--name", "locks").exit_code == 0
+    assert gridgis("layout", "lock", "locks", *community, "--grid", G2).exit_code == 0
+    args = ("layout", "rebalance", "locks", *community, "--band", "20-40", "--steps", 10)
+    # G2, the middle column, cuts the rest in two: --grids counts it, so 2 is too few.
+    few = gridgis(*args, "--grids", 2)
+    assert few.exit_code == 1
+    assert "--grids 2 counts the draft's grids, the 1 locked grid(s)" in few.output
+    assert "give --grids of at least 3" in few.output
+    result = gridgis(*args, "--grids", 4, "--seed", 3)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "'locks rebalanced' (band 20-40, seed 3): 4 grids;" in out
+    kept = f"Kept locked, as in 'locks': {G2} (same buildings, polygon, name, team and lock)."
+    assert kept in out
+    assert "Painted from empty: each grid but the locked ones is the union" in out
+    assert re.search(rf"{G2} +\S+ +30 +0 +30 +0 +1 +1\n", out), out
+    assert "the buildings outside the locked grids fall in 2 groups" in out
+    assert f"separated by {G2}:" in out and "Checks: 0 error(s)" in out
+    same = rows(
+        sample_url,
+        "SELECT a.geom::bytea = b.geom::bytea, b.locked FROM grid a "
+        "JOIN layout la ON la.id = a.layout_id AND la.name = 'locks' "
+        "JOIN grid b ON b.code = a.code "
+        "JOIN layout lb ON lb.id = b.layout_id AND lb.name = 'locks rebalanced' "
+        f"WHERE a.code = '{G2}'",
+    )
+    assert same == [(True, True)]
