@@ -150,6 +150,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         reports,
         security,
     )
+    from web import tiles as vector_tiles  # `tiles` below is the base map's
 
     config = dict(test_config or {})
     settings = _settings(config)
@@ -201,6 +202,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         planning.bp,
         plan_workspace.bp,
         plan_edits.bp,
+        vector_tiles.bp,
     ):
         app.register_blueprint(bp)
     return app
