@@ -39,7 +39,8 @@ from sqlalchemy.orm import Session, aliased
 
 from gridgis.geo.layouts import choose_layout
 from gridgis.models import Building, Community, Grid, Layout
-from gridgis.planning.tallies import Tallies, owner, tally_layout
+from gridgis.planning.placing import owner
+from gridgis.planning.tallies import Tallies, tally_layout
 
 #: Pieces smaller than this (m²) are numerical noise, not a planner's gap or overlap.
 SLIVER_M2 = 1.0

@@ -40,9 +40,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
 from gridgis import clock
-from gridgis.geo.areas import building_grid
 from gridgis.models import Assignment, Building, Community, Compound, Grid, Incident, Layout, Unit
 from gridgis.models.incidents import OPEN_STATUSES
+from gridgis.planning.placing import covers, owner, unplaced_statement
 
 #: City practice (DESIGN.md): about 300-500 households per grid, used when the
 #: community sets no band of its own (``households_min``/``households_max``).
@@ -176,7 +176,13 @@ def _tally(session: Session, layout: Layout, codes: frozenset[str] | None) -> Ta
                 split_compounds=tuple(sorted(row.split_compounds or ())),
             )
         )
-    unplaced = session.execute(_unplaced_statement(layout, codes, grids)).one()
+    # Tallying every grid, their buildings are all the placed ones, already counted.
+    held = (
+        None
+        if codes is not None
+        else (sum(g.buildings for g in grids), sum(g.households for g in grids))
+    )
+    unplaced = session.execute(unplaced_statement(layout, held)).one()
     return Tallies(
         community=community.code,
         layout=layout.name,
@@ -185,75 +191,6 @@ def _tally(session: Session, layout: Layout, codes: frozenset[str] | None) -> Ta
         grids=grids,
         unplaced_buildings=int(unplaced[0] or 0),
         unplaced_households=int(unplaced[1] or 0),
-    )
-
-
-def owner(place: Any, layout: Layout) -> sa.ColumnElement[int]:
-    """The grid of ``layout`` that ``place`` (a building's or incident's geometry) belongs to.
-
-    :func:`gridgis.geo.areas.building_grid`, the rule, with a fast path: when a
-    single grid covers the place's point, that grid is the owner whatever the
-    tie-break, and it is found by the GiST index on the grid's box. Ties and
-    places in no grid go to ``building_grid`` itself. (On a layout of
-    thousands of grids PostgreSQL plans ``building_grid`` alone with the
-    ``layout_id`` index, reading every grid of the layout for each place:
-    ≈ 150 µs a place at 5,000 grids, against ≈ 15 µs here.)
-    """
-    grid = aliased(Grid, name="covering_grid")
-    single = (
-        sa.select(sa.func.min(grid.id))
-        .where(grid.layout_id == layout.id, _covers(grid, place))
-        .having(sa.func.count() == 1)
-        .scalar_subquery()
-    )
-    return sa.func.coalesce(single, building_grid(place, layout.id))
-
-
-def _covers(grid: Any, place: Any) -> sa.ColumnElement[bool]:
-    """``grid`` covers the point :mod:`gridgis.geo.areas` places ``place`` by (box first)."""
-    return sa.and_(
-        grid.geom.op("&&")(place),
-        sa.func.ST_Covers(grid.geom, sa.func.ST_PointOnSurface(place)),
-    )
-
-
-def _unplaced_statement(
-    layout: Layout, codes: frozenset[str] | None, grids: list[GridTally]
-) -> sa.Select:
-    """The buildings of the community in no grid of ``layout``, and their households.
-
-    Tallying every grid, every building of the community less the grids'
-    buildings, already counted. Otherwise the buildings whose point no grid of
-    the layout covers (no tie to break): this is the whole layout's figure, so
-    it reads every building (≈ 1.5-2.5 s at 200,000 buildings, most of what
-    :func:`tally_grids` costs on a city-sized layout). The land the grids
-    leave uncovered (ST_Union, ST_Difference, ST_Subdivide, then the
-    buildings meeting it) was tried and was slower: 4-5 s at 5,000 grids.
-    """
-    if codes is None:
-        held = sa.select(
-            sa.literal(sum(g.buildings for g in grids)).label("n"),
-            sa.literal(sum(g.households for g in grids)).label("households"),
-        )
-        held_sq = held.subquery("held")
-        return (
-            sa.select(
-                sa.func.count() - sa.func.min(held_sq.c.n),
-                sa.func.coalesce(sa.func.sum(Building.households), 0)
-                - sa.func.min(held_sq.c.households),
-            )
-            .select_from(Building)
-            .join(held_sq, sa.true())
-            .where(Building.community_id == layout.community_id)
-        )
-    # From the grids' side: one GiST probe per grid, not one per building.
-    covered = (
-        sa.select(Building.id)
-        .join(Grid, _covers(Grid, Building.geom))
-        .where(Grid.layout_id == layout.id, Building.community_id == layout.community_id)
-    )
-    return sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Building.households), 0)).where(
-        Building.community_id == layout.community_id, Building.id.not_in(covered)
     )
 
 
@@ -277,7 +214,7 @@ def _places_statement(layout: Layout, codes: frozenset[str] | None) -> sa.Select
             Building.compound_id,
             Grid.id.label("grid_id"),
         )
-        .join(Grid, _covers(Grid, Building.geom))
+        .join(Grid, covers(Grid, Building.geom))
         .where(
             _chosen(Grid, layout, codes),
             Building.community_id == layout.community_id,
