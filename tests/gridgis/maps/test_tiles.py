@@ -10,10 +10,12 @@ from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
 from gridgis.access.permissions import ROLE_PERMISSIONS, Principal
+from gridgis.access.scope import scope_for_staff
 from gridgis.errors import InvalidInput, NotFound
 from gridgis.incidents.intake import take_in
 from gridgis.maps import tiles
 from gridgis.maps.tiles import TileAddress
+from gridgis.models import Staff
 from tests.support import factories as make
 from tests.support.incidents import person, report
 from tests.support.sample_community import (
@@ -46,6 +48,19 @@ def tile_of(lon: float, lat: float, z: int) -> TileAddress:
 @pytest.fixture
 def sample(db_session: Session) -> Sample:
     return build_sample_community(db_session)
+
+
+def zhangsan(db_session: Session) -> Principal:
+    """张三 (S1), grid worker of grid 1: his area is grid 1 with B01 and B02."""
+    staff_id = db_session.query(Staff.id).filter(Staff.code == "S1").scalar()
+    return Principal(
+        kind="user",
+        name="zhangsan",
+        role="grid_staff",
+        permissions=ROLE_PERMISSIONS["grid_staff"],
+        staff_id=staff_id,
+        scope=scope_for_staff(db_session, staff_id),
+    )
 
 
 def decode(
@@ -156,18 +171,7 @@ def test_open_incidents_are_points(db_session: Session, sample: Sample) -> None:
 
 
 def test_grid_staff_see_their_area(db_session: Session, sample: Sample) -> None:
-    from gridgis.access.scope import scope_for_staff
-    from gridgis.models import Staff
-
-    staff_id = db_session.query(Staff.id).filter(Staff.code == "S1").scalar()
-    zhang = Principal(
-        kind="user",
-        name="zhangsan",
-        role="grid_staff",
-        permissions=ROLE_PERMISSIONS["grid_staff"],
-        staff_id=staff_id,
-        scope=scope_for_staff(db_session, staff_id),
-    )
+    zhang = zhangsan(db_session)
     plan = tiles.plan_tile(db_session, sample.community, "buildings", EAST, viewer=zhang)
     features = mapbox_vector_tile.decode(tiles.render(db_session, plan))["buildings"]["features"]
     assert [f["properties"]["code"] for f in features] == ["B01", "B02"]
@@ -208,3 +212,11 @@ def test_the_version_moves_with_the_data(db_session: Session, sample: Sample) ->
     db_session.flush()  # the epoch's trigger runs on the write
     after = tiles.plan_tile(db_session, sample.community, "buildings", EAST, viewer=ADMIN)
     assert after.version != before.version
+
+
+def test_grid_staff_see_only_their_incidents(db_session: Session, sample: Sample) -> None:
+    take_in(db_session, report(AT_B04), actor=ADMIN)  # in grid 3
+    zhang = zhangsan(db_session)
+    plan = tiles.plan_tile(db_session, sample.community, "incidents", EAST, viewer=zhang)
+    assert tiles.render(db_session, plan) == b""
+    assert decode(db_session, sample, "incidents", EAST)  # the administrator sees it
