@@ -71,3 +71,37 @@ def unplaced_statement(layout: Layout, held: tuple[int, int] | None) -> sa.Selec
     return sa.select(*total).where(
         Building.community_id == layout.community_id, Building.id.not_in(covered)
     )
+
+
+def placed_pairs(
+    layout: Layout, grids: sa.ColumnElement[bool] | None = None, *carried: Any
+) -> sa.Subquery:
+    """``building_id`` and ``grid_id`` (and the ``carried`` columns of Building) of
+    each building of the community that a grid of ``layout`` holds.
+
+    Only buildings under the grids meeting ``grids`` (a condition on
+    :class:`Grid`; None: every grid) are placed, found from the grids' side
+    (one GiST probe per grid). With every grid, every grid covering a
+    building's point is among the pairs, so a building one grid alone covers
+    is that grid's and only ties go to the rule's tie-break; with some grids,
+    each owner is weighed among all of them by :func:`owner`.
+    """
+    pairs = (
+        sa.select(
+            Building.id.label("building_id"), Building.geom, Grid.id.label("grid_id"), *carried
+        )
+        .join(Grid, covers(Grid, Building.geom))
+        .where(Grid.layout_id == layout.id, Building.community_id == layout.community_id)
+    )
+    if grids is None:
+        found = pairs.add_columns(
+            sa.func.count().over(partition_by=Building.id).label("covering")
+        ).subquery("pairs")
+        owned = sa.or_(
+            found.c.covering == 1, found.c.grid_id == building_grid(found.c.geom, layout.id)
+        )
+    else:
+        found = pairs.where(grids).subquery("pairs")
+        owned = found.c.grid_id == owner(found.c.geom, layout)
+    names = ["building_id", "grid_id", *(c.key for c in carried)]
+    return sa.select(*(found.c[name] for name in names)).where(owned).subquery("placed_pairs")

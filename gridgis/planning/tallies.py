@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session, aliased
 from gridgis import clock
 from gridgis.models import Assignment, Building, Community, Compound, Grid, Incident, Layout, Unit
 from gridgis.models.incidents import OPEN_STATUSES
-from gridgis.planning.placing import covers, owner, unplaced_statement
+from gridgis.planning.placing import owner, placed_pairs, unplaced_statement
 
 #: City practice (DESIGN.md): about 300-500 households per grid, used when the
 #: community sets no band of its own (``households_min``/``households_max``).
@@ -203,25 +203,15 @@ def _chosen(grid: Any, layout: Layout, codes: frozenset[str] | None) -> sa.Colum
 def _places_statement(layout: Layout, codes: frozenset[str] | None) -> sa.Select:
     """One row per grid tallied: shape measures, buildings, units, households, staff, splits."""
     # One CTE, read four times: PostgreSQL computes which building is in which
-    # grid once for the whole statement. The grids are chosen first and their
-    # buildings found under them (GiST on the building's box), so with
-    # ``codes`` only the buildings under those grids are placed; the owner is
-    # still weighed among every grid of the layout.
-    placed = (
-        sa.select(
-            Building.id.label("building_id"),
-            Building.households,
-            Building.compound_id,
-            Grid.id.label("grid_id"),
-        )
-        .join(Grid, covers(Grid, Building.geom))
-        .where(
-            _chosen(Grid, layout, codes),
-            Building.community_id == layout.community_id,
-            Grid.id == owner(Building.geom, layout),
-        )
-        .cte("placed")
+    # grid once for the whole statement. With ``codes`` only the buildings
+    # under those grids are placed (placing.placed_pairs).
+    pairs = placed_pairs(
+        layout,
+        None if codes is None else _chosen(Grid, layout, codes),
+        Building.households,
+        Building.compound_id,
     )
+    placed = sa.select(pairs).cte("placed")
     buildings = (
         sa.select(
             placed.c.grid_id,
