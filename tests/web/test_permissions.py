@@ -38,6 +38,9 @@ def call(method: str, url: str, *ok: int, **kwargs: Any) -> Call:
     return Call(method, url, frozenset(ok), kwargs)
 
 
+#: The workspace of the layout in force (published: it opens read-only).
+_PLAN = f"/plan/{LAYOUT_NOW}"
+
 #: One request per endpoint and method. GET /login and POST /logout redirect a logged-in user.
 SAMPLES: dict[tuple[str, str], Call] = {
     ("static", "GET"): call("GET", "/static/gridgis.css", 200),
@@ -137,6 +140,51 @@ SAMPLES: dict[tuple[str, str], Call] = {
     # The diff of the layout in force against itself: nothing moves.
     ("planning.diff", "GET"): call(
         "GET", f"/plan/{LAYOUT_NOW}/diff?community={COMMUNITY_CODE}", 200
+    ),
+    # The planning workspace on the layout in force: read-only, so every edit is a 409.
+    ("plan_workspace.index", "GET"): call("GET", f"/plan?community={COMMUNITY_CODE}", 200),
+    ("plan_workspace.new_draft", "POST"): call(
+        "POST", "/plan/drafts", 302, data={"community": COMMUNITY_CODE, "name": "matrix"}
+    ),
+    # No file: the layouts page again, saying so.
+    ("plan_workspace.import_grids", "POST"): call(
+        "POST", f"/plan/import?community={COMMUNITY_CODE}", 302
+    ),
+    ("plan_workspace.workspace", "GET"): call("GET", f"{_PLAN}?community={COMMUNITY_CODE}", 200),
+    ("plan_workspace.state", "GET"): call("GET", f"{_PLAN}/state?community={COMMUNITY_CODE}", 200),
+    ("plan_workspace.export", "GET"): call(
+        "GET", f"{_PLAN}/export.gpkg?community={COMMUNITY_CODE}", 200
+    ),
+    ("plan_edits.assign", "POST"): call(
+        "POST",
+        f"{_PLAN}/assign?community={COMMUNITY_CODE}",
+        409,
+        json={"buildings": ["B01"], "grid": "420106001002002"},
+    ),  # fmt: skip
+    ("plan_edits.undo_edit", "POST"): call(
+        "POST", f"{_PLAN}/undo?community={COMMUNITY_CODE}", 409, json={}
+    ),
+    ("plan_edits.redo_edit", "POST"): call(
+        "POST", f"{_PLAN}/redo?community={COMMUNITY_CODE}", 409, json={}
+    ),
+    ("plan_edits.lock", "POST"): call(
+        "POST",
+        f"{_PLAN}/lock?community={COMMUNITY_CODE}",
+        409,
+        json={"grid": "420106001002001", "locked": True},
+    ),  # fmt: skip
+    ("plan_edits.cutover", "GET"): call(
+        "GET", f"{_PLAN}/cutover?community={COMMUNITY_CODE}&from=2030-01-01T00:00", 409
+    ),
+    ("plan_edits.publish", "POST"): call(
+        "POST", f"{_PLAN}/publish?community={COMMUNITY_CODE}", 409, json={"from": "2030-01-01"}
+    ),
+    ("plan_edits.rebalance", "POST"): call(
+        "POST", f"{_PLAN}/rebalance?community={COMMUNITY_CODE}", 400, json={"band": "many"}
+    ),
+    # Vector tiles: a grids tile over the sample community.
+    ("tiles.tile", "GET"): call(
+        "GET", f"/tiles/grids/13/6697/3364.mvt?community={COMMUNITY_CODE}", 200
     ),
 }
 
