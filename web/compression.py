@@ -27,6 +27,8 @@ COMPRESSED_TYPES = (
     "application/geo+json",
     "application/manifest+json",
     "image/svg+xml",
+    # Vector tiles: codes, names and shapes (no personal data), a third of their size gzipped.
+    "application/vnd.mapbox-vector-tile",
 )
 
 
