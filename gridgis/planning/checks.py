@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gridgis.geo.layouts import choose_layout
 from gridgis.models import Building, Community, Grid, Layout
-from gridgis.planning.placing import placed_pairs
+from gridgis.planning.placing import owner
 from gridgis.planning.tallies import Tallies, tally_layout
 
 #: Pieces smaller than this (m²) are numerical noise, not a planner's gap or overlap.
@@ -195,10 +195,15 @@ def _overlaps(session: Session, layout: Layout) -> list[Problem]:
 
 def _buildings(session: Session, layout: Layout) -> list[Problem]:
     """Buildings in no grid, and buildings their grid does not cover whole."""
-    pairs = placed_pairs(layout)
+    # Building by building (owner), not placing.placed_pairs outer-joined to
+    # every building: PostgreSQL cannot count those pairs in advance and joined
+    # them row by row (minutes at 200,000 buildings, against ≈ 4 s this way).
     placed = (
-        sa.select(Building.code, Building.geom, pairs.c.grid_id)
-        .outerjoin(pairs, pairs.c.building_id == Building.id)
+        sa.select(
+            Building.code,
+            Building.geom,
+            owner(Building.geom, layout).label("grid_id"),
+        )
         .where(Building.community_id == layout.community_id)
         .subquery("placed")
     )
