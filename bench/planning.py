@@ -1,7 +1,7 @@
 """Planning benchmark: an edit with incremental tallies, and the checks, as ratios.
 
     .venv/bin/python bench/planning.py [--scale 200000] [--reps 7] [--json]
-    .venv/bin/python bench/planning.py --small          # a quick run (≈ 1 min)
+    .venv/bin/python bench/planning.py --small          # a quick run (≈ 30 s)
 
 On the synthetic city of ``bench/routing.py`` (``bench/_synthetic.py``), in a
 throwaway database of its own, every community but the first is merged into
@@ -443,7 +443,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--small",
         action="store_true",
-        help="a quick run: --scale 20000 --incidents 2000 --reps 5 (≈ 1 min)",
+        help="a quick run: --scale 20000 --incidents 2000 --reps 5 (≈ 30 s)",
     )
     p.add_argument("--seed", type=int, default=20261202)
     p.add_argument("--keep", action="store_true", help="keep the bench database")
