@@ -22,7 +22,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -35,6 +35,7 @@ from gridgis.access.permissions import Principal
 from gridgis.errors import GridgisError, OutsideCoverage
 from gridgis.incidents.duplicates import nearby_open
 from gridgis.incidents.history import append_event
+from gridgis.incidents.intake_copy import copy_rows
 from gridgis.incidents.reports import (
     Refused,
     Report,
@@ -55,8 +56,13 @@ from gridgis.routing.results import RoutingResult
 
 __all__ = ["Intake", "Outcome", "Refused", "Report", "take_in", "take_in_many"]
 
-#: Reports routed and stored together by :func:`take_in_many` (routing 20,000 work
-#: orders took 2.2 s in chunks of 2,000, 1.8 s in chunks of 10,000).
+#: Reports routed together by :func:`take_in_many`: routing 20,000 work orders took
+#: 2.2 s in chunks of 2,000, 1.8 s in chunks of 10,000; each chunk reads the
+#: rosters of the grids it meets and assembles their teams again, so a chunk is
+#: as large as a file ``gridgis route`` routes in one go usually is.
+ROUTE_CHUNK = 50_000
+#: Reports stored together (one COPY of each table): the rows of a COPY are
+#: kept until it succeeds, so a chunk's rows stay a few tens of megabytes.
 CHUNK = 10_000
 REPORTER_COLUMNS = ("incident_id", "name", "phone")
 EVENT_COLUMNS = ("incident_id", "at", "actor", "action", "from_status", "to_status", "data")
@@ -151,11 +157,12 @@ def take_in_many(
 
     The checks of :func:`take_in`, report by report: one that cannot be taken
     in gets its error in its outcome, and the others go in. Per chunk of
-    :data:`CHUNK` reports, the work orders already there are looked up at once
-    (and not routed again), the points are routed with ``route_points``, and
-    the incidents, reporters and events are stored with one COPY each.
-    Nearby duplicates are not looked for here (the console shows them per
-    incident). ``progress(done, total)`` is called after each chunk.
+    :data:`ROUTE_CHUNK` reports, the work orders already there are looked up
+    at once (and not routed again) and the points are routed with
+    ``route_points``; then per :data:`CHUNK` of them the incidents, reporters
+    and events are stored with one COPY each. Nearby duplicates are not
+    looked for here (the console shows them per incident).
+    ``progress(done, total)`` is called after each chunk stored.
     """
     outcomes: list[Outcome] = []
     known = categories(session)
@@ -163,10 +170,13 @@ def take_in_many(
     # batch, as `gridgis route` decides it for a whole file: chunk by chunk,
     # no chunk would ever be worth building it for.
     routing_cache.index_for(session, sum(r.has_point for r in reports))
-    for start in range(0, len(reports), CHUNK):
-        outcomes.extend(_chunk(session, reports[start : start + CHUNK], known, actor))
+
+    def stored(done: int) -> None:
         if progress is not None:
-            progress(len(outcomes), len(reports))
+            progress(len(outcomes) + done, len(reports))
+
+    for start in range(0, len(reports), ROUTE_CHUNK):
+        outcomes.extend(_chunk(session, reports[start : start + ROUTE_CHUNK], known, actor, stored))
     return outcomes
 
 
@@ -179,6 +189,7 @@ def _chunk(
     reports: Sequence[Report],
     known: Mapping[str, Category],
     actor: Principal,
+    stored: Callable[[int], None],
 ) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(reports)
     # One moment for the chunk: its incidents are stored together.
@@ -220,8 +231,27 @@ def _chunk(
             outcomes[i] = Outcome(error=exc)
             continue
         placed.append((i, category, at, result))
-    for i, outcome in _store(session, reports, placed, actor, now):
-        outcomes[i] = outcome
+    # A work order twice in the chunk: the first one stands, the others get its id.
+    first: dict[tuple[str, str], int] = {}
+    fresh: list[Placed] = []
+    again: list[int] = []
+    for item in placed:
+        report = reports[item[0]]
+        number = report.external_id
+        if number and first.setdefault((report.channel, number), item[0]) != item[0]:
+            again.append(item[0])
+        else:
+            fresh.append(item)
+    for start in range(0, len(fresh), CHUNK):
+        part = fresh[start : start + CHUNK]
+        for i, outcome in _store(session, reports, part, actor, now):
+            outcomes[i] = outcome
+        stored(len(reports) if start + CHUNK >= len(fresh) else part[-1][0] + 1)
+    if not fresh:
+        stored(len(reports))
+    earlier = _earlier_ids(session, [(reports[i].channel, reports[i].external_id) for i in again])
+    for i in again:
+        outcomes[i] = Outcome(earlier.get((reports[i].channel, reports[i].external_id or "")))
     return [o or Outcome() for o in outcomes]
 
 
@@ -232,29 +262,21 @@ def _store(
     actor: Principal,
     now: dt.datetime,
 ) -> list[tuple[int, Outcome]]:
-    """Store the chunk's incidents, then their reporters and events, with COPY.
+    """Store the chunk's incidents (each work order once), then their reporters and events.
 
-    The incidents get their ids from the sequence first, so their reporters and
+    With COPY. The incidents get their ids from the sequence first, so their reporters and
     events can follow in the same way.
     """
     if not placed:
         return []
     session.flush()
-    first: dict[tuple[str, str], int] = {}
-    fresh: list[Placed] = []
-    for item in placed:
-        report = reports[item[0]]
-        key = (report.channel, report.external_id or "")
-        if report.external_id and first.setdefault(key, item[0]) != item[0]:
-            continue  # twice in one chunk: the first one stands
-        fresh.append(item)
     ids = list(
         session.scalars(
             sa.text(
                 "SELECT nextval(pg_get_serial_sequence('incident', 'id')) "
                 "FROM generate_series(1, :n)"
             ),
-            {"n": len(fresh)},
+            {"n": len(placed)},
         )
     )
     numbered: dict[int, Placed] = {}
@@ -262,7 +284,7 @@ def _store(
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         # Made as the COPY sends them: the server takes one row in while the next is made.
-        for id_, (i, category, at, result) in zip(ids, fresh):
+        for id_, (i, category, at, result) in zip(ids, placed):
             try:
                 row = incident_row(reports[i], category, result, at, actor, now=now, for_copy=True)
             except GridgisError as exc:  # a deadline past the calendar's reach
@@ -293,9 +315,9 @@ def _store(
         if data is None:
             data = event_data[said] = json.dumps(intake_data(report, result), ensure_ascii=False)
         events.append((incident_id, now, actor.audit_name, "take_in", None, "received", data))
-    _copy(session, "incident_reporter", REPORTER_COLUMNS, reporters)
-    _copy(session, "incident_event", EVENT_COLUMNS, events)
-    # Twice in the chunk, or taken in meanwhile by another import: the one there stands.
+    copy_rows(session, "incident_reporter", REPORTER_COLUMNS, reporters)
+    copy_rows(session, "incident_event", EVENT_COLUMNS, events)
+    # Taken in meanwhile by another import: the one there stands.
     missed = [(i, reports[i].channel, reports[i].external_id) for i, *_ in placed if i not in taken]
     earlier = _earlier_ids(session, [(channel, number) for _, channel, number in missed])
     outcomes += [(i, Outcome(earlier.get((c, n or "")))) for i, c, n in missed]
@@ -327,7 +349,7 @@ def _copy_incidents(session: Session, rows: Iterator[tuple[int, dict[str, Any]]]
     while True:
         try:
             with session.begin_nested():
-                _copy(session, "incident", columns, pending)
+                copy_rows(session, "incident", columns, pending)
             return [v[0] for v in made]
         except psycopg.errors.UniqueViolation:
             if not isinstance(pending, list):
@@ -337,17 +359,6 @@ def _copy_incidents(session: Session, rows: Iterator[tuple[int, dict[str, Any]]]
                 raise  # not a work order taken in twice: a fault to show
             made = [v for v in made if (v[channel], v[number] or "") not in there]
             pending = list(made)
-
-
-def _copy(
-    session: Session, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
-) -> None:
-    # The session's own connection: the rows land in its transaction.
-    connection = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def _earlier(session: Session, report: Report) -> Incident | None:

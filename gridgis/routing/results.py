@@ -18,12 +18,12 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 from gridgis.access.permissions import Principal
 from gridgis.access.scope import Scope
 from gridgis.routing.explanations import explain
+from gridgis.routing.snapshot_text import department_dict, member_dict, snapshot_json
 from gridgis.staff.team import TeamMember, assemble_team
 
 __all__ = ["PLACELESS", "RULES", "DepartmentRef", "RoutingResult", "build_result", "explain"]
@@ -141,9 +141,9 @@ class RoutingResult:
         lead = self.lead
         return {
             **self._place(),
-            "lead": None if lead is None else _member_dict(lead),
-            "team": tuple(_member_dict(m) for m in self.team),
-            "departments": tuple(_department_dict(d) for d in self.departments),
+            "lead": None if lead is None else member_dict(lead),
+            "team": tuple(member_dict(m) for m in self.team),
+            "departments": tuple(department_dict(d) for d in self.departments),
             **self._notes(),
             "candidates": tuple(copy.deepcopy(c) for c in self.candidates),
             "warnings": self.warnings,
@@ -195,34 +195,9 @@ class RoutingResult:
     def snapshot_json(self) -> str:
         """:meth:`snapshot` as JSON text (what ``json.dumps(..., ensure_ascii=False)`` writes).
 
-        For storing many at once (COPY). The people and departments are most
-        of the text and the same few recur across a batch (a grid worker is in
-        every result of the grid): each is encoded once and its text reused.
+        For storing many at once (COPY); see :mod:`gridgis.routing.snapshot_text`.
         """
-        zh, en = explain(self)
-        head = _encode(self._place())
-        tail = _encode(
-            {
-                **self._notes(),
-                "candidates": self.candidates,
-                "warnings": self.warnings,
-                "explanation_zh": zh,
-                "explanation_en": en,
-            }
-        )
-        return "".join(
-            (
-                head[:-1],
-                ', "lead": ',
-                "null" if self.lead is None else _member_json(self.lead),
-                ', "team": [',
-                ", ".join([_member_json(m) for m in self.team]),
-                '], "departments": [',
-                ", ".join([_department_json(d) for d in self.departments]),
-                "], ",
-                tail[1:],
-            )
-        )
+        return snapshot_json(self)
 
     def to_dict(self, viewer: Principal | None = None) -> dict[str, Any]:
         """A JSON-ready dict of what ``viewer`` may see (None: nobody in particular)."""
@@ -234,52 +209,6 @@ class RoutingResult:
                 # Where a person serves is in the result already (grid, building, unit).
                 del member["post"], member["on_duty"]
         return data
-
-
-#: The snapshot's encoder: a fresh tree of dicts, lists and scalars has no cycle to look for.
-_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
-
-
-def _member_dict(m: TeamMember) -> dict[str, Any]:
-    post = m.post
-    return {
-        "role": m.role,
-        "staff_id": m.staff_id,
-        "staff_code": m.staff_code,
-        "name": m.name,
-        "phone": m.phone,
-        "volunteer_team": m.volunteer_team,
-        "covers_for": m.covers_for,
-        "on_duty": m.on_duty,
-        "post": {"grid_id": post.grid_id, "building_id": post.building_id, "unit_id": post.unit_id},
-        "masked": m.masked,
-    }
-
-
-def _department_dict(d: DepartmentRef) -> dict[str, Any]:
-    return {"id": d.id, "code": d.code, "name": d.name, "kind": d.kind, "reason": d.reason}
-
-
-#: Members' JSON by the member object (routing makes one object per person in a role
-#: at a place, shared by every result there), the object kept so its id stays its own.
-_MEMBER_TEXT: dict[int, tuple[TeamMember, str]] = {}
-_MEMBER_TEXT_MAX = 1 << 16
-
-
-def _member_json(member: TeamMember) -> str:
-    known = _MEMBER_TEXT.get(id(member))
-    if known is not None and known[0] is member:
-        return known[1]
-    if len(_MEMBER_TEXT) >= _MEMBER_TEXT_MAX:
-        _MEMBER_TEXT.clear()
-    text = _encode(_member_dict(member))
-    _MEMBER_TEXT[id(member)] = (member, text)
-    return text
-
-
-@lru_cache(maxsize=4096)
-def _department_json(department: DepartmentRef) -> str:
-    return _encode(_department_dict(department))
 
 
 def _json(value: Any) -> list[dict[str, Any]]:
