@@ -11,9 +11,12 @@ may be painted). One run measures, each figure the median of ``--reps``:
 
 1. **An edit and its tallies.** ``painting.assign_buildings`` moves three
    buildings of a random grid into its neighbour across the road, then either
-   ``tallies.tally_grids`` of the grids it touched (what the web workspace
-   calls after each edit) or ``tallies.tally_layout`` of every grid (the
-   from-scratch baseline). Each edit runs in a transaction that is rolled
+   ``tallies.tally_grids`` of the grids it touched, given the layout's
+   unplaced buildings and households before the edit carried forward by
+   ``tallies.unplaced_after`` (an editor holds them from the tallies it
+   showed; the layout-wide count is not redone), or ``tallies.tally_layout``
+   of every grid (the from-scratch baseline), whose unplaced figures must
+   equal the carried ones. Each edit runs in a transaction that is rolled
    back, so every repetition starts from the same layout. Target ≥ 20×.
 2. **The checks.** ``checks.check_layout`` of the whole layout against a naive
    overlap check: one SQL statement over every pair of grids (a nested loop,
@@ -23,7 +26,9 @@ may be painted). One run measures, each figure the median of ``--reps``:
    ``--naive-grids`` grids (by code: neighbours, with the overlaps planted
    below) and extrapolated by the number of pairs; the output says so. A few
    grids are enlarged by 30 m beforehand, so both find real overlaps, and the
-   overlapping pairs of the subset are compared. Target ≥ 10×.
+   overlapping pairs of the subset are compared. Target ≥ 10×. Both are timed
+   again with JIT off (``SET LOCAL jit = off``): PostgreSQL JIT-compiles each
+   costly plan, a fixed cost the extrapolation multiplies with the pairs.
 3. **A demo-sized community.** The demo community (``gridgis demo``'s data) is
    loaded into the same database; an edit with its incremental tallies on a
    draft of it, in absolute time ("well under a second").
@@ -68,7 +73,7 @@ from gridgis.models import Building, Grid, Layout
 from gridgis.planning.checks import SLIVER_M2, check_layout
 from gridgis.planning.drafts import draft_layout
 from gridgis.planning.painting import assign_buildings
-from gridgis.planning.tallies import tally_grids, tally_layout
+from gridgis.planning.tallies import tally_grids, tally_layout, unplaced_after
 
 log = routing_bench.log
 ACTOR = cli_principal("bench")
@@ -209,6 +214,9 @@ class Statements:
         ("unplaced (whole layout)", "building.id NOT IN"),
         ("unplaced (whole layout)", "count(*) - "),
         ("grids' figures", "WITH placed AS"),
+        ("buildings placed once", "WITH pairs AS"),
+        ("buildings' details", "CASE WHEN g.id IS NULL"),
+        ("grids' parts and areas", "ST_NumGeometries"),
         ("incidents", "FROM incident"),
         ("gaps and outside", "covered AS (SELECT ST_Union(geom)"),
         ("overlaps", "ST_Relate(a.geom, b.geom"),
@@ -274,19 +282,37 @@ def pick_edits(engine: Engine, layout_id: int, n: int, seed: int, *, per: int = 
     return edits
 
 
-def time_edit(engine: Engine, layout_id: int, edit: Edit, incremental: bool) -> tuple[float, float]:
-    """Seconds of the edit and of its tallies; rolled back after."""
+def unplaced_now(engine: Engine, layout_id: int) -> tuple[int, int]:
+    """The layout's unplaced buildings and households, from scratch: what an editor
+    holds from the tallies it showed before the edit."""
+    with Session(engine) as session:
+        tallies = tally_layout(session, session.get_one(Layout, layout_id))
+    return tallies.unplaced_buildings, tallies.unplaced_households
+
+
+def time_edit(
+    engine: Engine, layout_id: int, edit: Edit, incremental: bool, unplaced: tuple[int, int]
+) -> tuple[float, float]:
+    """Seconds of the edit and of its tallies; rolled back after.
+
+    Incremental: ``tally_grids`` of the grids touched, given the unplaced figures
+    before the edit carried forward by ``unplaced_after`` (the layout-wide count
+    is not redone). Full: ``tally_layout``, whose unplaced figures are checked
+    against the carried ones (a check of ``unplaced_after`` on the city).
+    """
     with Session(engine) as session:
         layout = session.get_one(Layout, layout_id)
         t0 = time.perf_counter()
         painted = assign_buildings(session, layout, edit.buildings, edit.target, actor=ACTOR)
         t1 = time.perf_counter()
+        carried = unplaced_after(unplaced, painted.moved)
         if incremental:
-            tallies = tally_grids(session, layout, painted.touched)
+            tallies = tally_grids(session, layout, painted.touched, unplaced=carried)
             assert {g.code for g in tallies.grids} == set(painted.touched)
         else:
-            tally_layout(session, layout)
+            tallies = tally_layout(session, layout)
         t2 = time.perf_counter()
+        assert (tallies.unplaced_buildings, tallies.unplaced_households) == carried
         session.rollback()
     return t1 - t0, t2 - t1
 
@@ -297,11 +323,12 @@ def run_edits(
     """Median edit + incremental and edit + full, alternating, after one warm-up of each;
     then one more of each with the time of each statement."""
     edits = pick_edits(engine, layout_id, reps + 1, seed)
+    unplaced = unplaced_now(engine, layout_id)
     times: dict[str, list[tuple[float, float]]] = {"incremental": [], "full": []}
     for i, edit in enumerate(edits):
         order = (True, False) if i % 2 else (False, True)
         for incremental in order:
-            t = time_edit(engine, layout_id, edit, incremental)
+            t = time_edit(engine, layout_id, edit, incremental, unplaced)
             if i:  # the first edit warms the caches
                 times["incremental" if incremental else "full"].append(t)
         log(f"edit {i}/{reps}: {edit.buildings} {edit.source} → {edit.target}")
@@ -314,7 +341,7 @@ def run_edits(
         }
     for incremental in (True, False):
         statements.take()
-        time_edit(engine, layout_id, edits[-1], incremental)
+        time_edit(engine, layout_id, edits[-1], incremental, unplaced)
         out["incremental" if incremental else "full"]["statements_s"] = statements.take()
     out["ratio"] = round(out["full"]["total_s"] / out["incremental"]["total_s"], 1)
     out["tallies_ratio"] = round(out["full"]["tallies_s"] / out["incremental"]["tallies_s"], 1)
@@ -364,6 +391,15 @@ def run_checks(
             lambda: session.execute(sa.text(_NAIVE), {"layout": city.layout, "n": n}).all(),
             max(1, reps // 2),
         )
+        # Both again with JIT off: PostgreSQL JIT-compiles each costly plan (a
+        # fixed ≈ 0.1-0.5 s on this machine), and the naive subset's share of it
+        # is extrapolated with its pairs.
+        session.execute(sa.text("SET LOCAL jit = off"))
+        check_nojit_s, _ = median_time(lambda: check_layout(session, layout), reps)
+        naive_nojit_s, _ = median_time(
+            lambda: session.execute(sa.text(_NAIVE), {"layout": city.layout, "n": n}).all(),
+            max(1, reps // 2),
+        )
     naive_pairs = {(a, b) for a, b, area in rows if area >= SLIVER_M2}
     check_pairs = {tuple(sorted(p.grids)) for p in report.problems if p.kind == "overlap"}
     pairs_sub, pairs_all = n * (n - 1) // 2, city.grids * (city.grids - 1) // 2
@@ -385,6 +421,12 @@ def run_checks(
         == {p for p in check_pairs if p[0] in subset and p[1] in subset},
         "subset_overlaps": len(naive_pairs),
         "ratio": round(naive_all_s / check_s, 1),
+        "jit_off": {
+            "check_s": round(check_nojit_s, 3),
+            "naive_subset_s": round(naive_nojit_s, 3),
+            "naive_all_s": round(naive_nojit_s * pairs_all / pairs_sub, 1),
+            "ratio": round(naive_nojit_s * pairs_all / pairs_sub / check_nojit_s, 1),
+        },
     }
 
 
@@ -407,9 +449,11 @@ def run_demo(engine: Engine, reps: int, seed: int) -> dict[str, Any]:
             sa.select(sa.func.count()).select_from(Grid).where(Grid.layout_id == layout_id)
         )
     edits = pick_edits(engine, layout_id, reps + 1, seed, per=2)
+    unplaced = unplaced_now(engine, layout_id)
     inc, full = [], []
     for i, edit in enumerate(edits):
-        a, b = time_edit(engine, layout_id, edit, True), time_edit(engine, layout_id, edit, False)
+        a = time_edit(engine, layout_id, edit, True, unplaced)
+        b = time_edit(engine, layout_id, edit, False, unplaced)
         if i:
             inc.append(a)
             full.append(b)
@@ -504,6 +548,12 @@ def report(r: dict[str, Any]) -> None:
         f"  naive ÷ check_layout: {k['ratio']}×  target ≥ {TARGETS['check_vs_naive']:g}: "
         f"{met(k['ratio'], TARGETS['check_vs_naive'])}; same overlapping pairs in the subset "
         f"({k['subset_overlaps']}): {k['same_overlaps_in_subset']}"
+    )
+    j = k["jit_off"]
+    print(
+        f"  both with jit off (SET LOCAL): check_layout {j['check_s']} s, naive "
+        f"{j['naive_all_s']:,} s extrapolated ({j['naive_subset_s']} s on the subset): "
+        f"{j['ratio']}×"
     )
     d = r["demo"]
     print(

@@ -20,15 +20,25 @@ from sqlalchemy.orm import Session
 
 from gridgis import clock
 from gridgis.demo.loader import demo_community_code
-from gridgis.geo.areas import building_in_grid
+from gridgis.geo.areas import building_grid, building_in_grid
 from gridgis.geo.layouts import choose_layout, get_community
-from gridgis.models import Building, Grid, Layout
+from gridgis.models import Building, Community, Grid, Layout
 from gridgis.planning.drafts import draft_layout
+from gridgis.planning.edits import history, paint, redo, undo
 from gridgis.planning.painting import assign_buildings
-from gridgis.planning.tallies import DEFAULT_BAND, Tallies, deviation, tally_grids, tally_layout
+from gridgis.planning.tallies import (
+    DEFAULT_BAND,
+    Moved,
+    Tallies,
+    deviation,
+    edit_moves,
+    tally_grids,
+    tally_layout,
+    unplaced_after,
+)
 from tests.gridgis.planning.worlds import NOW, in_force, incident, layout_of
 from tests.support.actors import TESTS
-from tests.support.factories import box
+from tests.support.factories import box, geom
 from tests.support.sample_community import (
     GRID_CODES,
     LAYOUT_DRAFT,
@@ -213,3 +223,131 @@ def _buildings_of(session: Session, layout: Layout, code: str) -> list[str]:
             .order_by(Building.code)
         )
     )
+
+
+# --- the unplaced figures carried forward from edit to edit ------------------------------
+
+
+def _unplaced(tallies: Tallies) -> tuple[int, int]:
+    return tallies.unplaced_buildings, tallies.unplaced_households
+
+
+def test_unplaced_carried_through_paints_undos_and_redos(demo_session: Session) -> None:
+    """unplaced_after, edit after edit, equals the count made from scratch.
+
+    Two grids of a draft of the demo are deleted, so their buildings lie in
+    no grid on land in no grid; random paints move buildings from there and
+    between grids, with random undos and redos. Each step carries the figure
+    forward both from the Painted and from the Edit (its audit summary), and
+    tally_grids given it returns it as is.
+    """
+    community = get_community(demo_session, demo_community_code())
+    draft = draft_layout(demo_session, community, name="unplaced", actor=TESTS).layout
+    rng = random.Random(20261202)
+    codes = sorted(demo_session.scalars(sa.select(Grid.code).where(Grid.layout_id == draft.id)))
+    for gone in rng.sample(codes, 2):
+        demo_session.execute(sa.delete(Grid).where(Grid.layout_id == draft.id, Grid.code == gone))
+    demo_session.expire_all()
+    unplaced = _unplaced(tally_layout(demo_session, draft))
+    assert unplaced[0] > 0
+    painted_from_nowhere, done = 0, []
+    for step in range(12):
+        history_ = history(demo_session, draft)
+        action = rng.choice(["paint", "paint", "undo", "redo"])
+        if action == "undo" and history_.can_undo:
+            edit = undo(demo_session, draft, actor=TESTS)
+        elif action == "redo" and history_.can_redo:
+            edit = redo(demo_session, draft, actor=TESTS)
+        else:
+            action = "paint"
+            grids = [g.code for g in tally_layout(demo_session, draft).grids]
+            target = rng.choice(grids)
+            everyone = list(
+                demo_session.scalars(
+                    sa.select(Building.code)
+                    .where(Building.community_id == community.id)
+                    .order_by(Building.code)
+                )
+            )
+            nowhere = _unplaced_codes(demo_session, draft)
+            chosen = rng.sample(everyone, 2) + rng.sample(nowhere, min(len(nowhere), 2))
+            painted, edit = paint(demo_session, draft, chosen, target, actor=TESTS)
+            painted_from_nowhere += sum(m.before is None for m in painted.moved)
+            assert unplaced_after(unplaced, painted.moved) == unplaced_after(
+                unplaced, edit_moves(demo_session, draft, edit.summary)
+            )
+        carried = unplaced_after(
+            unplaced, edit_moves(demo_session, draft, edit.summary), undone=edit.undone
+        )
+        recomputed = _unplaced(tally_layout(demo_session, draft))
+        assert carried == recomputed, f"step {step}: {action}, {edit.summary}"
+        touched = sorted(set(edit.touched) - set(edit.removed))
+        assert _unplaced(tally_grids(demo_session, draft, touched, unplaced=carried)) == carried
+        assert _unplaced(tally_grids(demo_session, draft, touched)) == recomputed
+        unplaced = carried
+        done.append(action)
+    assert painted_from_nowhere > 0 and {"paint", "undo", "redo"} <= set(done)
+
+
+def test_unplaced_after_counts_only_buildings_from_no_grid() -> None:
+    moved = [Moved("B1", 10, None), Moved("B2", 20, "G1"), Moved("B3", 5, None)]
+    assert unplaced_after((7, 100), moved) == (5, 85)
+    assert unplaced_after((5, 85), moved, undone=True) == (7, 100)
+    assert unplaced_after((7, 100), []) == (7, 100)
+
+
+def _unplaced_codes(session: Session, layout: Layout) -> list[str]:
+    """The codes of the community's buildings in no grid of ``layout``."""
+    return list(
+        session.scalars(
+            sa.select(Building.code)
+            .where(
+                Building.community_id == layout.community_id,
+                building_grid(Building.geom, layout.id).is_(None),
+            )
+            .order_by(Building.code)
+        )
+    )
+
+
+def test_a_building_outside_the_boundary_stays_unplaced_when_painted(
+    demo_session: Session,
+) -> None:
+    """Painting ends the land in no grid at the community's boundary: a building
+    beyond it, painted from no grid, brings no land and stays in no grid.
+    edit_moves flags it, so the carried figure is still the recomputed one."""
+    community = get_community(demo_session, demo_community_code())
+    draft = draft_layout(demo_session, community, name="outside", actor=TESTS).layout
+    last = max(demo_session.scalars(sa.select(Grid.code).where(Grid.layout_id == draft.id)))
+    demo_session.execute(sa.delete(Grid).where(Grid.layout_id == draft.id, Grid.code == last))
+    x1, y0, y1 = demo_session.execute(
+        sa.select(
+            sa.func.ST_XMax(Community.boundary),
+            sa.func.ST_YMin(Community.boundary),
+            sa.func.ST_YMax(Community.boundary),
+        ).where(Community.id == community.id)
+    ).one()
+    y = (y0 + y1) / 2
+    demo_session.add(
+        Building(
+            community_id=community.id,
+            code="OUTSIDE1",
+            name="beyond the boundary",
+            households=7,
+            geom=geom(box(x1 + 0.0002, y, x1 + 0.0004, y + 0.0002)),
+        )
+    )
+    demo_session.flush()
+    demo_session.expire_all()
+    unplaced = _unplaced(tally_layout(demo_session, draft))
+    inside = [c for c in _unplaced_codes(demo_session, draft) if c != "OUTSIDE1"][:1]
+    target = min(demo_session.scalars(sa.select(Grid.code).where(Grid.layout_id == draft.id)))
+    _, edit = paint(demo_session, draft, ["OUTSIDE1", *inside], target, actor=TESTS)
+    moves = edit_moves(demo_session, draft, edit.summary)
+    assert [m.building for m in moves if m.stays_unplaced] == ["OUTSIDE1"]
+    carried = unplaced_after(unplaced, moves)
+    assert carried == _unplaced(tally_layout(demo_session, draft))
+    assert carried[0] == unplaced[0] - len(inside)
+    edit = undo(demo_session, draft, actor=TESTS)
+    back = unplaced_after(carried, edit_moves(demo_session, draft, edit.summary), undone=True)
+    assert back == unplaced == _unplaced(tally_layout(demo_session, draft))
