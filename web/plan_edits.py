@@ -65,14 +65,17 @@ def _changed(layout: Layout, edit: Edit) -> Response:
     """What an edit changed, for the page to redraw."""
     session = db.get_session()
     touched = sorted(set(edit.touched) - set(edit.removed))
-    tallies = tally_grids(session, layout, touched)
+    # The check places every building anyway: its count of the buildings in no
+    # grid saves the tallies counting them again.
+    report = check_layout(session, layout)
+    tallies = tally_grids(session, layout, touched, unplaced=report.unplaced)
     return jsonify(
         {
             "touched": touched,
             "removed": sorted(edit.removed),
             "grids": grid_features(session, layout, touched),
             "placed": placed_in(session, layout, set(touched) | set(edit.removed)),
-            **figures(tallies, check_layout(session, layout)),
+            **figures(tallies, report),
             **edit_log(history(session, layout)),
         }
     )

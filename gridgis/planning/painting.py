@@ -234,6 +234,10 @@ def assign_buildings(
             Building.id,
             Building.households,
             building_grid(Building.geom, layout.id),
+            sa.func.ST_Covers(
+                sa.select(Community.boundary).where(Community.id == community.id).scalar_subquery(),
+                sa.func.ST_PointOnSurface(Building.geom),
+            ),
         ).where(Building.community_id == community.id, Building.code.in_(buildings))
     ).all()
     by_code = {row[0]: row for row in found}
@@ -242,6 +246,14 @@ def assign_buildings(
         raise NotFound(
             f"Community {community.code} has no building(s) "
             f"{', '.join(repr(c) for c in unknown)}; nothing was assigned."
+        )
+    # Outside the boundary there is no land of the community to bring along.
+    outside = [c for c in buildings if by_code[c][3] is None and not by_code[c][4]]
+    if outside:
+        raise InvalidInput(
+            f"Building(s) {', '.join(outside)} stand outside the boundary of community "
+            f"{community.code}, so no grid can take them: correct the boundary (gridgis "
+            "import community) or the buildings first; nothing was assigned."
         )
     grids = dict(
         session.execute(sa.select(Grid.id, Grid.code).where(Grid.layout_id == layout.id)).all()
@@ -268,7 +280,7 @@ def assign_buildings(
         removed, assignments = [], 0
     moved = [
         Moved(code, int(households or 0), grids.get(source), target.code)
-        for code, _, households, source in sorted(moving)
+        for code, _, households, source, _inside in sorted(moving)
     ]
     touched = sorted({target.code} | ({m.before for m in moved if m.before} - set(removed)))
     if moving or created:

@@ -320,3 +320,24 @@ def test_a_building_in_no_grid_brings_its_share_of_the_gap(
     assert [p.buildings for p in errors if p.kind == "building_in_no_grid"] == [("B02",)]
     [gap] = [p for p in errors if p.kind == "gap"]
     assert gap.area_m2 is not None and 0 < gap.area_m2 < 96 * 443.4 * 0.9
+
+
+def test_a_building_outside_the_boundary_is_refused_saying_why(
+    db_session: Session, sample: Sample
+) -> None:
+    layout = draft(db_session, sample)
+    community = db_session.get_one(Community, layout.community_id)
+    db_session.add(
+        Building(
+            community_id=community.id,
+            code="B99",
+            households=10,
+            geom="SRID=4326;MULTIPOLYGON(((114.310 30.590,114.311 30.590,"
+            "114.311 30.591,114.310 30.591,114.310 30.590)))",
+        )
+    )
+    db_session.flush()
+    before = geometries(db_session, layout)
+    with pytest.raises(InvalidInput, match="B99 stand outside the boundary"):
+        assign_buildings(db_session, layout, ["B99", "B01"], G2, actor=TESTS)
+    assert geometries(db_session, layout) == before
