@@ -147,10 +147,10 @@ def unplaced_after(
     covering its point (or none). So only the buildings painted from no
     grid leave the unplaced; an undo (``undone``) puts them back, a redo
     takes them again. A building moved between grids changes nothing here.
-    The one exception is a building outside the community's boundary (the
-    tessellated land ends there): :func:`edit_moves` flags it
-    (``stays_unplaced``), ``Painted.moved`` does not, so carrying a paint's
-    own ``moved`` is exact only for buildings inside the boundary.
+    A building outside the community's boundary (where the tessellated land
+    ends) would be the exception: painting refuses it now, and
+    :func:`edit_moves` still flags one in an edit recorded before
+    (``stays_unplaced``).
     """
     sign = 1 if undone else -1
     out = [m for m in moved if m.before is None and not getattr(m, "stays_unplaced", False)]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gridgis import clock
 from gridgis.demo.loader import demo_community_code
+from gridgis.errors import InvalidInput
 from gridgis.geo.areas import building_grid, building_in_grid
 from gridgis.geo.layouts import choose_layout, get_community
 from gridgis.models import Building, Community, Grid, Layout
@@ -310,12 +311,12 @@ def _unplaced_codes(session: Session, layout: Layout) -> list[str]:
     )
 
 
-def test_a_building_outside_the_boundary_stays_unplaced_when_painted(
+def test_a_building_outside_the_boundary_is_not_painted_and_stays_unplaced(
     demo_session: Session,
 ) -> None:
-    """Painting ends the land in no grid at the community's boundary: a building
-    beyond it, painted from no grid, brings no land and stays in no grid.
-    edit_moves flags it, so the carried figure is still the recomputed one."""
+    """Painting refuses a building beyond the community's boundary (it has no land
+    of the community to bring): the figure stays what it was, and an edit of the
+    buildings inside carries it forward exactly."""
     community = get_community(demo_session, demo_community_code())
     draft = draft_layout(demo_session, community, name="outside", actor=TESTS).layout
     last = max(demo_session.scalars(sa.select(Grid.code).where(Grid.layout_id == draft.id)))
@@ -342,9 +343,12 @@ def test_a_building_outside_the_boundary_stays_unplaced_when_painted(
     unplaced = _unplaced(tally_layout(demo_session, draft))
     inside = [c for c in _unplaced_codes(demo_session, draft) if c != "OUTSIDE1"][:1]
     target = min(demo_session.scalars(sa.select(Grid.code).where(Grid.layout_id == draft.id)))
-    _, edit = paint(demo_session, draft, ["OUTSIDE1", *inside], target, actor=TESTS)
+    with pytest.raises(InvalidInput, match="OUTSIDE1 stand outside the boundary"):
+        paint(demo_session, draft, ["OUTSIDE1", *inside], target, actor=TESTS)
+    assert _unplaced(tally_layout(demo_session, draft)) == unplaced
+    _, edit = paint(demo_session, draft, inside, target, actor=TESTS)
     moves = edit_moves(demo_session, draft, edit.summary)
-    assert [m.building for m in moves if m.stays_unplaced] == ["OUTSIDE1"]
+    assert not [m for m in moves if m.stays_unplaced]
     carried = unplaced_after(unplaced, moves)
     assert carried == _unplaced(tally_layout(demo_session, draft))
     assert carried[0] == unplaced[0] - len(inside)
