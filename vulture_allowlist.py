@@ -9,6 +9,7 @@ from gridgis import clock
 from gridgis.access import privacy
 from gridgis.cli import serve
 from gridgis.incidents import webhooks
+from gridgis.incidents.intake_copy import _EwkbHex, _JsonText
 from gridgis.incidents.worker import Tally
 from gridgis.maps.community import OfflineMap
 from gridgis.models import Category, Department, Incident, IncidentReporter
@@ -78,3 +79,7 @@ i18n.compile_catalogs
 # reads direct_passthrough to decide whether an after_request hook may buffer a static file.
 TeamCard.property_companies
 _.direct_passthrough  # type: ignore[name-defined]  # noqa: F821
+
+# psycopg calls a Dumper's dump() for each value it copies (binary COPY of incidents).
+_JsonText.dump
+_EwkbHex.dump

@@ -160,7 +160,7 @@ SAMPLES: dict[tuple[str, str], Call] = {
         f"{_PLAN}/assign?community={COMMUNITY_CODE}",
         409,
         json={"buildings": ["B01"], "grid": "420106001002002"},
-    ),  # fmt: skip
+    ),
     ("plan_edits.undo_edit", "POST"): call(
         "POST", f"{_PLAN}/undo?community={COMMUNITY_CODE}", 409, json={}
     ),
@@ -172,7 +172,7 @@ SAMPLES: dict[tuple[str, str], Call] = {
         f"{_PLAN}/lock?community={COMMUNITY_CODE}",
         409,
         json={"grid": "420106001002001", "locked": True},
-    ),  # fmt: skip
+    ),
     ("plan_edits.cutover", "GET"): call(
         "GET", f"{_PLAN}/cutover?community={COMMUNITY_CODE}&from=2030-01-01T00:00", 409
     ),
