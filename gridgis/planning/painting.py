@@ -41,15 +41,11 @@ A building in no grid is enclosed the same way by the community's land in no
 grid, tessellated by the buildings there: it brings that land with it.
 
 The cells are computed in PostGIS on demand, for the grids that lose
-buildings only, in the one statement that moves the land: nothing is cached,
-so nothing goes stale when buildings are imported. The grids left and the
-grid joined are updated in that statement from the same materialised land,
-so what one loses the other gains.
+buildings only, in the one statement that moves the land (nothing cached,
+nothing stale): what the grids left lose, the grid joined gains.
 
-Only drafts are painted: a published layout (in force, future or past) is
-history, and routing reads only published layouts, so painting never changes
-routing. Each call is audited once, as ``assign`` of the layout, with the
-grid and the building codes.
+Only drafts are painted (routing reads only published layouts). Each call
+is audited once, as ``assign`` of the layout, with the grid and buildings.
 """
 
 from __future__ import annotations
@@ -68,6 +64,8 @@ from gridgis.models import Assignment, Building, Community, Grid, Layout
 from gridgis.planning.checks import SLIVER_M2
 from gridgis.planning.drafts import MAX_NAME
 
+#: How far (degrees, about 1 cm) a joined grid's vertices move onto the land it gains.
+SNAP_DEGREES = 1e-7
 #: Longest grid code and name the database keeps (``grid.code``, ``grid.name``).
 MAX_CODE, MAX_GRID_NAME = 64, MAX_NAME
 
@@ -135,6 +133,9 @@ def parse_codes(text: str) -> list[str]:
 # before it is cut to its grid: the grid left loses ``raw`` (A − raw leaves
 # no hairline pieces along A's edge where A − (A ∩ raw) might) and the grid
 # joined gains ``raw ∩ A``; ``land`` is materialised once and read by both.
+# Grids drawn by people share edges only to a few millimetres (vertices rounded
+# in a file): the grid joined is snapped to the land it gains so that the union
+# dissolves the common edge, not leaves a hairline between, a grid in two parts.
 _MOVE = """
 WITH sites AS (
     SELECT b.id, b.geom, ST_PointOnSurface(b.geom) AS p, s.grid
@@ -189,8 +190,9 @@ cut AS (
 ),
 joined AS (
     UPDATE grid g
-    SET geom = ST_Multi(ST_CollectionExtract(
-        ST_Union(g.geom, (SELECT ST_Union(piece) FROM land)), 3))
+    SET geom = ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(
+        ST_Snap(g.geom, n.piece, :snap), n.piece)), 3))
+    FROM (SELECT ST_Union(piece) AS piece FROM land) n
     WHERE g.id = :target
     RETURNING g.id
 )
@@ -272,6 +274,7 @@ def assign_buildings(
                 "buildings": [row[1] for row in moving],
                 "site_ids": site_ids,
                 "site_grids": site_grids,
+                "snap": SNAP_DEGREES,
             },
         )
         removed, assignments = _remove_emptied(session, layout, {row[3] for row in moving})
