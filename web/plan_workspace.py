@@ -143,6 +143,7 @@ def import_grids() -> Redirect:
     code = community_arg()
     upload = request.files.get("file")
     suffix = Path(upload.filename or "").suffix.lower() if upload is not None else ""
+    copy = ""  # where the upload is read from, once saved
     try:
         if upload is None or not upload.filename:
             raise InvalidInput(N_("Choose a grids file to import."))
@@ -153,6 +154,7 @@ def import_grids() -> Redirect:
             )
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"grids{suffix}"
+            copy = str(path)
             upload.save(path)
             report = import_layer(
                 session,
@@ -167,7 +169,11 @@ def import_grids() -> Redirect:
         if exc.http_status >= 500:
             raise
         db.end_with_error(exc)  # nothing of the file is kept
-        flash(i18n.gettext(exc.user_msg))
+        # The reader names the file it read: the upload's name, not our temporary copy.
+        said = i18n.gettext(exc.user_msg)
+        if copy and upload is not None and upload.filename:
+            said = said.replace(copy, upload.filename)
+        flash(said)
         return redirect(url_for(".index", community=code))
     return redirect(url_for(".workspace", layout=report.layout, community=code))
 

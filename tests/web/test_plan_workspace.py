@@ -253,5 +253,7 @@ def test_a_file_that_is_no_grids_file_changes_nothing(planner: Planner, db: Sess
         content_type="multipart/form-data",
         follow_redirects=True,
     )
-    assert broken.status_code == 200 and "gg-flash" in broken.get_data(as_text=True)
+    said = broken.get_data(as_text=True)
+    assert broken.status_code == 200 and "gg-flash" in said
+    assert "grids.geojson" in said and "/tmp" not in said  # the upload's name, not our copy
     assert db.scalar(sa.select(sa.func.count()).select_from(Layout)) == layouts
