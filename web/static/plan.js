@@ -348,6 +348,8 @@
     fillTargets();
     showFigures(data);
     restyleAll();
+    // A tooltip open through the edit says the grid it was opened with: close it.
+    buildingLayer.eachLayer(function (l) { l.closeTooltip(); });
   }
   function lockGrid(code, locked, box) {
     post(urls.lock, {grid: code, locked: locked}).then(function (data) {
