@@ -19,6 +19,7 @@ answers within the server's request timeout.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,13 +30,12 @@ from gridgis.errors import N_, GridgisError, InvalidInput
 from gridgis.maps.workspace import grid_features, placed_in
 from gridgis.models import Layout
 from gridgis.planning.checks import check_layout
-from gridgis.planning.drafts import find_layout
 from gridgis.planning.edits import Edit, history, paint, redo, set_locked, undo
 from gridgis.planning.publish import CutOver, plan_cut_over, publish_draft
 from gridgis.planning.rebalance import Rebalanced, parse_band, rebalance_layout
 from gridgis.planning.tallies import tally_grids
 from web import db, i18n
-from web.plan_workspace import community_arg, edit_log, figures, problems
+from web.plan_workspace import community_arg, edit_log, figures, problems, requested_layout
 from web.security import current_principal, requires
 
 bp = Blueprint("plan_edits", __name__, url_prefix="/plan")
@@ -59,6 +59,15 @@ def _refused(exc: GridgisError) -> Response:
     response = jsonify({"error": {"status": status, "message": i18n.gettext(exc.user_msg)}})
     response.status_code = status
     return response
+
+
+def _edited(layout: Layout, act: Callable[[], Edit]) -> Response:
+    """What ``act`` changed, or why the domain refused it."""
+    try:
+        edit = act()
+    except GridgisError as exc:
+        return _refused(exc)
+    return _changed(layout, edit)
 
 
 def _changed(layout: Layout, edit: Edit) -> Response:
@@ -86,7 +95,7 @@ def _changed(layout: Layout, edit: Edit) -> Response:
 def assign(layout: str) -> Response:
     """Assign the buildings given to a grid (``new_name``: a new grid with that code)."""
     session = db.get_session()
-    found = find_layout(session, community_arg(), layout)
+    found = requested_layout(layout)
     body = _body()
     buildings = body.get("buildings")
     if not isinstance(buildings, list) or not all(isinstance(b, str) for b in buildings):
@@ -97,13 +106,12 @@ def assign(layout: str) -> Response:
     new_name = body.get("new_name")
     if new_name is not None and not isinstance(new_name, str):
         raise InvalidInput(N_("A grid name is text."))
-    try:
-        _painted, edit = paint(
+    return _edited(
+        found,
+        lambda: paint(
             session, found, buildings, grid, new_name=new_name or None, actor=current_principal()
-        )
-    except GridgisError as exc:
-        return _refused(exc)
-    return _changed(found, edit)
+        )[1],
+    )
 
 
 @bp.post("/<layout>/undo")
@@ -111,12 +119,8 @@ def assign(layout: str) -> Response:
 def undo_edit(layout: str) -> Response:
     """Undo the newest edit: its grids exactly as they were."""
     session = db.get_session()
-    found = find_layout(session, community_arg(), layout)
-    try:
-        edit = undo(session, found, actor=current_principal())
-    except GridgisError as exc:
-        return _refused(exc)
-    return _changed(found, edit)
+    found = requested_layout(layout)
+    return _edited(found, lambda: undo(session, found, actor=current_principal()))
 
 
 @bp.post("/<layout>/redo")
@@ -124,12 +128,8 @@ def undo_edit(layout: str) -> Response:
 def redo_edit(layout: str) -> Response:
     """Redo the edit undone last."""
     session = db.get_session()
-    found = find_layout(session, community_arg(), layout)
-    try:
-        edit = redo(session, found, actor=current_principal())
-    except GridgisError as exc:
-        return _refused(exc)
-    return _changed(found, edit)
+    found = requested_layout(layout)
+    return _edited(found, lambda: redo(session, found, actor=current_principal()))
 
 
 @bp.post("/<layout>/lock")
@@ -137,7 +137,7 @@ def redo_edit(layout: str) -> Response:
 def lock(layout: str) -> Response:
     """Lock (``locked``: true) or unlock a grid of the draft."""
     session = db.get_session()
-    found = find_layout(session, community_arg(), layout)
+    found = requested_layout(layout)
     body = _body()
     grid = body.get("grid")
     if not isinstance(grid, str) or not grid:
@@ -198,7 +198,7 @@ def _cut_over(plan: CutOver) -> dict[str, Any]:
 def cutover(layout: str) -> Response:
     """What publishing from ``from`` would change; writes nothing."""
     session = db.get_session()
-    found = find_layout(session, community_arg(), layout)
+    found = requested_layout(layout)
     try:
         plan = plan_cut_over(
             session,
@@ -216,7 +216,7 @@ def cutover(layout: str) -> Response:
 def publish(layout: str) -> Response:
     """Publish the draft from the date given, in one transaction."""
     session = db.get_session()
-    found = find_layout(session, community_arg(), layout)
+    found = requested_layout(layout)
     body = _body()
     try:
         plan = publish_draft(
@@ -246,8 +246,8 @@ def _number(body: dict[str, Any], key: str, default: float | None) -> float | No
 def rebalance(layout: str) -> Response:
     """Propose a new draft whose grids fall in the band; the layout given is only read."""
     session = db.get_session()
+    found = requested_layout(layout)
     code = community_arg()
-    found = find_layout(session, code, layout)
     body = _body()
     seconds = _number(body, "time_limit", DEFAULT_REBALANCE_SECONDS) or 0.0
     grids = _number(body, "grids", None)

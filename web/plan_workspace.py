@@ -45,7 +45,7 @@ from gridgis.maps.workspace import (
     compounds_of,
     grid_features,
 )
-from gridgis.models import Community
+from gridgis.models import Community, Layout
 from gridgis.planning.checks import Problem, Report, check_layout
 from gridgis.planning.drafts import draft_layout, find_community, find_layout, layouts_of
 from gridgis.planning.edits import History, history
@@ -84,6 +84,11 @@ def community_arg() -> str:
     if not code:
         raise InvalidInput(N_("Choose a community."))
     return code
+
+
+def requested_layout(name: str) -> Layout:
+    """The layout ``name`` of the ``community`` asked for, or the domain's 404 listing both."""
+    return find_layout(db.get_session(), community_arg(), name)
 
 
 @bp.get("")
@@ -183,9 +188,9 @@ def import_grids() -> Redirect:
 def workspace(layout: str) -> str:
     """The workspace page of ``layout`` (a published layout opens read-only)."""
     session = db.get_session()
-    code = community_arg()
-    found = find_layout(session, code, layout)
-    community = find_community(session, code)
+    found = requested_layout(layout)
+    community = session.get_one(Community, found.community_id)
+    code = community.code
     m = build_workspace_map(
         session,
         found,
@@ -235,7 +240,7 @@ def workspace(layout: str) -> str:
 def state(layout: str) -> Response:
     """Everything the workspace draws: grids, buildings, tallies, checks and the edit log."""
     session = db.get_session()
-    found = find_layout(session, community_arg(), layout)
+    found = requested_layout(layout)
     tallies = tally_layout(session, found)
     return jsonify(
         {
@@ -254,8 +259,8 @@ def state(layout: str) -> Response:
 def export(layout: str) -> Response:
     """The layout as a GeoPackage for QGIS, as ``gridgis layout export`` writes it."""
     session = db.get_session()
-    code = community_arg()
-    found = find_layout(session, code, layout)
+    found = requested_layout(layout)
+    code = session.get_one(Community, found.community_id).code
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "layout.gpkg"
         export_layout(session, found, path)

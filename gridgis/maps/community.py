@@ -201,20 +201,9 @@ def build_community_map(
         Leaflet map and layer groups.
     """
     _ = gettext
-    boundary, (x0, y0, x1, y1) = _boundary(session, community)
-    m = OfflineMap(
-        assets_url=assets_url,
-        location=[(y0 + y1) / 2, (x0 + x1) / 2],
-        zoom_start=16,
-        prefer_canvas=True,
-        control_scale=True,
-        position="absolute",
+    m, boundary, (x0, y0, x1, y1) = community_frame(
+        session, community, assets_url=assets_url, tiles=tiles
     )
-    # Quarter zoom steps let fitBounds fill a phone screen with the community
-    # instead of stopping at the next whole zoom level.
-    m.options.update(max_zoom=20, min_zoom=3, zoom_snap=0.25)
-    for spec in tiles:
-        spec.layer().add_to(m)
 
     # Drafts are plans, for planners and administrators (and the domain's own callers).
     drafts = viewer is None or viewer.can("layout:draft")
@@ -277,6 +266,35 @@ def build_community_map(
     m.fit_bounds([[y0, x0], [y1, x1]], padding=(16, 16))
     m.add_child(_MapHandle(m, groups))
     return m
+
+
+def community_frame(
+    session: Session,
+    community: Community,
+    *,
+    assets_url: AssetsUrl,
+    tiles: Sequence[TileSpec] = (),
+) -> tuple[OfflineMap, dict[str, Any], tuple[float, float, float, float]]:
+    """An empty map of ``community`` with the base layers; its boundary and lon/lat extent.
+
+    The frame every community-wide map starts from (the overview, a layout's
+    diff, the planning workspace).
+    """
+    boundary, (x0, y0, x1, y1) = _boundary(session, community)
+    m = OfflineMap(
+        assets_url=assets_url,
+        location=[(y0 + y1) / 2, (x0 + x1) / 2],
+        zoom_start=16,
+        prefer_canvas=True,
+        control_scale=True,
+        position="absolute",
+    )
+    # Quarter zoom steps let fitBounds fill a phone screen with the community
+    # instead of stopping at the next whole zoom level.
+    m.options.update(max_zoom=20, min_zoom=3, zoom_snap=0.25)
+    for spec in tiles:
+        spec.layer().add_to(m)
+    return m, boundary, (x0, y0, x1, y1)
 
 
 def _boundary(

@@ -19,7 +19,7 @@ import folium
 from sqlalchemy.orm import Session
 
 from gridgis.maps import features
-from gridgis.maps.community import _BIND_POPUP, _boundary, _Legend
+from gridgis.maps.community import _BIND_POPUP, _Legend, community_frame
 from gridgis.maps.offline import AssetsUrl, OfflineMap, TileSpec
 from gridgis.maps.popups import BOUNDARY_STYLE, GRID_COLOURS, LOOSE_BUILDING_COLOUR, MAP_CSS
 from gridgis.models import Community, Layout
@@ -66,18 +66,9 @@ def build_layout_diff_map(
     """
     _ = gettext
     community = session.get_one(Community, layout.community_id)
-    boundary, (x0, y0, x1, y1) = _boundary(session, community)
-    m = OfflineMap(
-        assets_url=assets_url,
-        location=[(y0 + y1) / 2, (x0 + x1) / 2],
-        zoom_start=16,
-        prefer_canvas=True,
-        control_scale=True,
-        position="absolute",
+    m, boundary, (x0, y0, x1, y1) = community_frame(
+        session, community, assets_url=assets_url, tiles=tiles
     )
-    m.options.update(max_zoom=20, min_zoom=3, zoom_snap=0.25)
-    for spec in tiles:
-        spec.layer().add_to(m)
 
     grids = features.grid_collection(session, layout)
     colours = {

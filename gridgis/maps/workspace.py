@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from gridgis.geo.areas import building_grid, building_in_grid
 from gridgis.geo.layers import COORDINATE_DIGITS
-from gridgis.maps.community import _boundary, _MapHandle
+from gridgis.maps.community import _MapHandle, community_frame
 from gridgis.maps.offline import AssetsUrl, OfflineMap, TileSpec
 from gridgis.maps.popups import BOUNDARY_STYLE
 from gridgis.models import Building, Community, Compound, Grid, Layout
@@ -44,19 +44,11 @@ def build_workspace_map(
 ) -> OfflineMap:
     """The shell: base layers and the community boundary, fitted to the community."""
     community = session.get_one(Community, layout.community_id)
-    boundary, (x0, y0, x1, y1) = _boundary(session, community)
-    m = OfflineMap(
-        assets_url=assets_url,
-        location=[(y0 + y1) / 2, (x0 + x1) / 2],
-        zoom_start=16,
-        prefer_canvas=True,
-        control_scale=True,
-        position="absolute",
+    m, boundary, (x0, y0, x1, y1) = community_frame(
+        session, community, assets_url=assets_url, tiles=tiles
     )
-    # Box selection uses shift-drag: Leaflet's own shift-drag zoom would take it.
-    m.options.update(max_zoom=20, min_zoom=3, zoom_snap=0.25, box_zoom=False)
-    for spec in tiles:
-        spec.layer().add_to(m)
+    # The box tool drags boxes: Leaflet's own shift-drag zoom is not wanted beside it.
+    m.options.update(box_zoom=False)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": [boundary]},
         style_function=lambda f: BOUNDARY_STYLE,
