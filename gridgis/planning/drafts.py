@@ -12,6 +12,7 @@ keeps using the layout in force until the draft is published.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -168,9 +169,32 @@ def draft_layout(
             ),
         ),
     )
-    # Codes are unique per layout, so the code pairs each old grid with its copy.
+    assignments = copy_grid_teams(session, source, draft)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "draft",
+        "layout",
+        f"{community.code}/{name}",
+        after={"status": "draft", "from": source.name, "grids": grids, "assignments": assignments},
+    )
+    return Draft(draft, source.name, grids, assignments)
+
+
+def copy_grid_teams(
+    session: Session, source: Layout, draft: Layout, codes: Collection[str] | None = None
+) -> int:
+    """Copy the grid teams of ``source``'s grids (only ``codes``, if given) to ``draft``'s.
+
+    Codes are unique per layout, so the code pairs each old grid with its copy.
+    Returns the assignments copied.
+    """
     old, new = aliased(Grid, name="old_grid"), aliased(Grid, name="new_grid")
-    assignments = _inserted(
+    where = [old.layout_id == source.id, Assignment.role.in_(GRID_ROLES)]
+    if codes is not None:
+        where.append(old.code.in_(sorted(codes)))
+    return _inserted(
         session,
         sa.insert(Assignment).from_select(
             ["staff_id", "role", "grid_id", "volunteer_team", "on_duty"],
@@ -183,19 +207,9 @@ def draft_layout(
             )
             .join(old, old.id == Assignment.grid_id)
             .join(new, sa.and_(new.layout_id == draft.id, new.code == old.code))
-            .where(old.layout_id == source.id, Assignment.role.in_(GRID_ROLES)),
+            .where(*where),
         ),
     )
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "draft",
-        "layout",
-        f"{community.code}/{name}",
-        after={"status": "draft", "from": source.name, "grids": grids, "assignments": assignments},
-    )
-    return Draft(draft, source.name, grids, assignments)
 
 
 def _inserted(session: Session, statement: sa.Insert) -> int:

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import networkx as nx  # type: ignore[import-untyped]
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from gridgis.errors import InvalidInput
-from gridgis.models import Assignment, Building, Grid, Layout
-from gridgis.models.roles import GRID_ROLES
+from gridgis.models import Building, Grid, Layout
 from gridgis.planning import rebalance_search
+from gridgis.planning.drafts import copy_grid_teams
 from gridgis.planning.edits import locked_codes
 from gridgis.planning.rebalance_graph import groups
 from gridgis.planning.rebalance_search import Place, Search
@@ -272,27 +272,7 @@ def copy_locked(session: Session, source: Layout, draft: Layout, locks: Locks) -
             ),
         )
     )
-    # Codes are unique per layout: the code pairs each grid with its copy (as drafts do).
-    old, new = aliased(Grid, name="old_grid"), aliased(Grid, name="new_grid")
-    session.execute(
-        sa.insert(Assignment).from_select(
-            ["staff_id", "role", "grid_id", "volunteer_team", "on_duty"],
-            sa.select(
-                Assignment.staff_id,
-                Assignment.role,
-                new.id,
-                Assignment.volunteer_team,
-                Assignment.on_duty,
-            )
-            .join(old, old.id == Assignment.grid_id)
-            .join(new, sa.and_(new.layout_id == draft.id, new.code == old.code))
-            .where(
-                old.layout_id == source.id,
-                old.code.in_(locks.codes),
-                Assignment.role.in_(GRID_ROLES),
-            ),
-        )
-    )
+    copy_grid_teams(session, source, draft, locks.codes)
     session.flush()
 
 
