@@ -118,16 +118,6 @@ CHANNEL_P = {  # the year's mix of channels
 }
 
 
-class OwnDatabase(routing_bench.BenchDatabase):
-    """Always a throwaway ``gridgis_bench_<random>`` database (a year of incidents is
-    not something to add to a database in use), on the local cluster or, with
-    DATABASE_URL / DATABASE_OWNER_URL set, on that server."""
-
-    def __init__(self, keep: bool) -> None:
-        super().__init__(keep)
-        self.own = True
-
-
 # --- 1. the import against routing -------------------------------------------------------
 
 
@@ -1029,7 +1019,9 @@ def main(argv: list[str] | None = None) -> int:
     wall0 = time.perf_counter()
     tag = f"BENCH{uuid.uuid4().hex[:6].upper()}"
     result: dict[str, Any] = {}
-    with OwnDatabase(args.keep) as db:
+    # Always a throwaway database, even with DATABASE_URL set: a year of incidents is
+    # not something to add to a database in use.
+    with routing_bench.BenchDatabase(args.keep, always_own=True) as db:
         engine = make_engine(db.url.render_as_string(hide_password=False), pool_size=2)
         try:
             t0 = time.perf_counter()

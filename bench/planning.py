@@ -82,14 +82,6 @@ TARGETS = {"edit_incremental_vs_full": 20.0, "check_vs_naive": 10.0}
 GROW = 0.0003
 
 
-class OwnDatabase(routing_bench.BenchDatabase):
-    """Always a throwaway ``gridgis_bench_<random>`` database: buildings change community."""
-
-    def __init__(self, keep: bool) -> None:
-        super().__init__(keep)
-        self.own = True
-
-
 # --- the city as one community with a draft ------------------------------------------------
 
 
@@ -577,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     wall0 = time.perf_counter()
     tag = f"BENCH{uuid.uuid4().hex[:6].upper()}"
     result: dict[str, Any] = {"check_reps": args.check_reps}
-    with OwnDatabase(args.keep) as db:
+    # Always a throwaway database, even with DATABASE_URL set: buildings change community here.
+    with routing_bench.BenchDatabase(args.keep, always_own=True) as db:
         engine = make_engine(db.url.render_as_string(hide_password=False), pool_size=2)
         try:
             t0 = time.perf_counter()

@@ -81,11 +81,13 @@ def log(msg: str) -> None:
 class BenchDatabase:
     """The throwaway ``gridgis_bench_<random>`` database, or DATABASE_URL's."""
 
-    def __init__(self, keep: bool) -> None:
+    def __init__(self, keep: bool, *, always_own: bool = False) -> None:
         self.keep = keep
         # The owner may create databases (the app role may not): the bench makes its own.
         self.server = make_url(owner_database_url())
-        self.own = "DATABASE_URL" not in os.environ
+        # always_own: a throwaway database even with DATABASE_URL set (on that server), for
+        # benches that change what they load in ways not to leave in a database in use.
+        self.own = always_own or "DATABASE_URL" not in os.environ
         self.admin: Engine | None = None
         self.name: str | None = None
         self.url: URL = self.server
