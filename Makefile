@@ -22,6 +22,7 @@ T ?=
 # Translation catalogs: edited as .po, compiled to .mo at setup (never committed).
 PO := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
+ASSETS := web/vendor/node_modules/.installed
 
 # Stops the worker `make run` started, then says $(1) (if not empty). SIGTERM lets it
 # finish the message in hand (a receiver may take a few timeouts); past 15 s SIGKILL
@@ -35,7 +36,7 @@ if [ -f $(WORKER_PIDFILE) ] && kill -0 $$(cat $(WORKER_PIDFILE)) 2>/dev/null; th
 else rm -f $(WORKER_PIDFILE); [ -z "$(2)" ] || echo "$(2)"; fi
 endef
 
-.PHONY: help system system-test venv translations messages db migrate demo run serve stop test lint bench clean
+.PHONY: help system system-test venv assets translations messages db migrate demo run serve stop test lint bench replica replica-stop clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +53,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
 	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+assets: $(ASSETS) ## Install the front-end libraries the app serves itself (npm ci; never a CDN)
+
+# npm, not a CDN and not a vendored copy: Leaflet.VectorGrid (vector tiles) is
+# published on npm only. `npm ci` installs exactly web/vendor/package-lock.json.
+$(ASSETS): web/vendor/package.json web/vendor/package-lock.json
+	@cd web/vendor && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 translations: $(MO) ## Compile the translation catalogs (.po → .mo)
@@ -77,7 +86,7 @@ migrate: venv db ## Apply database migrations
 demo: migrate ## Load the demo community if the database has no community yet
 	@$(GRIDGIS) demo load --if-empty
 
-run: system venv translations demo ## Set up everything, serve the app at http://$GRIDGIS_HOST:$GRIDGIS_PORT, start the worker
+run: system venv assets translations demo ## Set up everything, serve the app at http://$GRIDGIS_HOST:$GRIDGIS_PORT, start the worker
 	@mkdir -p var/run var/log
 	@# A running server is restarted, not HUP-reloaded: its master process has
 	@# gridgis modules loaded, and new workers must not mix old and new code.
@@ -98,7 +107,7 @@ run: system venv translations demo ## Set up everything, serve the app at http:/
 	@echo "Open http://$(GRIDGIS_HOST):$(GRIDGIS_PORT)/ — stop with 'make stop'."
 	@$(GRIDGIS) user hint
 
-serve: venv translations db ## Serve in the foreground (Ctrl-C stops it)
+serve: venv assets translations db ## Serve in the foreground (Ctrl-C stops it)
 	@$(GRIDGIS) serve
 
 stop: ## Stop what `make run` started (the server, the worker and the local cluster)
@@ -107,9 +116,10 @@ stop: ## Stop what `make run` started (the server, the worker and the local clus
 	  for i in $$(seq 50); do [ -f $(PIDFILE) ] || break; sleep 0.1; done; \
 	else echo "gridgis server is not running"; fi
 	@$(call stop_worker,gridgis worker stopped,gridgis worker is not running)
+	@if [ -d var/pg-replica ]; then scripts/replica.sh stop; fi
 	@if [ -z "$$DATABASE_URL" ] && [ -d var/pg ]; then scripts/pgcluster.sh stop; fi
 
-test: system-test venv translations db ## Run the test suite on a throwaway database (T=path for a part)
+test: system-test venv assets translations db ## Run the test suite on a throwaway database (T=path for a part)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS) $(T)
 
 lint: venv ## ruff, import contracts, dead code (vulture), security (bandit), mypy on gridgis/
@@ -119,6 +129,12 @@ lint: venv ## ruff, import contracts, dead code (vulture), security (bandit), my
 	@$(BIN)/vulture gridgis web vulture_allowlist.py
 	@$(BIN)/bandit -q -r gridgis web
 	@$(BIN)/mypy gridgis
+
+replica: db ## Start a hot standby of the local cluster (streaming replication); prints GRIDGIS_READ_DATABASE_URL
+	@scripts/replica.sh start
+
+replica-stop: ## Stop the hot standby `make replica` started
+	@scripts/replica.sh stop
 
 bench: venv db ## Run the benchmarks (they print ratios against baselines)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

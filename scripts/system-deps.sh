@@ -19,6 +19,8 @@ if [ -n "$pg_major" ]; then
   have_pkg "postgresql-$pg_major-postgis-3" || missing+=("postgresql-$pg_major-postgis-3")
 fi
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# npm (with node): `make assets` installs the front-end libraries the app serves.
+command -v npm >/dev/null || missing+=(npm)
 if [ "$want_browser" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   # A CJK font, or screenshots of the Chinese interface show empty boxes.
