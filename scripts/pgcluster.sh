@@ -12,9 +12,11 @@
 #                  (migrations grant them; INSERT and SELECT only on the audit log).
 #   gridgis        the web app's login: a member of gridgis_app, neither
 #                  superuser nor owner of anything.
+#   gridgis_replicator  may only stream the WAL (REPLICATION, no database
+#                  rights): the hot standby of scripts/replica.sh logs in as it.
 #   postgres       the cluster's superuser, reachable only through the
 #                  cluster's own socket (mode 0700), used by this script alone.
-# TCP connections need a password (scram-sha-256); the two passwords are
+# TCP connections need a password (scram-sha-256); the three passwords are
 # generated on first start into var/secrets/ (mode 0600) and read from there
 # by gridgis.config.
 #
@@ -28,6 +30,7 @@ root=$top/var/pg
 secrets=$top/var/secrets
 app_password_file=$secrets/db-app.password
 owner_password_file=$secrets/db-owner.password
+replication_password_file=$secrets/db-replication.password
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$bindir" ] && command -v pg_ctl >/dev/null; then bindir=$(dirname "$(command -v pg_ctl)"); fi
@@ -76,13 +79,16 @@ write_hba() {
 local   all   all                    trust
 host    all   all   127.0.0.1/32     scram-sha-256
 host    all   all   ::1/128          scram-sha-256
+# The hot standby (scripts/replica.sh) streams the WAL as this role only.
+host    replication   gridgis_replicator   127.0.0.1/32   scram-sha-256
 HBA
 }
 
 setup_roles() {
-  local app_pw owner_pw
+  local app_pw owner_pw replication_pw
   app_pw=$(password_in "$app_password_file")
   owner_pw=$(password_in "$owner_password_file")
+  replication_pw=$(password_in "$replication_password_file")
   psql_admin -d postgres <<SQL
 DO \$\$
 BEGIN
@@ -95,6 +101,9 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridgis') THEN
     CREATE ROLE gridgis LOGIN;
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridgis_replicator') THEN
+    CREATE ROLE gridgis_replicator LOGIN REPLICATION;
+  END IF;
 END
 \$\$;
 ALTER ROLE gridgis_owner LOGIN CREATEDB NOSUPERUSER NOCREATEROLE PASSWORD '$owner_pw';
@@ -105,6 +114,8 @@ GRANT pg_signal_backend TO gridgis_owner;
 ALTER ROLE gridgis LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
   PASSWORD '$app_pw';
 GRANT gridgis_app TO gridgis;
+ALTER ROLE gridgis_replicator LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE
+  PASSWORD '$replication_pw';
 SQL
   # Every new database (the tests make many) starts with the extensions, which
   # only a superuser may create (PostGIS is not a trusted extension).
@@ -157,7 +168,9 @@ CONF
       echo "unix_socket_permissions = 0700" | as_owner tee -a "$data/postgresql.conf" >/dev/null
     fi
     as_owner chmod 700 "$run"
-    if ! as_owner grep -q "written by scripts/pgcluster.sh" "$data/pg_hba.conf"; then
+    # A cluster whose hba an earlier version wrote has no replication line yet:
+    # rewrite it (the rules above are the whole file), keeping the data.
+    if ! as_owner grep -q "^host *replication *gridgis_replicator" "$data/pg_hba.conf"; then
       write_hba
       running && as_owner "$bindir/pg_ctl" -D "$data" reload >/dev/null
     fi
