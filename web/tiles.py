@@ -1,7 +1,9 @@
-"""Vector tiles: ``GET /tiles/{layer}/{z}/{x}/{y}.mvt?community=CODE[&layout=NAME]``.
+"""Vector tiles: ``GET /tiles/{layer}/{z}/{x}/{y}.mvt[?community=CODE[&layout=NAME]]``.
 
-The layers grids, compounds, buildings, units and (open) incidents as Mapbox
-Vector Tiles, made by PostGIS (:mod:`gridgis.maps.tiles`). The permission is
+The layers communities, grids, compounds, buildings, units and (open)
+incidents as Mapbox Vector Tiles, made by PostGIS (:mod:`gridgis.maps.tiles`):
+of one community, or without ``community=`` of every community (the city
+map; grids of the layouts in force). The permission is
 the layer API's, ``layers:read`` (incidents also need ``incidents:read``);
 grid staff get only the features of their own area.
 
@@ -22,7 +24,6 @@ import hashlib
 from flask import Blueprint, current_app, request
 from werkzeug.wrappers import Response
 
-from gridgis.errors import InvalidInput
 from gridgis.geo.layouts import get_community
 from gridgis.maps import tiles
 from web import db
@@ -34,14 +35,10 @@ bp = Blueprint("tiles", __name__)
 @bp.get("/tiles/<layer>/<z>/<x>/<y>.mvt")
 @requires("layers:read")
 def tile(layer: str, z: str, x: str, y: str) -> Response:
-    """A vector tile (MVT) of a community's layer; grid staff get only their area."""
+    """A vector tile (MVT) of one community's layer or every one's; grid staff get their area."""
     code = request.args.get("community")
-    if not code:
-        raise InvalidInput(
-            "Say whose tile: /tiles/LAYER/Z/X/Y.mvt?community=CODE (the community's code)."
-        )
     session = db.get_session()
-    community = get_community(session, code)
+    community = get_community(session, code) if code else None
     # The path's layer first: an unknown one is a 404 whatever the tile.
     tiles.check_layer(layer)
     address = tiles.parse_tile(z, x, y)

@@ -18,7 +18,7 @@ from gridgis.geo.layers import COORDINATE_DIGITS, LAYER_SPECS
 from gridgis.geo.layouts import get_community, in_force_clause
 from gridgis.models import Building, Community, Compound, Grid, Layout, Unit
 
-__all__ = ["community_summaries", "community_summary"]
+__all__ = ["communities_of", "community_summaries", "community_summary"]
 
 JSON = dict[str, Any]
 
@@ -84,7 +84,7 @@ def community_summaries(
     if code is not None:
         stmt = stmt.where(Community.code == code)
     if scope is not None:
-        stmt = stmt.where(Community.id.in_(_communities_of(scope)))
+        stmt = stmt.where(Community.id.in_(communities_of(scope)))
     out = []
     for row in session.execute(stmt):
         c_code, name, x0, y0, x1, y1, l_name, l_from, *counts = row
@@ -115,7 +115,7 @@ def _in_scope(layer: str, scope: Scope) -> ColumnElement[bool]:
     )
 
 
-def _communities_of(scope: Scope) -> Any:
+def communities_of(scope: Scope) -> Any:
     """The ids of the communities a grid staff member's area lies in."""
     return sa.union(
         sa.select(Building.community_id).where(Building.id.in_(sorted(scope.building_ids))),

@@ -24,6 +24,10 @@ moving the epoch and have no such counter (their events' ids are handed out
 before commit, so a later commit can carry a smaller id), so their tiles have
 no version: the web layer takes the tile's own hash.
 
+Tiles of one community, or of every community (the city map): then grids are
+those of each layout in force, and the version names which those are. The
+``communities`` layer is the boundaries (code and name), the city's overview.
+
 Framework-free: the web view (:mod:`web.tiles`) parses the request, calls
 :func:`plan_tile`, checks the version, then :func:`render`.
 """
@@ -39,12 +43,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from gridgis import clock
 from gridgis.access.permissions import Principal
 from gridgis.access.scope import Scope
 from gridgis.errors import InvalidInput, NotFound
 from gridgis.geo.layers import LAYER_SPECS
-from gridgis.geo.layouts import choose_layout, layout_names
+from gridgis.geo.layouts import choose_layout, in_force_clause, layout_names
 from gridgis.incidents.views import visible_to
+from gridgis.maps.communities import communities_of
 from gridgis.models import (
     OPEN_STATUSES,
     SRID,
@@ -54,6 +60,7 @@ from gridgis.models import (
     Compound,
     Grid,
     Incident,
+    Layout,
     RoutingEpoch,
     Unit,
 )
@@ -75,13 +82,21 @@ __all__ = [
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 
 #: The layers served as tiles, in drawing order (bottom first).
-LAYERS = ("grids", "compounds", "buildings", "units", "incidents")
+LAYERS = ("communities", "grids", "compounds", "buildings", "units", "incidents")
 
 #: Below these zooms a layer's tile is empty without a query: a z8 tile of a
 #: city's buildings would be a million polygons nobody can see apart. Grids are
 #: the overview; buildings appear at about 4 km a tile (z13, a district's few
-#: thousand), units a zoom later.
-MIN_ZOOM = {"grids": 8, "compounds": 12, "buildings": 13, "units": 14, "incidents": 12}
+#: thousand), units a zoom later. Communities (a city has a few thousand at
+#: most) from a province's view.
+MIN_ZOOM = {
+    "communities": 5,
+    "grids": 8,
+    "compounds": 12,
+    "buildings": 13,
+    "units": 14,
+    "incidents": 12,
+}
 
 #: Deeper than 22 a tile is a few centimetres: a client bug, not a map.
 MAX_ZOOM = 22
@@ -155,30 +170,51 @@ def _incident_select() -> sa.Select[Any]:
     return cast("sa.Select[Any]", query)
 
 
+def _owned(owner: Any, owner_id: int | None) -> ColumnElement[bool]:
+    # None: every owner (the city map); the caller narrows with ``where``.
+    return sa.true() if owner_id is None else owner == owner_id
+
+
 def tile_statement(
-    layer: str, owner_id: int, tile: TileAddress, *, where: ColumnElement[bool] | None = None
+    layer: str,
+    owner_id: int | None,
+    tile: TileAddress,
+    *,
+    where: ColumnElement[bool] | None = None,
 ) -> sa.Select[Any]:
     """The one statement that yields the MVT of ``layer`` for ``tile`` (one bytea row).
 
     Args:
         layer: One of :data:`LAYERS`.
-        owner_id: The layout's id for grids, else the community's.
+        owner_id: The layout's id for grids, else the community's; None: every
+            community's (grids: say which layouts in ``where``).
         tile: Which tile.
         where: Only the rows this clause lets through (a viewer's area).
     """
+    order: list[Any]
     if layer == "incidents":
         source = Incident.geom
         inner = _incident_select().where(
-            Incident.community_id == owner_id, Incident.status.in_(OPEN_STATUSES)
+            _owned(Incident.community_id, owner_id), Incident.status.in_(OPEN_STATUSES)
         )
         geometry = sa.func.ST_Transform(source, 3857)
-        order: list[Any] = [Incident.id]
+        order = [Incident.id]
+    elif layer == "communities":
+        # The boundary's code and name: what the city map labels and links.
+        source = Community.boundary
+        inner = cast(
+            "sa.Select[Any]",
+            sa.select(Community.code.label("code"), Community.name.label("name")),
+        ).where(_owned(Community.id, owner_id))
+        unit = 2 * _MERCATOR_HALF / 2**tile.z / EXTENT
+        geometry = sa.func.ST_SimplifyPreserveTopology(sa.func.ST_Transform(source, 3857), unit)
+        order = [Community.code]
     else:
         spec = LAYER_SPECS[layer]
         if spec.geometry is None:  # staff and the community: no tiles, never asked for
             raise NotFound(f"The {layer} layer has no tiles.")
         source = spec.geometry
-        inner = spec.select(spec.view_fields).where(spec.owner == owner_id)
+        inner = spec.select(spec.view_fields).where(_owned(spec.owner, owner_id))
         # ST_AsMVTGeom only snaps to the tile's grid and drops repeated points
         # (PostGIS 3.3): a round courtyard keeps a vertex per grid step at every
         # zoom. Simplifying first, to one unit of the tile (its side / EXTENT, in
@@ -220,6 +256,8 @@ def _scoped(layer: str, viewer: Principal) -> ColumnElement[bool] | None:
     scope: Scope | None = viewer.scope
     if scope is None:
         return None
+    if layer == "communities":
+        return Community.id.in_(communities_of(scope))
     if layer == "grids":
         return Grid.id.in_(sorted(scope.grid_ids))
     if layer == "compounds":
@@ -267,7 +305,7 @@ def check_layer(layer: str) -> None:
 
 def plan_tile(
     session: Session,
-    community: Community,
+    community: Community | None,
     layer: str,
     tile: TileAddress,
     *,
@@ -278,32 +316,40 @@ def plan_tile(
 
     Args:
         session: The database session.
-        community: Whose layer.
+        community: Whose layer; None: every community's (grids of the layouts
+            in force), as the city map draws them.
         layer: One of :data:`LAYERS`.
         tile: Which tile.
         viewer: Who asks: their area limits the features; drafts need ``layout:draft``
             and incidents ``incidents:read``.
-        layout_name: For grids, the layout to show (default: the one in force).
+        layout_name: For grids of one community, the layout to show (default:
+            the one in force).
 
     Raises:
         NotFound: Unknown layer or layout, or no layout in force for grids.
-        InvalidInput: ``layout_name`` given for a layer other than grids.
+        InvalidInput: ``layout_name`` given for a layer other than grids, or
+            without a community.
         Forbidden: Incidents for a viewer who may not read incidents.
     """
     check_layer(layer)
-    owner_id = community.id
-    parts = [_FORMAT, layer, str(community.id), str(tile)]
-    if layer == "grids":
-        drafts = viewer.can("layout:draft")
-        layout = choose_layout(session, community, layout_name, drafts=drafts)
-        if layout is None:
-            names = layout_names(session, community, drafts=drafts)
-            raise NotFound(
-                f"Community {community.code} has no layout in force; ask for one by name "
-                f"with layout=NAME (its layouts are: {names})."
+    owner_id = None if community is None else community.id
+    parts = [_FORMAT, layer, "all" if community is None else str(community.id), str(tile)]
+    where = _scoped(layer, viewer)
+    if layer == "grids" and community is not None:
+        owner_id = _layout_shown(session, community, layout_name, viewer).id
+        parts.append(f"layout={owner_id}")
+    elif layer == "grids":
+        if layout_name is not None:
+            raise InvalidInput(
+                "layout= names a layout of one community: add community=CODE, or leave "
+                "layout= out for the grids in force in every community."
             )
-        owner_id = layout.id
-        parts.append(f"layout={layout.id}")
+        # Which layouts are in force changes with the clock, not with a write.
+        in_force = sa.select(Layout.id).where(in_force_clause(clock.now()))
+        listed = _in_force_digest(session)
+        parts.append(f"layouts={listed}")
+        grids_in_force = Grid.layout_id.in_(in_force)
+        where = grids_in_force if where is None else sa.and_(grids_in_force, where)
     elif layout_name is not None:
         raise InvalidInput(
             f"layout= applies only to the grids layer (compounds, buildings, units and "
@@ -314,13 +360,35 @@ def plan_tile(
     scoped = viewer.scope is not None
     statement = None
     if tile.z >= MIN_ZOOM[layer]:
-        statement = tile_statement(layer, owner_id, tile, where=_scoped(layer, viewer))
+        statement = tile_statement(layer, owner_id, tile, where=where)
     version = None
     if layer != "incidents":
         epoch = session.scalar(sa.select(RoutingEpoch.epoch).where(RoutingEpoch.id == 1))
         parts += [f"epoch={epoch}", _scope_digest(viewer.scope)]
         version = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
     return TilePlan(layer, tile, statement, version, scoped or layer == "incidents")
+
+
+def _layout_shown(
+    session: Session, community: Community, layout_name: str | None, viewer: Principal
+) -> Layout:
+    drafts = viewer.can("layout:draft")
+    layout = choose_layout(session, community, layout_name, drafts=drafts)
+    if layout is None:
+        names = layout_names(session, community, drafts=drafts)
+        raise NotFound(
+            f"Community {community.code} has no layout in force; ask for one by name "
+            f"with layout=NAME (its layouts are: {names})."
+        )
+    return layout
+
+
+def _in_force_digest(session: Session) -> str:
+    """A digest of which layouts are in force now, in every community."""
+    ids = session.scalars(
+        sa.select(Layout.id).where(in_force_clause(clock.now())).order_by(Layout.id)
+    ).all()
+    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
 
 
 def render(session: Session, plan: TilePlan) -> bytes:

@@ -20,13 +20,17 @@ MVT = "application/vnd.mapbox-vector-tile"
 JSON = {"Accept": "application/json"}
 
 
-def url(layer: str, tile: str = EAST, **query: str) -> str:
+def url(layer: str, tile: str = EAST, *, city: bool = False, **query: str) -> str:
+    """A tile of the sample community, or (``city``) of every community."""
     extra = "".join(f"&{k}={v}" for k, v in query.items())
-    return f"/tiles/{layer}/{tile}.mvt?community={COMMUNITY_CODE}{extra}"
+    whose = "" if city else f"community={COMMUNITY_CODE}"
+    return f"/tiles/{layer}/{tile}.mvt?{whose}{extra}"
 
 
-def codes(client: FlaskClient, layer: str, tile: str = EAST, **query: str) -> list[str]:
-    response = client.get(url(layer, tile, **query))
+def codes(
+    client: FlaskClient, layer: str, tile: str = EAST, *, city: bool = False, **query: str
+) -> list[str]:
+    response = client.get(url(layer, tile, city=city, **query))
     if response.status_code == 204:
         return []
     assert response.status_code == 200, response.data
@@ -122,9 +126,9 @@ def test_login_or_key_needed(
 @pytest.mark.parametrize(
     ("path", "status", "says"),
     [
-        (url("roads"), 404, "the layers are: grids"),
+        (url("roads"), 404, "the layers are: communities, grids"),
         ("/tiles/grids/13/6697/3364.mvt?community=999", 404, "No community with code '999'"),
-        ("/tiles/grids/13/6697/3364.mvt", 400, "community=CODE"),
+        ("/tiles/grids/13/6697/3364.mvt?layout=x", 400, "add community=CODE"),
         (url("grids", "23/0/0"), 400, "zooms go from 0 to 22"),
         (url("grids", "2/4/0"), 400, "x and y go from 0 to 3"),
         (url("grids", "2/0/1.5"), 400, "whole number"),
@@ -138,3 +142,27 @@ def test_errors_say_what_to_fix(client: FlaskClient, path: str, status: int, say
     assert response.status_code == status, response.data
     assert says in response.json["error"]["message"]
     assert client.get(path).status_code == status  # an HTML page for a browser, same status
+
+
+def test_city_tiles_hold_every_community_in_force(client_for: ClientFor) -> None:
+    """Without community=: the grids in force of every community, and the boundaries."""
+    dispatcher = client_for("dispatcher")
+    assert codes(dispatcher, "grids", city=True) == list(GRID_CODES)  # not the draft's
+    assert codes(dispatcher, "buildings", city=True) == list(BUILDINGS)
+    assert codes(dispatcher, "communities", city=True) == [COMMUNITY_CODE]
+    assert codes(dispatcher, "communities", "8/209/105", city=True) == [COMMUNITY_CODE]
+    assert codes(dispatcher, "grids", "7/104/52", city=True) == []  # below grids' zoom
+    # The city's version differs from the community's: caches keep both.
+    one = dispatcher.get(url("grids")).headers["ETag"]
+    assert dispatcher.get(url("grids", city=True)).headers["ETag"] != one
+
+
+def test_city_tiles_of_grid_staff_are_their_area(client_for: ClientFor) -> None:
+    zhang = client_for("grid_staff")
+    assert codes(zhang, "buildings", city=True) == ["B01", "B02"]
+    assert codes(zhang, "grids", city=True) == [GRID_CODES[0]]
+    assert codes(zhang, "communities", city=True) == [COMMUNITY_CODE]
+    response = zhang.get(url("grids", city=True))
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    for secret in (*STAFF_NAMES, *STAFF_PHONES):
+        assert secret.encode() not in response.data

@@ -196,7 +196,7 @@ def test_bad_addresses(z: str, x: str, y: str, says: str) -> None:
 
 
 def test_unknown_layer_and_layout(db_session: Session, sample: Sample) -> None:
-    with pytest.raises(NotFound, match="the layers are: grids"):
+    with pytest.raises(NotFound, match="the layers are: communities, grids"):
         tiles.plan_tile(db_session, sample.community, "roads", EAST, viewer=ADMIN)
     with pytest.raises(InvalidInput, match="only to the grids layer"):
         tiles.plan_tile(
