@@ -2,7 +2,9 @@
 
 ``DATABASE_URL`` names the database the app connects to, as a role that is
 neither superuser nor owner; ``DATABASE_OWNER_URL`` names it as the owner of
-the schema, for migrations (``gridgis db upgrade``) only. When both are unset,
+the schema, for migrations (``gridgis db upgrade``) only;
+``GRIDGIS_READ_DATABASE_URL``, when set, a hot standby of it that serves the
+web app's reads (``web.db.get_read_session``). When the first two are unset,
 gridgis uses the project-local PostGIS cluster that ``make run`` starts under
 ``var/``, whose two roles' passwords ``scripts/pgcluster.sh`` generated into
 ``var/secrets/`` (docs/security.md, "The database roles").
@@ -64,6 +66,12 @@ def owner_database_url() -> str:
     return normalise_database_url(url)
 
 
+def read_database_url() -> str:
+    """A hot standby that serves the web app's reads, or "" (everything on the primary)."""
+    url = os.environ.get("GRIDGIS_READ_DATABASE_URL", "").strip()
+    return normalise_database_url(url) if url else ""
+
+
 def _flag(value: str | None) -> bool | None:
     """'1'/'true'/'yes'/'on' → True, '0'/'false'/'no'/'off' → False, unset → None."""
     if value is None or not value.strip():
@@ -76,6 +84,12 @@ class Settings:
     """Application settings. ``from_env`` is the only place env vars are read."""
 
     database_url: str = ""
+    #: A hot standby of ``database_url`` for routing, layer, tile and report reads
+    #: ("": none, every read on the primary). See docs/deployment.md, "Read replica".
+    read_database_url: str = ""
+    #: Longest wait, in milliseconds, for the standby to replay the routing data the
+    #: primary has (its routing epoch) before a request reads from the primary instead.
+    replica_wait_ms: int = 200
     host: str = "127.0.0.1"
     port: int = 5000
     #: Base layer: ``none`` (default; intranets and tests), ``xyz`` or ``tianditu``.
@@ -120,6 +134,8 @@ class Settings:
         env = os.environ
         return cls(
             database_url=database_url(),
+            read_database_url=read_database_url(),
+            replica_wait_ms=int(env.get("GRIDGIS_REPLICA_WAIT_MS", "200")),
             host=env.get("GRIDGIS_HOST", "127.0.0.1"),
             port=int(env.get("GRIDGIS_PORT", "5000")),
             tiles=env.get("GRIDGIS_TILES", "none"),

@@ -17,13 +17,24 @@ from gridgis.config import database_url, normalise_database_url, owner_database_
 from gridgis.errors import DatabaseUnavailable, GridgisError
 
 
-def make_engine(url: str | None = None, **kwargs: object) -> Engine:
+def make_engine(
+    url: str | None = None, *, connect_timeout: int | None = None, **kwargs: object
+) -> Engine:
+    """An engine on ``url`` (default: DATABASE_URL, or the local cluster).
+
+    ``connect_timeout``: seconds to wait for a connection (libpq's default is
+    forever); the read replica's engine sets it so that a standby that has gone
+    away costs a request a moment, not a hang, before it reads from the primary.
+    """
     url = normalise_database_url(url) if url else database_url()
     kwargs.setdefault("pool_pre_ping", True)
     # JIT compilation never pays off for gridgis's statements (index probes per
     # point), and cost estimates of large batches trigger it: measured at about
     # 1.5 s of LLVM work per 5,000-point routing chunk.
-    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
+    connect_args: dict[str, object] = {"options": "-c jit=off"}
+    if connect_timeout is not None:
+        connect_args["connect_timeout"] = connect_timeout
+    kwargs.setdefault("connect_args", connect_args)
     return sa.create_engine(url, **kwargs)  # type: ignore[arg-type]
 
 

@@ -118,7 +118,9 @@ def monthly() -> Response | str:
     fmt = args.get("format") or "html"
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
-    session = db.get_session()
+    # The report reads on the replica when there is one (web.db); its export's
+    # audit entry is a write, on the request's own session.
+    session = db.get_read_session()
     viewer = current_principal()
     lang = i18n.current_language()
     report = monthly_report(
@@ -129,7 +131,7 @@ def monthly() -> Response | str:
         grid=args.get("grid") or None,
     )
     if fmt != "html":
-        body = files.export(session, report, fmt, actor=viewer, lang=lang)
+        body = files.export(db.get_session(), report, fmt, actor=viewer, lang=lang)
         response = Response(body, mimetype=files.MEDIA_TYPES[fmt])
         response.headers["Content-Disposition"] = (
             f'attachment; filename="{files.filename(report, fmt)}"'

@@ -37,7 +37,8 @@ bp = Blueprint("tiles", __name__)
 def tile(layer: str, z: str, x: str, y: str) -> Response:
     """A vector tile (MVT) of one community's layer or every one's; grid staff get their area."""
     code = request.args.get("community")
-    session = db.get_session()
+    # Reads only: the replica when GRIDGIS_READ_DATABASE_URL is set (web.db).
+    session = db.get_read_session()
     community = get_community(session, code) if code else None
     # The path's layer first: an unknown one is a 404 whatever the tile.
     tiles.check_layer(layer)

@@ -43,7 +43,7 @@ def _community_links(code: str) -> list[dict[str, str]]:
 @requires("layers:read")
 def communities() -> Response:
     """Every community with its extent, layout in force and counts."""
-    found = community_summaries(db.get_session(), scope=current_principal().scope)
+    found = community_summaries(db.get_read_session(), scope=current_principal().scope)
     for summary in found:
         summary["links"] = _community_links(summary["code"])
     return jsonify({"communities": found})
@@ -53,7 +53,7 @@ def communities() -> Response:
 @requires("layers:read")
 def community(code: str) -> Response:
     """One community, or 404 naming the code."""
-    summary = community_summary(db.get_session(), code, scope=current_principal().scope)
+    summary = community_summary(db.get_read_session(), code, scope=current_principal().scope)
     summary["links"] = _community_links(code)
     return jsonify(summary)
 
@@ -95,7 +95,7 @@ def layer(code: str, layer: str) -> Response:
 
     Grid staff get only what lies in their own grids, buildings and units.
     """
-    session = db.get_session()
+    session = db.get_read_session()
     community = get_community(session, code)
     # The path first, then the parameters: a wrong layer is a 404 whatever the query.
     features.check_layer(layer)

@@ -32,7 +32,7 @@ def rates() -> Response:
         raise InvalidInput(f"format must be json or csv; got {fmt!r}.")
     window = parse_window(args.get("period", "month"), args.get("from"), args.get("to"))
     report = three_rates.compute(
-        db.get_session(),
+        db.get_read_session(),
         viewer=current_principal(),
         by=args.get("by", "grid"),
         window=window,

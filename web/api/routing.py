@@ -88,7 +88,8 @@ def route() -> Response:
     category = _text(data, "category")
     community = _text(data, "community")
     at = parse_time(_text(data, "at"), "'at'")
-    session = db.get_session()
+    # Reads only: the replica when GRIDGIS_READ_DATABASE_URL is set (web.db).
+    session = db.get_read_session()
     has_point = data.get("lon") is not None or data.get("lat") is not None
     if has_point:
         result = route_point(
@@ -134,7 +135,7 @@ def route_batch() -> Response:
     options = request.values
     try:
         table = route_table(
-            db.get_session(),
+            db.get_read_session(),
             data,
             source,
             lon_field=options.get("lon_field") or None,
