@@ -40,9 +40,7 @@ def _as_owner(command: list[str]) -> list[str]:
 
 
 def _run(command: list[str]) -> None:
-    done = subprocess.run(  # noqa: S603 - our own fixed commands
-        _as_owner(command), capture_output=True, text=True, check=False
-    )
+    done = subprocess.run(_as_owner(command), capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"{' '.join(command[:2])} failed:\n{done.stdout}{done.stderr}")
 
