@@ -28,15 +28,26 @@ every point kind.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import shapely
 
 from gridgis.geo.layouts import in_force
-from gridgis.routing.index import RoutingIndex, current_epoch, forget_indexes, index_for
+from gridgis.routing.index import Layer, RoutingIndex, current_epoch, forget_indexes, index_for
 
-__all__ = ["RoutingIndex", "current_epoch", "forget_indexes", "index_for", "resolve"]
+__all__ = [
+    "Located",
+    "RoutingIndex",
+    "current_epoch",
+    "departments",
+    "forget_indexes",
+    "index_for",
+    "locate",
+    "resolve",
+]
 
 #: A point nearer than this (degrees; ~1.1 mm) to any edge is left to PostGIS.
 EDGE_MARGIN_DEG = 1e-8
@@ -47,15 +58,36 @@ def _m_per_deg(lat: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(110574.0, 111320.0 * np.cos(np.radians(lat))), 1.0) * 0.99
 
 
-def resolve(
+@dataclass
+class Located:
+    """Where the index puts each point: positions in its layers (-1: none).
+
+    ``undecided`` points are the database's to answer; for the others every
+    field is the database's answer. ``building`` is the unit's own building
+    where a unit matched, and ``compound`` the building's compound where it
+    has one (the SQL's rules, applied here).
+    """
+
+    undecided: np.ndarray
+    outside: np.ndarray
+    community: np.ndarray
+    layout_id: np.ndarray
+    grid: np.ndarray
+    building: np.ndarray
+    unit: np.ndarray
+    compound: np.ndarray
+    #: (point, jurisdiction position) pairs: the jurisdictions covering each point.
+    jurisdiction_pairs: np.ndarray
+
+
+def locate(
     index: RoutingIndex,
     lon: np.ndarray,
     lat: np.ndarray,
-    at: list[dt.datetime],
-    categories: list[str | None],
+    at: Sequence[dt.datetime] | dt.datetime,
     community_code: str | None = None,
-) -> list[dict[str, Any] | None]:
-    """Rows shaped like the SQL's for the points decided here; None for the database."""
+) -> Located:
+    """Vectorised: the owners the database would find, for every point it can prove."""
     n = len(lon)
     pts = shapely.points(lon, lat)
     undecided = np.zeros(n, dtype=bool)
@@ -93,44 +125,83 @@ def resolve(
         undecided[loose[near_comm]] = True
 
     comm_of_point = np.where(community >= 0, index.communities.ids[np.maximum(community, 0)], -1)
-    layout_id = np.full(n, -1, dtype=np.int64)
-    layout_name: list[str | None] = [None] * n
-    for i in np.flatnonzero(community >= 0).tolist():
-        for start, end, lid, name in index.layouts.get(int(comm_of_point[i]), ()):
-            if in_force(start, end, at[i]):
-                layout_id[i], layout_name[i] = lid, name
-                break
+    layout_id = _layouts_in_force(index, community, at)
 
     grid_pairs = index.grids.tree.query(pts, predicate="intersects")
-    keep = (
-        index.grids.attrs["layout_id"][grid_pairs[1]].astype(np.int64) == layout_id[grid_pairs[0]]
-    )
+    keep = index.grids.layout_ids[grid_pairs[1]] == layout_id[grid_pairs[0]]
     grid = index.grids.best(grid_pairs, keep & ~undecided[grid_pairs[0]], n)
     # In the community, a layout in force, but in no grid: a gap (spheroid
     # distances to the nearest grid): the database decides.
     undecided |= (community >= 0) & (layout_id >= 0) & (grid < 0)
 
-    unit_pairs = index.units.tree.query(pts, predicate="intersects")
-    keep = (
-        index.units.attrs["community_id"][unit_pairs[1]].astype(np.int64)
-        == comm_of_point[unit_pairs[0]]
+    def covering(layer: Layer) -> np.ndarray:
+        pairs = layer.tree.query(pts, predicate="intersects")
+        keep = layer.community_ids[pairs[1]] == comm_of_point[pairs[0]]
+        return layer.best(pairs, keep, n)
+
+    unit = covering(index.units)
+    building = np.where(unit >= 0, _lookup(index.unit_building, unit), covering(index.buildings))
+    own = _lookup(index.building_compound, building)
+    compound = np.where(own >= 0, own, covering(index.compounds))
+    return Located(
+        undecided=undecided,
+        outside=outside,
+        community=community,
+        layout_id=layout_id,
+        grid=grid,
+        building=building,
+        unit=unit,
+        compound=compound,
+        jurisdiction_pairs=index.jurisdictions.tree.query(pts, predicate="intersects"),
     )
-    unit = index.units.best(unit_pairs, keep, n)
-    bld_pairs = index.buildings.tree.query(pts, predicate="intersects")
-    keep = (
-        index.buildings.attrs["community_id"][bld_pairs[1]].astype(np.int64)
-        == comm_of_point[bld_pairs[0]]
-    )
-    building = index.buildings.best(bld_pairs, keep, n)
-    cmp_pairs = index.compounds.tree.query(pts, predicate="intersects")
-    keep = (
-        index.compounds.attrs["community_id"][cmp_pairs[1]].astype(np.int64)
-        == comm_of_point[cmp_pairs[0]]
-    )
-    compound = index.compounds.best(cmp_pairs, keep, n)
-    juris_pairs = index.jurisdictions.tree.query(pts, predicate="intersects")
+
+
+def _lookup(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``values[positions]``, -1 where a position is -1 (``values`` may be empty)."""
+    out = np.full(len(positions), -1, dtype=np.int64)
+    has = positions >= 0
+    out[has] = values[positions[has]]
+    return out
+
+
+def _layouts_in_force(
+    index: RoutingIndex, community: np.ndarray, at: Sequence[dt.datetime] | dt.datetime
+) -> np.ndarray:
+    """The id of the layout in force per point (-1: none), one lookup per distinct time."""
+    n = len(community)
+    layout_id = np.full(n, -1, dtype=np.int64)
+    if isinstance(at, dt.datetime):
+        groups = {at: np.arange(n)}
+    else:
+        by_time: dict[dt.datetime, list[int]] = {}
+        for i, t in enumerate(at):
+            by_time.setdefault(t, []).append(i)
+        groups = {t: np.asarray(ix, dtype=np.int64) for t, ix in by_time.items()}
+    comm_ids = index.communities.id_list
+    for when, members in groups.items():
+        per_community = np.full(len(comm_ids) + 1, -1, dtype=np.int64)  # last: no community
+        for c, cid in enumerate(comm_ids):
+            for start, end, lid, _ in index.layouts.get(cid, ()):
+                if in_force(start, end, when):
+                    per_community[c] = lid
+                    break
+        layout_id[members] = per_community[community[members]]
+    return layout_id
+
+
+def resolve(
+    index: RoutingIndex,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    at: list[dt.datetime],
+    categories: list[str | None],
+    community_code: str | None = None,
+) -> list[dict[str, Any] | None]:
+    """Rows shaped like the SQL's for the points decided here; None for the database."""
+    n = len(lon)
+    loc = locate(index, lon, lat, at, community_code)
     jurisdiction_hits: dict[int, set[int]] = {}
-    for p, j in zip(*juris_pairs, strict=True):
+    for p, j in zip(*loc.jurisdiction_pairs, strict=True):
         jurisdiction_hits.setdefault(int(p), set()).add(int(index.jurisdictions.ids[j]))
     juris_ids = set(index.jurisdictions.ids.tolist())
 
@@ -141,10 +212,14 @@ def resolve(
     bld_ids, bld_attrs = index.buildings.id_list, index.buildings.attr_lists
     unit_ids, unit_attrs = index.units.id_list, index.units.attr_lists
     cmp_ids, cmp_attrs = index.compounds.id_list, index.compounds.attr_lists
-    building_pos, compound_pos = index.buildings.position, index.compounds.position
-    community_l, building_l, unit_l = community.tolist(), building.tolist(), unit.tolist()
-    grid_l, compound_l, layout_l = grid.tolist(), compound.tolist(), layout_id.tolist()
-    undecided_l, outside_l = undecided.tolist(), outside.tolist()
+    layout_names = index.layout_names
+    community_l, building_l, unit_l = (
+        loc.community.tolist(),
+        loc.building.tolist(),
+        loc.unit.tolist(),
+    )
+    grid_l, compound_l, layout_l = loc.grid.tolist(), loc.compound.tolist(), loc.layout_id.tolist()
+    undecided_l, outside_l = loc.undecided.tolist(), loc.outside.tolist()
     rows: list[dict[str, Any] | None] = [None] * n
     for i in range(n):
         if undecided_l[i]:
@@ -160,23 +235,19 @@ def resolve(
         c = community_l[i]
         if outside_l[i] or c < 0:
             row.update(dict.fromkeys(_ROW_KEYS))
-            row["departments"] = _departments(
+            row["departments"] = departments(
                 index, category, None, jurisdiction_hits.get(i), juris_ids
             )
             rows[i] = row
             continue
-        u = unit_l[i]
-        b = building_pos[unit_attrs["building_id"][u]] if u >= 0 else building_l[i]
-        compound_id = bld_attrs["compound_id"][b] if b >= 0 else None
-        k = compound_pos[compound_id] if compound_id is not None else compound_l[i]
-        g = grid_l[i]
+        u, b, k, g = unit_l[i], building_l[i], compound_l[i], grid_l[i]
         row["community_id"] = comm_ids[c]
         row["community_code"] = comm_attrs["code"][c]
         row["community_name"] = comm_attrs["name"][c]
         row["gap_tolerance_m"] = comm_attrs["tolerance"][c]
         row["community_dist"] = 0.0
         row["layout_id"] = layout_l[i] if layout_l[i] >= 0 else None
-        row["layout_name"] = layout_name[i]
+        row["layout_name"] = layout_names.get(layout_l[i])
         if g >= 0:
             row["grid_id"], row["grid_code"] = grid_ids[g], grid_attrs["code"][g]
             row["grid_name"], row["grid_dist"] = grid_attrs["name"][g], 0.0
@@ -198,7 +269,7 @@ def resolve(
         else:
             row["compound_id"] = row["compound_name"] = company = None
         row["departments"] = (
-            _departments(index, category, company, jurisdiction_hits.get(i), juris_ids)
+            departments(index, category, company, jurisdiction_hits.get(i), juris_ids)
             if category
             else None
         )
@@ -214,7 +285,7 @@ _ROW_KEYS = (
 )  # fmt: skip
 
 
-def _departments(
+def departments(
     index: RoutingIndex,
     category: tuple[int, bool, str | None] | None,
     company: Any,

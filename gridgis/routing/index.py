@@ -49,6 +49,21 @@ class Layer:
         self.attr_lists: dict[str, list[Any]] = {k: v.tolist() for k, v in self.attrs.items()}
         #: database id → position in the arrays
         self.position: dict[int, int] = {db_id: i for i, db_id in enumerate(self.id_list)}
+        # The keys the point queries filter pairs on, as integers once.
+        self.community_ids = _int_column(self.attrs.get("community_id"), len(self.ids))
+        self.layout_ids = _int_column(self.attrs.get("layout_id"), len(self.ids))
+
+    def positions(self, db_ids: np.ndarray) -> np.ndarray:
+        """Positions of database ids in this layer (-1 for -1 or an id not in it)."""
+        out = np.full(len(db_ids), -1, dtype=np.int64)
+        if len(self.ids) == 0 or len(db_ids) == 0:
+            return out
+        order = np.argsort(self.ids, kind="stable")
+        found = np.searchsorted(self.ids, db_ids, sorter=order)
+        found = np.minimum(found, len(order) - 1)
+        hit = self.ids[order[found]] == db_ids
+        out[hit] = order[found[hit]]
+        return out
 
     def best(self, pairs: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
         """Per point, the index of the covering polygon with the smallest (area, id); -1 if none."""
@@ -63,6 +78,13 @@ class Layer:
         first[1:] = points[1:] != points[:-1]
         out[points[first]] = polys[first]
         return out
+
+
+def _int_column(values: np.ndarray | None, n: int) -> np.ndarray:
+    """An object column of ids as int64, None as -1 (all -1 where there is no such column)."""
+    if values is None:
+        return np.full(n, -1, dtype=np.int64)
+    return np.array([-1 if v is None else v for v in values.tolist()], dtype=np.int64)
 
 
 def _load_layer(session: Session, sql: str, attrs: tuple[str, ...]) -> Layer:
@@ -96,6 +118,25 @@ class RoutingIndex:
     #: department id → {id, code, name, kind}
     departments: dict[int, dict[str, Any]]
     max_tolerance_m: float
+    #: Per unit, the position of its building; per building, of its compound (-1: none).
+    unit_building: np.ndarray = field(init=False)
+    building_compound: np.ndarray = field(init=False)
+    #: layout id → name
+    layout_names: dict[int, str] = field(init=False)
+    #: Derived columns kept with the index by their users (gridgis.routing.columns).
+    extras: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.unit_building = self.buildings.positions(
+            _int_column(self.units.attrs["building_id"], len(self.units.ids))
+        )
+        self.building_compound = self.compounds.positions(
+            _int_column(self.buildings.attrs["compound_id"], len(self.buildings.ids))
+        )
+        self.layout_names = {
+            lid: name for periods in self.layouts.values() for _, _, lid, name in periods
+        }
+        self.extras = {}
 
 
 def current_epoch(session: Session) -> int:

@@ -231,9 +231,18 @@ def route_points(
 
 def _rosters(session: Session, rows: Sequence[Any]) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """The staff of every grid, building and unit in ``rows``, in one statement."""
-    grids = sorted({r["grid_id"] for r in rows if r["grid_id"] is not None})
-    buildings = sorted({r["building_id"] for r in rows if r["building_id"] is not None})
-    units = sorted({r["unit_id"] for r in rows if r["unit_id"] is not None})
+    return rosters_for(
+        session,
+        sorted({r["grid_id"] for r in rows if r["grid_id"] is not None}),
+        sorted({r["building_id"] for r in rows if r["building_id"] is not None}),
+        sorted({r["unit_id"] for r in rows if r["unit_id"] is not None}),
+    )
+
+
+def rosters_for(
+    session: Session, grids: list[int], buildings: list[int], units: list[int]
+) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """The staff of these grids, buildings and units, by ("grid", id) etc., in one statement."""
     if not (grids or buildings or units):
         return {}
     found = session.execute(
