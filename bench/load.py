@@ -374,7 +374,7 @@ def ladder(args: argparse.Namespace) -> list[float]:
     if args.rates:
         rates = [float(r) for r in args.rates.split(",")]
     else:
-        rates = [5.0, 10.0, 20.0, 50.0, 70.0, 100.0, 140.0, 200.0, 280.0, 400.0, 560.0]
+        rates = [10.0, 20.0, 50.0, 70.0, 100.0, 140.0, 200.0, 280.0, 400.0, 560.0]
     return sorted({*rates, round(PEAK_TOTAL_RPS, 2)})
 
 
@@ -425,13 +425,16 @@ def report(r: dict[str, Any]) -> None:
     )
     print(f"server: {r['server']}")
     print(
-        f"steps of {r['warmup_s']:g} s warm-up + {r['measure_s']:g} s measured; "
+        f"steps of {r['warmup_s']:g} s warm-up + {r['measure_s']:g} s measured (longer at low "
+        f"rates: at least {r['min_samples']} requests); cores in the table are CPU used "
+        "(generator, gunicorn, its database backends, the whole machine, the rest); "
         f"machine: {r['cores']} cores, load average at start {r['loadavg_start']}"
     )
     print()
     head = (
         "| step | nominal/s | offered/s | achieved/s | p50 ms | p95 ms | p99 ms | max ms "
-        "| errors | 5xx | lost | lag p99 ms | gen cores | server | db | machine | load 1m | |"
+        "| errors | 5xx | lost | lag p99 ms | gen cores | server | db | machine | other "
+        "| load 1m | |"
     )
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
@@ -443,6 +446,7 @@ def report(r: dict[str, Any]) -> None:
             f"| {s['errors']} | {s['http_5xx']} | {s['lost']} | {fmt(s['lag_p99_ms'])} "
             f"| {fmt(s.get('generator_cores'), '.2f')} | {fmt(s.get('server_cores'), '.2f')} "
             f"| {fmt(s.get('db_cores'), '.2f')} | {fmt(s.get('machine_busy_cores'), '.2f')} "
+            f"| {fmt(s.get('other_cores'), '.2f')} "
             f"| {fmt(s.get('loadavg_1m'), '.2f')} | {'ok' if s['passed'] else s['why']} |"
         )
     print()
@@ -452,7 +456,11 @@ def report(r: dict[str, Any]) -> None:
             f"{k} {fmt(v['p50_ms'])}/{fmt(v['p99_ms'])} (n {v['n']}, err {v['errors']})"
             for k, v in s["per_kind"].items()
         ]
-        print(f"  step {s['step']} @ {s['nominal_rps']:.1f}/s: " + "; ".join(parts))
+        parts.append(f"without batch {fmt(s['interactive_p50_ms'])}/{fmt(s['interactive_p99_ms'])}")
+        print(
+            f"  step {s['step']} @ {s['nominal_rps']:.1f}/s ({s['measured_s']:g} s): "
+            + "; ".join(parts)
+        )
     print()
     k = r["knee"]
     if k:
@@ -514,6 +522,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--refine", type=int, default=2, help="steps between last good and first bad")
     p.add_argument("--warmup", type=float, default=None, help="seconds per step not measured")
     p.add_argument("--measure", type=float, default=None, help="seconds measured per step")
+    p.add_argument(
+        "--min-samples",
+        type=int,
+        default=None,
+        help="measure a step until this many requests (400; --small 200)",
+    )
     p.add_argument("--workers", type=int, help="gunicorn workers of the bench's server")
     p.add_argument("--threads", type=int, help="threads per worker of the bench's server")
     p.add_argument("--keep", action="store_true", help="keep --small's database")
@@ -525,6 +539,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--small starts its own server: leave out --url")
     if args.warmup is None:
         args.warmup = 3.0 if args.small else 5.0
+    if args.min_samples is None:
+        args.min_samples = 200 if args.small else 400
     if args.measure is None:
         args.measure = 12.0 if args.small else 25.0
     return args
@@ -611,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
             "refine": args.refine,
             "warmup_s": args.warmup,
             "measure_s": args.measure,
+            "min_samples": args.min_samples,
             "p99_limit_ms": P99_LIMIT_MS,
             "seed": args.seed,
             "idle_max_s": 1.0,
@@ -666,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
             "server": server_desc,
             "warmup_s": args.warmup,
             "measure_s": args.measure,
+            "min_samples": args.min_samples,
             "cores": os.cpu_count(),
             "loadavg_start": [round(x, 2) for x in load_start],
             "loadavg_end": [round(x, 2) for x in os.getloadavg()],
