@@ -330,6 +330,16 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
             and pct["p99"] < limit_ms
             and held
         )
+        # The same test on the interactive requests only (single routing, tiles, layers):
+        # a batch of 100 points may take ~100 ms by itself at city scale.
+        ok_interactive = (
+            bool(mine)
+            and errors == 0
+            and lost == 0
+            and interactive["p99"] is not None
+            and interactive["p99"] < limit_ms
+            and held
+        )
         why = []
         if pct["p99"] is not None and pct["p99"] >= limit_ms:
             why.append(f"p99 {pct['p99']:.0f} ms >= {limit_ms:g}")
@@ -360,6 +370,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
             "lag_p99_ms": lag_pct["p99"],
             "per_kind": per_kind,
             "passed": ok,
+            "passed_interactive": ok_interactive,
             "why": ", ".join(why) or "ok",
             "drain_s": round(drain_s, 2),
             "connections_opened": opened[0],
@@ -379,25 +390,22 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     rates = sorted(set(float(r) for r in cfg["rates"]))
     must = float(cfg["must_rate"]) if cfg.get("must_rate") else None
-    last_ok: float | None = None
-    first_bad: float | None = None
     for rate in rates:
         s = step(len(steps), rate, "20x" if must and math.isclose(rate, must) else "ladder")
         steps.append(s)
-        if s["passed"]:
-            last_ok = rate
-        else:
-            first_bad = rate
+        if not s["passed"] and not s["passed_interactive"]:
             break
-    if first_bad is not None and last_ok is not None:
-        lo, hi = last_ok, first_bad
+    # Bisect (geometrically) between the last good and the first bad rate, for the knee
+    # of all requests and for the knee without batches.
+    for criterion in ("passed", "passed_interactive"):
         for _ in range(int(cfg["refine"])):
-            mid = math.sqrt(lo * hi)
-            if hi / lo < 1.08:
+            bad = [x["nominal_rps"] for x in steps if not x[criterion]]
+            if not bad:
                 break
-            s = step(len(steps), mid, "refine")
-            steps.append(s)
-            lo, hi = (mid, hi) if s["passed"] else (lo, mid)
+            good = [x["nominal_rps"] for x in steps if x[criterion] and x["nominal_rps"] < min(bad)]
+            if not good or min(bad) / max(good) < 1.08:
+                break
+            steps.append(step(len(steps), math.sqrt(max(good) * min(bad)), "refine"))
     if must and not any(math.isclose(s["nominal_rps"], round(must, 2)) for s in steps):
         steps.append(step(len(steps), must, "20x"))
     for session, _ in idle:
