@@ -83,3 +83,8 @@ _.direct_passthrough  # type: ignore[name-defined]  # noqa: F821
 # psycopg calls a Dumper's dump() for each value it copies (binary COPY of incidents).
 _JsonText.dump
 _EwkbHex.dump
+
+# The vector-tile support element's script, read by its template (gridgis.maps.vector).
+from gridgis.maps.vector import VectorSupport  # noqa: E402
+
+VectorSupport.js

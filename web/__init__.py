@@ -134,6 +134,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         api,
         assets,
         audit,
+        city,
         compression,
         db,
         dispatch,
@@ -203,6 +204,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         plan_workspace.bp,
         plan_edits.bp,
         vector_tiles.bp,
+        city.bp,
     ):
         app.register_blueprint(bp)
     return app

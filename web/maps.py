@@ -1,4 +1,9 @@
-"""HTML pages: the overview map of a community (``/``, ``/communities/<code>``)."""
+"""HTML pages: the overview map of a community (``/``, ``/communities/<code>``).
+
+A community past :data:`gridgis.maps.vector.INLINE_LIMIT` features draws its
+buildings from the vector tiles (:mod:`web.tiles`) when Leaflet.VectorGrid is
+installed (``make assets``), else inline as before.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from gridgis.errors import N_, InvalidInput
 from gridgis.geo.layouts import get_community
 from gridgis.maps import community as community_map
 from gridgis.maps import offline
+from gridgis.maps.vector import TileSource
 from gridgis.models import Community
-from web import db, i18n
+from web import assets, db, i18n
 from web.security import csp_nonce, current_principal, requires
 
 bp = Blueprint("maps", __name__)
@@ -39,6 +45,7 @@ def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
         layout_name=request.args.get("layout") or None,
         viewer=principal,
         lang=i18n.current_language(),
+        tile_source=tile_source() if assets.vectorgrid_installed() else None,
     )
     parts = offline.render_parts(m)
     # folium writes inline <script> and <style> elements: the CSP admits them by nonce.
@@ -46,6 +53,26 @@ def _map_page(code: str, communities: list[tuple[str, str]]) -> str:
         header=with_nonce(parts.header), html=with_nonce(parts.html), script=parts.script
     )
     return render_template("map.html", community=community, communities=communities, map=parts)
+
+
+def tile_source() -> TileSource:
+    """The app's URLs of VectorGrid, the tiles and the community pages (for the maps).
+
+    Raises:
+        web.assets.AssetsMissing: VectorGrid is not installed (``make assets``).
+    """
+    assets.check_vectorgrid()
+
+    def tile_url(layer: str, community: str | None) -> str:
+        # url_for would escape the braces of the template: build it on a tile 0/0/0.
+        url = url_for("tiles.tile", layer=layer, z="0", x="0", y="0", community=community)
+        return url.replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt", 1)
+
+    return TileSource(
+        script_url=url_for("assets.vectorgrid", filename=assets.VECTORGRID_JS),
+        tile_url=tile_url,
+        community_url=url_for("maps.community", code="CODE"),
+    )
 
 
 _INLINE = re.compile(r"<(script|style)\b", re.IGNORECASE)

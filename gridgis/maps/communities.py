@@ -18,7 +18,7 @@ from gridgis.geo.layers import COORDINATE_DIGITS, LAYER_SPECS
 from gridgis.geo.layouts import get_community, in_force_clause
 from gridgis.models import Building, Community, Compound, Grid, Layout, Unit
 
-__all__ = ["communities_of", "community_summaries", "community_summary"]
+__all__ = ["communities_of", "community_summaries", "community_summary", "in_scope"]
 
 JSON = dict[str, Any]
 
@@ -54,7 +54,7 @@ def community_summaries(
         spec = LAYER_SPECS[layer]
         where = [spec.owner == owner_id]
         if scope is not None:
-            where.append(_in_scope(layer, scope))
+            where.append(in_scope(layer, scope))
         return (
             sa.select(sa.func.count())
             .select_from(spec.from_clause())
@@ -102,7 +102,7 @@ def community_summaries(
     return out
 
 
-def _in_scope(layer: str, scope: Scope) -> ColumnElement[bool]:
+def in_scope(layer: str, scope: Scope) -> ColumnElement[bool]:
     """The rows of ``layer`` inside ``scope``, as the layer views filter them."""
     if layer == "grids":
         return Grid.id.in_(sorted(scope.grid_ids))

@@ -5,7 +5,10 @@ app, no CDN). Nothing here needs jQuery: popups are bound from plain strings,
 never through ``folium.Popup``.
 
 A community map is small (DESIGN.md: its own buildings, inline GeoJSON, canvas
-renderer), so the layers from :mod:`gridgis.maps.features` are embedded whole.
+renderer), so the layers from :mod:`gridgis.maps.features` are embedded whole;
+past :data:`gridgis.maps.vector.INLINE_LIMIT` features (a district drawn as one
+community) its compounds, buildings and units come as vector tiles instead,
+with popups of their public fields, and the grids stay inline.
 Labels go through a ``gettext`` callable so the web layer can translate them;
 this module stays free of Flask.
 """
@@ -26,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from gridgis.access.permissions import Principal
 from gridgis.geo.layouts import choose_layout
-from gridgis.maps import features
+from gridgis.maps import features, vector
+from gridgis.maps.communities import community_summary, in_scope
 from gridgis.maps.offline import AssetsUrl, OfflineMap, TileSpec
 from gridgis.maps.popups import (
     BOUNDARY_STYLE,
@@ -40,7 +44,7 @@ from gridgis.maps.popups import (
     legend_html,
     unit_popup,
 )
-from gridgis.models import Community
+from gridgis.models import Community, Compound
 from gridgis.staff.roster import team_index
 
 Gettext = Callable[[str], str]
@@ -177,6 +181,7 @@ def build_community_map(
     layout_name: str | None = None,
     viewer: Principal | None = None,
     lang: str = "en",
+    tile_source: vector.TileSource | None = None,
 ) -> OfflineMap:
     """The overview map of one community: grids, compounds, buildings, units.
 
@@ -193,12 +198,14 @@ def build_community_map(
             (:func:`gridgis.access.privacy.sees_staff_contact`). None: the
             whole community, everyone masked.
         lang: The language of names from the role vocabulary (``zh``, ``en``).
+        tile_source: Where the page gets vector tiles; None: always inline.
 
     Returns:
         A map fitted to the community boundary, with one toggleable layer group
         per layer (units start hidden), popups and a legend. ``layer_data``
-        holds what each layer draws; in the page, ``window.gridgis`` holds the
-        Leaflet map and layer groups.
+        holds what each layer draws inline (``tiled``: the layers drawn from
+        tiles instead); in the page, ``window.gridgis`` holds the Leaflet map
+        and layer groups.
     """
     _ = gettext
     m, boundary, (x0, y0, x1, y1) = community_frame(
@@ -215,9 +222,15 @@ def build_community_map(
         if layout is not None
         else {"type": "FeatureCollection", "features": []}
     )
-    compounds = features.compound_collection(session, community, scope=scope)
-    buildings = features.building_collection(session, community, scope=scope)
-    units = features.unit_collection(session, community, scope=scope)
+    empty: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+    tiled = tile_source is not None and _too_many(session, community, viewer)
+    if tiled:
+        compounds = _compound_names(session, community, scope)
+        buildings, units = empty, empty
+    else:
+        compounds = features.compound_collection(session, community, scope=scope)
+        buildings = features.building_collection(session, community, scope=scope)
+        units = features.unit_collection(session, community, scope=scope)
     palette = Palette.for_layers(grids, compounds)
 
     names = {
@@ -250,6 +263,23 @@ def build_community_map(
         "buildings": lambda f: palette.building_style(compound_of[f["id"]]),
         "units": lambda f: UNIT_STYLE,
     }
+    m.tiled = ()
+    if tiled and tile_source is not None:
+        m.tiled = ("compounds", "buildings", "units")
+        m.layer_data["compounds"] = empty
+        m.add_child(
+            vector.VectorSupport(
+                tile_source.script_url,
+                gettext=_,
+                grid_colours=palette.grids,
+                compound_colours=palette.compounds,
+                compound_names=compound_names,
+            )
+        )
+        for key in m.tiled:
+            groups[key].add_child(
+                vector.VectorLayer(key, tile_source.tile_url(key, community.code))
+            )
     for key in features.LAYERS:
         _add_layer(groups[key], m.layer_data[key], style=styles[key])
 
@@ -266,6 +296,29 @@ def build_community_map(
     m.fit_bounds([[y0, x0], [y1, x1]], padding=(16, 16))
     m.add_child(_MapHandle(m, groups))
     return m
+
+
+def _too_many(session: Session, community: Community, viewer: Principal | None) -> bool:
+    """Whether the area's features are past what a page should inline."""
+    scope = viewer.scope if viewer is not None else None
+    counts = community_summary(session, community.code, scope=scope)["counts"]
+    return sum(counts.values()) > vector.INLINE_LIMIT
+
+
+def _compound_names(session: Session, community: Community, scope: Any) -> dict[str, Any]:
+    """The compounds' codes and names alone (the legend's, and building popups')."""
+    rows = session.execute(
+        sa.select(Compound.code, Compound.name)
+        .where(
+            Compound.community_id == community.id,
+            sa.true() if scope is None else in_scope("compounds", scope),
+        )
+        .order_by(Compound.code, Compound.id)
+    )
+    return {
+        "type": "FeatureCollection",
+        "features": [{"id": c, "properties": {"name": n}} for c, n in rows],
+    }
 
 
 def community_frame(

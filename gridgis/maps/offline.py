@@ -53,6 +53,8 @@ class OfflineMap(folium.Map):
         self.default_css = [("leaflet_css", assets_url("leaflet.css"))]
         #: The GeoJSON drawn per layer (``grids``...), as embedded in the page.
         self.layer_data: dict[str, dict[str, Any]] = {}
+        #: The layers drawn from vector tiles rather than inline (gridgis.maps.vector).
+        self.tiled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

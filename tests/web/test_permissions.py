@@ -45,6 +45,9 @@ _PLAN = f"/plan/{LAYOUT_NOW}"
 SAMPLES: dict[tuple[str, str], Call] = {
     ("static", "GET"): call("GET", "/static/gridgis.css", 200),
     ("assets.leaflet", "GET"): call("GET", "/static/vendor/leaflet/leaflet.js", 200),
+    ("assets.vectorgrid", "GET"): call(
+        "GET", "/static/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js", 200
+    ),
     ("access.login", "GET"): call("GET", "/login", 200, 302),
     ("access.login", "POST"): call(
         "POST", "/login", 401, data={"username": "nobody", "password": "wrong-password"}
@@ -186,6 +189,8 @@ SAMPLES: dict[tuple[str, str], Call] = {
     ("tiles.tile", "GET"): call(
         "GET", f"/tiles/grids/13/6697/3364.mvt?community={COMMUNITY_CODE}", 200
     ),
+    # The city view: every community the viewer may see, with figures and a map.
+    ("city.overview", "GET"): call("GET", "/city", 200),
 }
 
 #: Who asks: anonymous, a person of each role, a key of each kind.

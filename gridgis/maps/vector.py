@@ -1,0 +1,341 @@
+"""Vector-tile layers on a folium map (Leaflet.VectorGrid), for areas too big to inline.
+
+A community map inlines its layers as GeoJSON (DESIGN.md: a grid map stays
+small); past :data:`INLINE_LIMIT` features, and always on the city map, the
+layers come as vector tiles from ``/tiles`` (:mod:`gridgis.maps.tiles`) so the
+page holds only what is on screen. Leaflet.VectorGrid (installed by npm,
+served by the app like Leaflet) draws them on canvas, with the community map's
+colours and popups of the tiles' public fields (no staff, no residents).
+
+VectorGrid 1.3.0 predates Leaflet 1.8 and calls ``L.DomEvent.fakeStop``, which
+Leaflet 1.9 no longer has; and its canvas tiles, when interactive, take every
+click over them, so a layer underneath (the inline grids, a lower tile layer)
+would never get one. So the tiles are drawn non-interactive and one map click
+handler looks for a feature under the point in each tile layer, top first
+(:data:`_SUPPORT_JS`): the top layer's popup wins, as with inline layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from branca.element import MacroElement
+from folium.template import Template
+
+from gridgis.errors import N_
+from gridgis.maps.popups import (
+    BOUNDARY_STYLE,
+    BUILDING_FILL_OPACITY,
+    COMPOUND_COLOURS,
+    COMPOUND_STYLE,
+    GRID_COLOURS,
+    GRID_FILL_OPACITY,
+    LOOSE_BUILDING_COLOUR,
+    UNIT_STYLE,
+)
+from gridgis.maps.tiles import MIN_ZOOM
+
+__all__ = [
+    "INLINE_LIMIT",
+    "NATIVE_ZOOM",
+    "TileSource",
+    "VectorLayer",
+    "VectorSupport",
+    "labels",
+]
+
+Gettext = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class TileSource:
+    """Where a page gets VectorGrid and the tiles (the web layer's URLs).
+
+    Attributes:
+        script_url: Leaflet.VectorGrid's script.
+        tile_url: ``(layer, community code or None)`` to the layer's tile URL
+            template with ``{z}``, ``{x}``, ``{y}``; None: every community's.
+        community_url: A community page's URL with ``CODE`` for its code.
+    """
+
+    script_url: str
+    tile_url: Callable[[str, str | None], str]
+    community_url: str | None = None
+
+
+#: Above this many features (grids, compounds, buildings, units of the area) a
+#: community map takes its compounds, buildings and units as vector tiles. Each
+#: inline feature costs about 0.5 kB of page and one canvas path redrawn on
+#: every pan frame: at 3,000 the page is ~1.5 MB and a pan on a mid-range
+#: phone drops below 30 frames a second, while a normal community (a few
+#: hundred buildings with their units) stays well under it and keeps its
+#: staff popups.
+INLINE_LIMIT = 3000
+
+#: Tiles are made down to this zoom and scaled beyond it: at z16 a tile is
+#: ~500 m and its 4096 units ~12 cm, finer than any footprint we hold, so
+#: deeper tiles would only cost requests.
+NATIVE_ZOOM = 16
+
+
+def labels(_: Gettext) -> dict[str, str]:
+    """The popups' words, translated (English message ids, as the inline popups')."""
+    words = (
+        N_("Community"),
+        N_("Grid"),
+        N_("Compound"),
+        N_("Building"),
+        N_("Unit {number}"),
+        N_("Code"),
+        N_("Layout"),
+        N_("Households"),
+        N_("Buildings"),
+        N_("Units"),
+        N_("Property company"),
+        N_("Owners' committee"),
+        N_("Yes"),
+        N_("No"),
+        N_("Address"),
+        N_("Floors"),
+        N_("Not in a compound"),
+        N_("Open the community map"),
+    )
+    return {w: _(w) for w in words}
+
+
+def _styles() -> dict[str, Any]:
+    # The inline layers' styles (gridgis.maps.popups), as VectorGrid wants them.
+    return {
+        "communities": {**BOUNDARY_STYLE, "weight": 2},
+        "grids": {"weight": 2, "fill": True, "fillOpacity": GRID_FILL_OPACITY},
+        "compounds": COMPOUND_STYLE,
+        "buildings": {
+            "color": "#333333",
+            "weight": 1,
+            "fill": True,
+            "fillOpacity": BUILDING_FILL_OPACITY,
+        },
+        "units": {**UNIT_STYLE, "fill": True},
+    }
+
+
+class VectorSupport(MacroElement):
+    """Loads Leaflet.VectorGrid and defines ``window.ggVector`` (once per map).
+
+    Args:
+        script_url: Where the app serves ``Leaflet.VectorGrid.bundled.min.js``.
+        gettext: Translates the popups' words.
+        grid_colours: A colour per grid code (the legend's); others by a hash of the code.
+        compound_colours: A colour per compound code, for its buildings.
+        compound_names: Compound names by code, for building popups.
+        community_url: A community page's URL with ``CODE`` for the code (the
+            city map's popups link there); None: no link.
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <script src="{{ this.script_url }}"></script>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            window.ggVector = ({{ this.js }})({{ this._parent.get_name() }},
+                {{ this.config|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        script_url: str,
+        *,
+        gettext: Gettext,
+        grid_colours: Mapping[str, str] | None = None,
+        compound_colours: Mapping[str, str] | None = None,
+        compound_names: Mapping[str, str] | None = None,
+        community_url: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._name = "VectorSupport"
+        self.script_url = script_url
+        self.js = _SUPPORT_JS
+        self.config = {
+            "labels": labels(gettext),
+            "styles": _styles(),
+            "palette": {
+                "grid": list(GRID_COLOURS),
+                "compound": list(COMPOUND_COLOURS),
+                "loose": LOOSE_BUILDING_COLOUR,
+            },
+            "grids": dict(grid_colours or {}),
+            "compounds": dict(compound_colours or {}),
+            "compoundNames": dict(compound_names or {}),
+            "communityUrl": community_url,
+        }
+
+
+class VectorLayer(MacroElement):
+    """One tile layer (``grids``, ``buildings``...) added to its parent layer group.
+
+    Args:
+        layer: A layer of :data:`gridgis.maps.tiles.LAYERS`.
+        url: Its tiles' URL template, with ``{z}``, ``{x}`` and ``{y}``.
+        min_zoom: No tiles asked below this zoom (default: the layer's
+            :data:`~gridgis.maps.tiles.MIN_ZOOM`, below which tiles are empty).
+        max_zoom: None asked above this (the city map hides communities once grids show).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            window.ggVector.add({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self, layer: str, url: str, *, min_zoom: int | None = None, max_zoom: int | None = None
+    ) -> None:
+        super().__init__()
+        self._name = "VectorLayer"
+        self.options = {
+            "layer": layer,
+            "url": url,
+            "minZoom": MIN_ZOOM[layer] if min_zoom is None else max(min_zoom, MIN_ZOOM[layer]),
+            "maxZoom": max_zoom,
+            "maxNativeZoom": NATIVE_ZOOM,
+        }
+
+
+#: ``ggVector``: style functions, popups built from the tiles' properties
+#: (escaped here), and the click hit-test over the tile layers (see the
+#: module's docstring).
+_SUPPORT_JS = """
+function (map, cfg) {
+  "use strict";
+  if (!L.DomEvent.fakeStop) {
+    L.DomEvent.fakeStop = function (e) { e._stopped = true; };
+  }
+  var T = cfg.labels, layers = [];
+  var esc = function (v) {
+    return String(v === null || v === undefined ? "\\u2014" : v).replace(/[&<>"']/g,
+      function (c) { return "&#" + c.charCodeAt(0) + ";"; });
+  };
+  var hash = function (s) {
+    var h = 0;
+    for (var i = 0; i < s.length; i++) { h = (h * 31 + s.charCodeAt(i)) | 0; }
+    return Math.abs(h);
+  };
+  var pick = function (known, list, code) {
+    return known[code] || list[hash(String(code)) % list.length];
+  };
+  var style = function (layer) {
+    var base = cfg.styles[layer];
+    if (layer === "grids") {
+      return function (p) {
+        var c = pick(cfg.grids, cfg.palette.grid, p.code);
+        return L.extend({}, base, {color: c, fillColor: c});
+      };
+    }
+    if (layer === "buildings") {
+      return function (p) {
+        var c = p.compound ? pick(cfg.compounds, cfg.palette.compound, p.compound)
+                           : cfg.palette.loose;
+        return L.extend({}, base, {fillColor: c});
+      };
+    }
+    return function () { return base; };
+  };
+  var table = function (title, rows, extra) {
+    var cells = rows.map(function (r) {
+      return "<tr><th>" + esc(T[r[0]]) + "</th><td>" + esc(r[1]) + "</td></tr>";
+    }).join("");
+    return "<h3>" + esc(title) + "</h3><table>" + cells + "</table>" + (extra || "");
+  };
+  var popups = {
+    communities: function (p) {
+      var link = cfg.communityUrl ? "<p><a href=\\"" +
+        esc(cfg.communityUrl.replace("CODE", encodeURIComponent(p.code))) + "\\">" +
+        esc(T["Open the community map"]) + "</a></p>" : "";
+      return table(T.Community + ": " + p.name, [["Code", p.code]], link);
+    },
+    grids: function (p) {
+      return table(T.Grid + ": " + p.name, [["Code", p.code], ["Layout", p.layout],
+        ["Households", p.households], ["Buildings", p.buildings]]);
+    },
+    compounds: function (p) {
+      return table(T.Compound + ": " + p.name, [["Code", p.code],
+        ["Property company", p.property_company],
+        ["Owners' committee", p.has_owners_committee ? T.Yes : T.No]]);
+    },
+    buildings: function (p) {
+      var compound = p.compound ? (cfg.compoundNames[p.compound] || p.compound)
+                                : T["Not in a compound"];
+      return table(T.Building + ": " + (p.name || p.code), [["Code", p.code],
+        ["Address", p.address], ["Compound", compound], ["Floors", p.floors],
+        ["Households", p.households], ["Units", p.units]]);
+    },
+    units: function (p) {
+      return table(T["Unit {number}"].replace("{number}", p.number),
+        [["Building", p.building], ["Households", p.households]]);
+    }
+  };
+  // The feature of one tile layer under a point, or null; the tile drawn at
+  // the layer's own zoom (scaled past maxNativeZoom).
+  var hit = function (grid, latlng) {
+    if (!grid._map || grid._tileZoom === undefined) { return null; }
+    var z = grid._tileZoom, size = grid.getTileSize();
+    var coords = map.project(latlng, z).unscaleBy(size).floor();
+    coords.z = z;
+    var tile = grid._vectorTiles && grid._vectorTiles[grid._tileCoordsToKey(coords)];
+    if (!tile || !tile._map) { return null; }
+    var point = map.latLngToLayerPoint(latlng).subtract(tile.getOffset());
+    var found = null, outline = grid.ggLayer === "compounds" || grid.ggLayer === "communities";
+    for (var id in tile._layers) {
+      var f = tile._layers[id];
+      // Outlines without fill answer on their line only, as inline ones do.
+      var inside = outline ? L.Polyline.prototype._containsPoint.call(f, point, true)
+                           : f._containsPoint(point);
+      if (inside) { found = f; }
+    }
+    return found;
+  };
+  map.on("click", function (e) {
+    for (var i = layers.length - 1; i >= 0; i--) {
+      var grid = layers[i];
+      if (!map.hasLayer(grid)) { continue; }
+      var f = hit(grid, e.latlng);
+      if (f && f.properties) {
+        L.popup({maxWidth: 280, className: "gg-popup"}).setLatLng(e.latlng)
+          .setContent(popups[grid.ggLayer](f.properties)).openOn(map);
+        return;
+      }
+    }
+  });
+  return {
+    layers: layers,
+    add: function (group, o) {
+      var styles = {};
+      styles[o.layer] = style(o.layer);
+      var grid = L.vectorGrid.protobuf(o.url, {
+        rendererFactory: L.canvas.tile,
+        vectorTileLayerStyles: styles,
+        interactive: false,
+        minZoom: o.minZoom,
+        maxZoom: o.maxZoom === null ? map.getMaxZoom() : o.maxZoom,
+        maxNativeZoom: o.maxNativeZoom,
+        // Keep the tiles of the zoom left until the new ones are in: no blank flash.
+        updateWhenZooming: false,
+        keepBuffer: 2
+      });
+      grid.ggLayer = o.layer;
+      grid.on("tileerror", function () { window.ggVector.errors++; });
+      layers.push(grid);
+      group.addLayer(grid);
+      return grid;
+    },
+    errors: 0
+  };
+}
+"""
