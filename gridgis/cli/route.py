@@ -1,4 +1,8 @@
-"""``gridgis route``: route every row of a CSV, XLSX or GeoJSON file.
+"""``gridgis route``: route every row of a CSV, XLSX, GeoJSON or Parquet file.
+
+Column-wise (:mod:`gridgis.routing.tabular`): coordinates are routed as
+arrays and the answers written from Arrow columns, as CSV, XLSX, GeoJSON,
+GeoPackage or Parquet by the output's name.
 
 The command line has its own row limit, ten times the web's default
 (``GRIDGIS_MAX_BATCH_ROWS``, 100,000): it is run by an administrator on the
@@ -30,7 +34,10 @@ CLI_MAX_ROWS = 1_000_000
     "out_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help=("Output file: .csv (UTF-8) or .xlsx for table input, .geojson for GeoJSON input."),
+    help=(
+        "Output file: .csv (UTF-8), .xlsx or .parquet for table input (CSV, XLSX, Parquet), "
+        ".geojson for GeoJSON input; .gpkg (GeoPackage, WGS-84 points) for either."
+    ),
 )
 @click.option(
     "--community", "community_code", default=None, help="Route only within this community."
@@ -73,8 +80,10 @@ def route_command(
 ) -> None:
     """Route every row of INPUT to its grid team; write the rows with routing columns.
 
-    INPUT is a table (.csv/.tsv/.txt in UTF-8 or GB18030, or the first sheet of
-    an .xlsx workbook) with longitude/latitude columns, or a GeoJSON file of points.
+    INPUT is a table (.csv/.tsv/.txt in UTF-8 or GB18030, the first sheet of an
+    .xlsx workbook, or a .parquet file) with longitude/latitude columns, a
+    Parquet file with a geometry column of points (WKB or WKT), or a GeoJSON
+    file of points.
     """
     from gridgis.routing.files import route_file
     from gridgis.routing.reading import TooManyRows
@@ -94,13 +103,12 @@ def route_command(
                 community_code=community_code,
                 # Whoever runs the command may see every answer; the output
                 # names staff by code only, so there is nothing to mask.
-                viewer=None,
                 max_rows=max_rows,
             )
         except TooManyRows as exc:
             raise TooManyRows(f"{exc.user_msg} Or raise the limit with --max-rows.") from None
     counts = table.summary()
-    click.echo(f"Routed {len(table.results)} rows from {input_path} to {out_path}:")
+    click.echo(f"Routed {table.routed.num_rows} rows from {input_path} to {out_path}:")
     for rule in RULES:
         if counts.get(rule):
             click.echo(f"  {rule:<18} {counts[rule]:>8}")

@@ -39,7 +39,7 @@ from openpyxl.cell.cell import (  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session
 
 from gridgis.access.permissions import Principal
-from gridgis.errors import InvalidFile, InvalidInput
+from gridgis.errors import InvalidInput
 from gridgis.geo import tables
 from gridgis.routing.points import PointInput, RoutingResult, route_points
 from gridgis.routing.reading import read_csv, read_geojson
@@ -309,20 +309,18 @@ def _xlsx(columns: list[str], rows: Iterable[dict[str, Any]], label: str) -> byt
     return buffer.getvalue()
 
 
-def route_file(session: Session, path: Path, out: Path, **options: Any) -> RoutedTable:
-    """Route every row of the file ``path`` into ``out`` (.csv or .xlsx for tables, .geojson)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidFile(f"{path}: cannot read the file ({exc.strerror}).") from exc
-    table = route_table(session, data, str(path), **options)
-    suffix = out.suffix.lower()
-    if (suffix in (".geojson", ".json")) != (table.kind == "geojson"):
-        raise InvalidInput(
-            f"{out}: GeoJSON input is written as GeoJSON; use a .geojson name."
-            if table.kind == "geojson"
-            else f"{out}: a table is written as a table; use a .csv or .xlsx name."
-        )
-    # Any other name (.txt, .tsv, none) gets CSV, as before workbooks were written.
-    out.write_bytes(write_table(table, xlsx=suffix == ".xlsx", label=str(out)))
-    return table
+def route_file(session: Session, path: Path, out: Path, **options: Any) -> Any:
+    """Route every row of the file ``path`` into ``out``, column-wise (``gridgis route``).
+
+    Tables (CSV, TSV, XLSX, Parquet) are written as .csv, .xlsx, .parquet or
+    .gpkg; GeoJSON as .geojson or .gpkg (:mod:`gridgis.routing.writers`).
+    Returns the :class:`~gridgis.routing.tabular.RoutedColumns`. Every answer
+    is written whole: this is the command line's path (no viewer's area).
+    """
+    # Imported here: the column-wise modules build on this one's readers and columns.
+    from gridgis.routing.tabular import route_file_columns
+    from gridgis.routing.writers import write_routed
+
+    result = route_file_columns(session, path, **options)
+    write_routed(result, out)
+    return result

@@ -213,7 +213,7 @@ def test_xlsx_routes_to_xlsx_and_csv_keeping_every_row(
 ) -> None:
     source = _workbook(tmp_path / "工单.xlsx")
     table = route_file(db_session, source, tmp_path / "out.xlsx", category_field="cat", at=AFTER)
-    assert [r.rule for r in table.results] == [
+    assert table.routed.column("rule").to_pylist() == [
         "unit",
         "invalid_location",
         "nearest_grid",
@@ -235,7 +235,7 @@ def test_xlsx_routes_to_xlsx_and_csv_keeping_every_row(
     route_file(db_session, source, tmp_path / "out.csv", at=AFTER)
     csv_rows = parse((tmp_path / "out.csv").read_bytes())
     assert [r["编号"] for r in csv_rows] == ["1", "2", "3", "4"]
-    assert [r["rule"] for r in csv_rows] == [r.rule for r in table.results]
+    assert [r["rule"] for r in csv_rows] == table.routed.column("rule").to_pylist()
 
 
 def test_output_kind_must_fit_the_input(db_session: Session, city, tmp_path: Path) -> None:
