@@ -58,7 +58,9 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 class CpuMeter:
     """CPU seconds of the generator, the server's processes, its database backends, the machine."""
 
-    def __init__(self, server_pids: list[int], db_name: str | None, db_user: str | None) -> None:
+    def __init__(
+        self, server_pids: list[int], db_name: str | None, db_user: str | None, db_port: int | None
+    ) -> None:
         import psutil
 
         self.psutil = psutil
@@ -66,6 +68,7 @@ class CpuMeter:
         self.server_pids = server_pids
         self.db_name = db_name
         self.db_user = db_user
+        self.db_port = db_port
 
     def _tree(self) -> list[Any]:
         procs = []
@@ -78,9 +81,26 @@ class CpuMeter:
                 pass
         return procs
 
+    def _client_ports(self) -> set[int] | None:
+        """Local ports of the server's connections to the database (None: unknown)."""
+        if not self.server_pids or not self.db_port:
+            return None
+        ports: set[int] = set()
+        try:
+            for p in self._tree():
+                for c in p.net_connections(kind="tcp"):
+                    if c.raddr and c.raddr.port == self.db_port:
+                        ports.add(c.laddr.port)
+        except self.psutil.Error:
+            return None
+        return ports
+
     def _backends(self) -> list[Any]:
         if not self.db_name:
             return []
+        # Only the backends of this server's connections: others may serve the same
+        # database with the same role (another engineer's server on a shared city).
+        ports = self._client_ports()
         found = []
         for p in self.psutil.process_iter(["name", "cmdline"]):
             try:
@@ -90,8 +110,11 @@ class CpuMeter:
             # The backend's process title: "postgres: ROLE DATABASE HOST(PORT) STATE".
             if cmd.startswith("postgres: ") and f" {self.db_name} " in f"{cmd} ":
                 role = cmd.split()[1] if len(cmd.split()) > 1 else ""
-                if self.db_user is None or role == self.db_user:
-                    found.append(p)
+                if self.db_user is not None and role != self.db_user:
+                    continue
+                if ports is not None and not any(f"({port})" in cmd for port in ports):
+                    continue
+                found.append(p)
         return found
 
     @staticmethod
@@ -239,7 +262,9 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         else:
             session.client.close()
 
-    meter = CpuMeter(cfg.get("server_pids") or [], cfg.get("db_name"), cfg.get("db_user"))
+    meter = CpuMeter(
+        cfg.get("server_pids") or [], cfg.get("db_name"), cfg.get("db_user"), cfg.get("db_port")
+    )
     warm_s, base_measure_s = float(cfg["warmup_s"]), float(cfg["measure_s"])
     min_samples = int(cfg["min_samples"])
     limit_ms = float(cfg["p99_limit_ms"])

@@ -651,6 +651,7 @@ def main(argv: list[str] | None = None) -> int:
             "server_pids": server_pids,
             "db_name": db_url.database,
             "db_user": db_user,
+            "db_port": db_url.port or 5432,
         }
         gen, gen_use = run_generator(cfg)
         server_errors = [] if args.url else server.errors_logged()
