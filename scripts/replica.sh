@@ -4,8 +4,11 @@
 # var/pg-replica, streaming its WAL and answering read-only queries, on
 # 127.0.0.1:$GRIDGIS_REPLICA_PGPORT (default: the primary's port + 100).
 #
-#   scripts/replica.sh start | stop | status | url
+#   scripts/replica.sh start | stop | status | url | pause | resume
 #
+# pause/resume stop and restart the replay of the primary's WAL on the standby
+# (it keeps receiving it): the way to see what the app does with a standby
+# that is behind (docs/deployment.md, "Read replica").
 # `start` prints the GRIDGIS_READ_DATABASE_URL to set: the app's role and
 # password work on the standby too, since roles replicate with everything
 # else. The standby streams as gridgis_replicator, a role that may only read
@@ -146,11 +149,16 @@ case "${1:-}" in
     psql_standby -tAc "SELECT 'running on 127.0.0.1:$port, ' ||
       coalesce((SELECT status FROM pg_stat_wal_receiver), 'not streaming') ||
       CASE WHEN pg_is_wal_replay_paused() THEN ', replay paused' ELSE '' END ||
-      ', last replay ' || coalesce(round(extract(epoch FROM now() - pg_last_xact_replay_timestamp()))::text || ' s ago', 'never')"
+      ', last replayed commit ' || coalesce(round(extract(epoch FROM now() - pg_last_xact_replay_timestamp()))::text || ' s old', 'none yet')"
     ;;
   url)
     url
     ;;
+  pause | resume)
+    running || { echo "The hot standby is not running: start it with 'make replica'." >&2; exit 1; }
+    psql_standby -tAc "SELECT pg_wal_replay_$1()" >/dev/null
+    echo "Replay ${1}d on the hot standby (127.0.0.1:$port)"
+    ;;
   *)
-    echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+    echo "usage: $0 start|stop|status|url|pause|resume" >&2; exit 2 ;;
 esac
