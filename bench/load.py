@@ -370,6 +370,22 @@ def warm_up(host: str, key: str, work: dict[str, Any], n: int = 40) -> dict[str,
 # --- the run -----------------------------------------------------------------------
 
 
+def wait_for_quiet(seconds: float, busy_cores: float = 0.5) -> None:
+    """Wait (up to ``seconds``) until the machine's other work uses less than ``busy_cores``."""
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    while True:
+        busy = psutil.cpu_percent(interval=5.0) / 100.0 * (os.cpu_count() or 1)
+        if busy < busy_cores:
+            log(f"machine quiet: {busy:.2f} cores busy")
+            return
+        if time.monotonic() > deadline:
+            log(f"machine still busy ({busy:.2f} cores) after {seconds:.0f} s: measuring anyway")
+            return
+        log(f"waiting for a quieter machine: {busy:.2f} cores busy, load {os.getloadavg()[0]:.1f}")
+
+
 def ladder(args: argparse.Namespace) -> list[float]:
     if args.rates:
         rates = [float(r) for r in args.rates.split(",")]
@@ -514,6 +530,13 @@ def report(r: dict[str, Any]) -> None:
         print("errors seen:", json.dumps(r["errors_seen"], ensure_ascii=False)[:1500])
     if r.get("server_errors_logged"):
         print("server log errors:", r["server_errors_logged"])
+    busy = [s.get("other_cores") for s in r["steps"] if s.get("other_cores") is not None]
+    if busy and max(busy) > 0.25 * (r["cores"] or 1):
+        print(
+            f"Disturbed: other work used up to {max(busy):.2f} of the {r['cores']} cores during "
+            "the steps (column 'other'): the latencies are worse and the knee lower than on a "
+            "quiet machine."
+        )
     print(
         f"Ceiling: this machine has {r['cores']} cores shared by the server, PostgreSQL, the "
         "load generator and any other work: the knee is this machine's, not the code's."
@@ -545,6 +568,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--workers", type=int, help="gunicorn workers of the bench's server")
     p.add_argument("--threads", type=int, help="threads per worker of the bench's server")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to this long for the machine's other work to use < 0.5 core",
+    )
     p.add_argument("--keep", action="store_true", help="keep --small's database")
     p.add_argument("--json", action="store_true", help="end stdout with one JSON object")
     args = p.parse_args(argv)
@@ -630,6 +660,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"server: {server_desc}")
         statuses = warm_up(host, key, work)
         log(f"warm-up answers: {statuses}")
+        if args.wait_quiet:
+            wait_for_quiet(args.wait_quiet)
         load_start = os.getloadavg()
         log(f"load average before the ladder: {load_start}")
         cfg = {
