@@ -180,3 +180,10 @@ def test_an_unreachable_replica_leaves_the_reads_on_the_primary(
             replica.replayed = 2**62
         assert routed_grid(router(app, accounts)) in (GRID_CODES[2], DRAFT_GRID)
         assert not read_session_in_recovery(app)
+
+
+def test_without_a_replica_the_read_session_is_the_requests_own(sample_database_url: str) -> None:
+    for app in make_app(sample_database_url, READ_DATABASE_URL=""):
+        assert app.extensions["gridgis"].replica is None
+        with app.test_request_context():
+            assert web_db.get_read_session() is web_db.get_session()
