@@ -250,7 +250,8 @@ def build_community_map(
         "grids": _for_map(
             grids, lambda f: grid_popup(f, teams.grids.get(f["id"], []), _, lang), labelled=True
         ),
-        "compounds": _for_map(compounds, lambda f: compound_popup(f, _)),
+        # Tiled: the compounds' names only (legend, building popups), no shapes.
+        "compounds": _for_map(empty if tiled else compounds, lambda f: compound_popup(f, _)),
         "buildings": _for_map(
             buildings,
             lambda f: building_popup(f, compound_names, teams.buildings.get(f["id"], []), _, lang),
@@ -266,7 +267,6 @@ def build_community_map(
     m.tiled = ()
     if tiled and tile_source is not None:
         m.tiled = ("compounds", "buildings", "units")
-        m.layer_data["compounds"] = empty
         m.add_child(
             vector.VectorSupport(
                 tile_source.script_url,

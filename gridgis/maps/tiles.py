@@ -65,19 +65,8 @@ from gridgis.models import (
     Unit,
 )
 
-__all__ = [
-    "EXTENT",
-    "LAYERS",
-    "MAX_ZOOM",
-    "MIN_ZOOM",
-    "MVT_MEDIA_TYPE",
-    "TileAddress",
-    "TilePlan",
-    "parse_tile",
-    "plan_tile",
-    "render",
-    "tile_statement",
-]
+__all__ = ["EXTENT", "LAYERS", "MAX_ZOOM", "MIN_ZOOM", "MVT_MEDIA_TYPE", "TileAddress"]
+__all__ += ["TilePlan", "parse_tile", "plan_tile", "render", "tile_statement"]
 
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 
@@ -114,6 +103,7 @@ _MERCATOR_HALF = 20037508.342789244
 _FORMAT = "mvt-1"
 
 _NUMBER = re.compile(r"[0-9]{1,10}")
+_TALLIES = ("households", "buildings")
 
 
 @dataclass(frozen=True)
@@ -214,7 +204,13 @@ def tile_statement(
         if spec.geometry is None:  # staff and the community: no tiles, never asked for
             raise NotFound(f"The {layer} layer has no tiles.")
         source = spec.geometry
-        inner = spec.select(spec.view_fields).where(_owned(spec.owner, owner_id))
+        fields = spec.view_fields
+        if owner_id is None:
+            # A city tile's grids without their tallies: a z12 tile holds ~1,500
+            # grids, and placing each one's buildings (gridgis.geo.areas) took
+            # seconds on a 1M-building city; the city table has the figures.
+            fields = tuple(f for f in fields if f.name not in _TALLIES)
+        inner = spec.select(fields).where(_owned(spec.owner, owner_id))
         # ST_AsMVTGeom only snaps to the tile's grid and drops repeated points
         # (PostGIS 3.3): a round courtyard keeps a vertex per grid step at every
         # zoom. Simplifying first, to one unit of the tile (its side / EXTENT, in
@@ -225,7 +221,7 @@ def tile_statement(
         # shared edge may part by under one unit: invisible at that zoom.
         unit = 2 * _MERCATOR_HALF / 2**tile.z / EXTENT
         geometry = sa.func.ST_SimplifyPreserveTopology(sa.func.ST_Transform(source, 3857), unit)
-        by_name = {f.name: f for f in spec.view_fields}
+        by_name = {f.name: f for f in fields}
         order = [by_name[k].labelled().element for k in spec.key] + [spec.identity]
     mvt_geom = sa.func.ST_AsMVTGeom(geometry, _envelope(tile), EXTENT, BUFFER, True)
     # The GiST index is on the stored lon/lat geometry: compare it with the tile

@@ -108,7 +108,15 @@ def labels(_: Gettext) -> dict[str, str]:
 def _styles() -> dict[str, Any]:
     # The inline layers' styles (gridgis.maps.popups), as VectorGrid wants them.
     return {
-        "communities": {**BOUNDARY_STYLE, "weight": 2},
+        # The city's overview: a solid line (the community map's dashes turn to
+        # noise at a thousand small boundaries) and a faint fill to click in.
+        "communities": {
+            "color": BOUNDARY_STYLE["color"],
+            "weight": 1.5,
+            "fill": True,
+            "fillColor": "#888888",
+            "fillOpacity": 0.06,
+        },
         "grids": {"weight": 2, "fill": True, "fillOpacity": GRID_FILL_OPACITY},
         "compounds": COMPOUND_STYLE,
         "buildings": {
@@ -142,6 +150,10 @@ class VectorSupport(MacroElement):
         {% macro script(this, kwargs) %}
             window.ggVector = ({{ this.js }})({{ this._parent.get_name() }},
                 {{ this.config|tojson }});
+            (window.ggVectorPending || []).forEach(function (p) {
+                window.ggVector.add(p[0], p[1]);
+            });
+            window.ggVectorPending = [];
         {% endmacro %}
         """
     )
@@ -189,7 +201,13 @@ class VectorLayer(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            window.ggVector.add({{ this._parent.get_name() }}, {{ this.options|tojson }});
+            // The layer groups may be drawn before the support script ran: queue.
+            if (window.ggVector) {
+                window.ggVector.add({{ this._parent.get_name() }}, {{ this.options|tojson }});
+            } else {
+                (window.ggVectorPending = window.ggVectorPending || []).push(
+                    [{{ this._parent.get_name() }}, {{ this.options|tojson }}]);
+            }
         {% endmacro %}
         """
     )
@@ -217,7 +235,7 @@ function (map, cfg) {
   if (!L.DomEvent.fakeStop) {
     L.DomEvent.fakeStop = function (e) { e._stopped = true; };
   }
-  var T = cfg.labels, layers = [];
+  var T = cfg.labels, layers = [], seq = 0;
   var esc = function (v) {
     return String(v === null || v === undefined ? "\\u2014" : v).replace(/[&<>"']/g,
       function (c) { return "&#" + c.charCodeAt(0) + ";"; });
@@ -248,7 +266,7 @@ function (map, cfg) {
     return function () { return base; };
   };
   var table = function (title, rows, extra) {
-    var cells = rows.map(function (r) {
+    var cells = rows.filter(function (r) { return r[1] !== undefined; }).map(function (r) {
       return "<tr><th>" + esc(T[r[0]]) + "</th><td>" + esc(r[1]) + "</td></tr>";
     }).join("");
     return "<h3>" + esc(title) + "</h3><table>" + cells + "</table>" + (extra || "");
@@ -291,7 +309,7 @@ function (map, cfg) {
     var tile = grid._vectorTiles && grid._vectorTiles[grid._tileCoordsToKey(coords)];
     if (!tile || !tile._map) { return null; }
     var point = map.latLngToLayerPoint(latlng).subtract(tile.getOffset());
-    var found = null, outline = grid.ggLayer === "compounds" || grid.ggLayer === "communities";
+    var found = null, outline = grid.ggLayer === "compounds";
     for (var id in tile._layers) {
       var f = tile._layers[id];
       // Outlines without fill answer on their line only, as inline ones do.
@@ -322,6 +340,9 @@ function (map, cfg) {
         rendererFactory: L.canvas.tile,
         vectorTileLayerStyles: styles,
         interactive: false,
+        // Only with an id does VectorGrid keep each tile's renderer (_vectorTiles),
+        // which the click hit-test reads; any unique number will do.
+        getFeatureId: function () { seq += 1; return seq; },
         minZoom: o.minZoom,
         maxZoom: o.maxZoom === null ? map.getMaxZoom() : o.maxZoom,
         maxNativeZoom: o.maxNativeZoom,

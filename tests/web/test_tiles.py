@@ -148,6 +148,9 @@ def test_city_tiles_hold_every_community_in_force(client_for: ClientFor) -> None
     """Without community=: the grids in force of every community, and the boundaries."""
     dispatcher = client_for("dispatcher")
     assert codes(dispatcher, "grids", city=True) == list(GRID_CODES)  # not the draft's
+    tile = mapbox_vector_tile.decode(dispatcher.get(url("grids", city=True)).data)
+    # Without their tallies (the city table has the figures): cheap at a thousand grids.
+    assert set(tile["grids"]["features"][0]["properties"]) == {"code", "name", "layout"}
     assert codes(dispatcher, "buildings", city=True) == list(BUILDINGS)
     assert codes(dispatcher, "communities", city=True) == [COMMUNITY_CODE]
     assert codes(dispatcher, "communities", "8/209/105", city=True) == [COMMUNITY_CODE]
