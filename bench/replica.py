@@ -6,7 +6,7 @@ Builds what it needs and removes it at the end: a primary and a hot standby of
 its own (``tests/support/replica.py``: initdb, then ``pg_basebackup -R``, in a
 temporary directory on free ports; never the shared cluster), migrated, with a
 synthetic city (``bench/_synthetic.py``) replayed on the standby. Then, for
-``--seconds`` each:
+``--seconds`` each, in ``--rounds`` alternated rounds (the mean is printed):
 
 (a) the databases alone: ``--clients`` processes each route points with
     ``route_point`` (one round trip per point) on a connection of their own,
@@ -261,6 +261,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=int, default=20_000, help="buildings (default 20,000)")
     parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--rounds", type=int, default=2, help="alternated rounds (mean)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="a JSON object as the last line")
     return parser.parse_args(argv)
@@ -268,28 +269,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    result: dict[str, Any] = {"cores": os.cpu_count(), "clients": args.clients}
+    result: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "clients": args.clients,
+        # Others' work on the machine skews every figure: say how much there was.
+        "load_before": os.getloadavg()[0],
+    }
     log("starting a primary and a hot standby of the bench's own")
     with replica_pair() as pair:
         points, key = build(pair, args.scale, args.seed)
         one = [pair.app_url] * args.clients
         two = [pair.app_url if i % 2 == 0 else pair.read_url for i in range(args.clients)]
-        log("(a) route_point processes on the primary alone")
-        result["db_one"] = run_databases(one, points, args.seconds)
-        log("(a) route_point processes, half of them on the standby")
-        result["db_two"] = run_databases(two, points, args.seconds)
-        log("(b) gridgis serve on the primary alone")
-        result["app_one"] = run_app(pair, key, points, args.seconds, args.clients, read=False)
-        log("(b) gridgis serve with GRIDGIS_READ_DATABASE_URL on the standby")
-        result["app_two"] = run_app(pair, key, points, args.seconds, args.clients, read=True)
+        # Alternated, round after round: the machine's other load drifts, and a
+        # fixed order would hand the drift to one side.
+        runs: dict[str, list[dict]] = {k: [] for k in ("db_one", "db_two", "app_one", "app_two")}
+        for r in range(args.rounds):
+            log(f"round {r + 1}: (a) route_point processes, on the primary / half on the standby")
+            runs["db_one"].append(run_databases(one, points, args.seconds))
+            runs["db_two"].append(run_databases(two, points, args.seconds))
+            log(f"round {r + 1}: (b) gridgis serve, without / with GRIDGIS_READ_DATABASE_URL")
+            for read in (False, True):
+                runs["app_two" if read else "app_one"].append(
+                    run_app(pair, key, points, args.seconds, args.clients, read=read)
+                )
+    for name, measured in runs.items():
+        result[name] = {
+            "per_s": sum(m["per_s"] for m in measured) / len(measured),
+            "cpu_busy": sum(m["cpu_busy"] for m in measured) / len(measured),
+            "rounds": [round(m["per_s"], 1) for m in measured],
+        }
     result["db_ratio"] = result["db_two"]["per_s"] / result["db_one"]["per_s"]
     result["app_ratio"] = result["app_two"]["per_s"] / result["app_one"]["per_s"]
-    print(f"routing throughput, {args.clients} clients, {os.cpu_count()} cores, one machine")
+    print(
+        f"routing throughput, {args.clients} clients, {os.cpu_count()} cores, one machine "
+        f"(load average {result['load_before']:.1f} before the run)"
+    )
     print(f"{'':38} {'one server':>12} {'two servers':>12} {'ratio':>7}")
     for name, label in (("db", "(a) route_point, points/s"), ("app", "(b) POST /api/v1/route, /s")):
         a, b = result[f"{name}_one"], result[f"{name}_two"]
         print(f"{label:38} {a['per_s']:12,.0f} {b['per_s']:12,.0f} {result[name + '_ratio']:7.2f}")
         print(f"{'    CPU busy':38} {a['cpu_busy']:12.0%} {b['cpu_busy']:12.0%}")
+        each = ["/".join(f"{v:.0f}" for v in m["rounds"]) for m in (a, b)]
+        print(f"{'    each round':38} {each[0]:>12} {each[1]:>12}")
     if args.json:
         print(json.dumps(result))
     return 0
