@@ -53,7 +53,7 @@ __all__ = [
 EDGE_MARGIN_DEG = 1e-8
 
 
-def _m_per_deg(lat: np.ndarray) -> np.ndarray:
+def m_per_deg(lat: np.ndarray) -> np.ndarray:
     # The same lower bound of metres per degree as the SQL (gridgis.routing.sql).
     return np.maximum(np.minimum(110574.0, 111320.0 * np.cos(np.radians(lat))), 1.0) * 0.99
 
@@ -76,6 +76,10 @@ class Located:
     building: np.ndarray
     unit: np.ndarray
     compound: np.ndarray
+    #: Points in their community, with a layout in force, in no grid and
+    #: nowhere near an edge: the nearest grid decides (undecided here, for
+    #: :mod:`gridgis.routing.gaps` or the database).
+    gap: np.ndarray
     #: (point, jurisdiction position) pairs: the jurisdictions covering each point.
     jurisdiction_pairs: np.ndarray
 
@@ -113,14 +117,12 @@ def locate(
     outside = np.zeros(n, dtype=bool)
     loose = np.flatnonzero((community < 0) & ~undecided)
     if len(loose):
-        reach = index.max_tolerance_m / _m_per_deg(lat[loose])
+        # One radius, the widest any of these points needs: a point it wrongly
+        # calls near only goes to the database (one query, not one per latitude).
+        radius = float(np.max(index.max_tolerance_m / m_per_deg(lat[loose]))) * (1 + 1e-9)
         near_comm = np.zeros(len(loose), dtype=bool)
-        for radius in np.unique(np.round(reach, 9)):
-            sel = np.flatnonzero(np.round(reach, 9) == radius)
-            hit, _ = index.communities.tree.query(
-                pts[loose[sel]], predicate="dwithin", distance=radius
-            )
-            near_comm[sel[hit]] = True
+        hit, _ = index.communities.tree.query(pts[loose], predicate="dwithin", distance=radius)
+        near_comm[hit] = True
         outside[loose[~near_comm]] = True
         undecided[loose[near_comm]] = True
 
@@ -132,7 +134,8 @@ def locate(
     grid = index.grids.best(grid_pairs, keep & ~undecided[grid_pairs[0]], n)
     # In the community, a layout in force, but in no grid: a gap (spheroid
     # distances to the nearest grid): the database decides.
-    undecided |= (community >= 0) & (layout_id >= 0) & (grid < 0)
+    gap = (community >= 0) & (layout_id >= 0) & (grid < 0) & ~undecided
+    undecided |= gap
 
     def covering(layer: Layer) -> np.ndarray:
         pairs = layer.tree.query(pts, predicate="intersects")
@@ -152,6 +155,7 @@ def locate(
         building=building,
         unit=unit,
         compound=compound,
+        gap=gap,
         jurisdiction_pairs=index.jurisdictions.tree.query(pts, predicate="intersects"),
     )
 

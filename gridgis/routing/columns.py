@@ -33,14 +33,9 @@ from gridgis.errors import InvalidInput
 from gridgis.geo.crs import normalise_crs_name, to_wgs84
 from gridgis.routing import cache as routing_cache
 from gridgis.routing.cache import Located, RoutingIndex
-from gridgis.routing.points import (
-    PointInput,
-    RoutingResult,
-    check_text,
-    rosters_for,
-    route_points,
-)
-from gridgis.staff.team import assemble_team
+from gridgis.routing.distinct import department_lists, layer_columns, take, teams
+from gridgis.routing.gaps import nearest_grids
+from gridgis.routing.points import PointInput, RoutingResult, check_text, route_points
 
 #: The routed columns, in order. Text is null where a result has no value.
 SCHEMA = pa.schema(
@@ -64,7 +59,7 @@ SCHEMA = pa.schema(
         ("reason", pa.string()),
     ]
 )
-_RULES = ("outside_coverage", "unrouted", "unit", "building", "grid")
+_RULES = ("outside_coverage", "unrouted", "unit", "building", "grid", "nearest_grid")
 
 
 def route_columns(
@@ -119,15 +114,24 @@ def route_columns(
     pending = valid
     if index is not None:
         loc = routing_cache.locate(index, wlon[valid], wlat[valid], at, community_code)
-        decided = ~loc.undecided
+        # Grids inside: 0 m; gaps: the database's distances (gridgis.routing.gaps).
+        distance = np.where(loc.grid >= 0, 0.0, np.nan)
+        gap = np.flatnonzero(loc.gap)
+        loc.grid[gap], distance[gap] = nearest_grids(
+            session,
+            index,
+            wlon[valid[gap]],
+            wlat[valid[gap]],
+            loc.community[gap],
+            loc.layout_id[gap],
+        )
+        decided = ~loc.undecided | loc.gap
         if decided.any():
-            parts.append(
-                (
-                    valid[decided],
-                    _decided_table(session, index, _subset(loc, decided), cats, valid[decided]),
-                )
+            table = _decided_table(
+                session, index, _subset(loc, decided), distance[decided], cats, valid[decided]
             )
-        pending = valid[loc.undecided]
+            parts.append((valid[decided], table))
+        pending = valid[~decided]
     if len(pending):
         points = [
             PointInput(float(wlon[i]), float(wlat[i]), category=cats[i], at=at)
@@ -181,52 +185,24 @@ def _subset(loc: Located, keep: np.ndarray) -> Located:
         building=loc.building[keep],
         unit=loc.unit[keep],
         compound=loc.compound[keep],
+        gap=loc.gap[keep],
         jurisdiction_pairs=np.vstack([new_pos[pairs[0]], pairs[1]]) if pairs.size else pairs,
     )
-
-
-def _take(values: pa.Array, positions: np.ndarray) -> pa.Array:
-    """``values[positions]``, null where a position is -1."""
-    return values.take(pa.array(positions, mask=positions < 0))
-
-
-def _layer_columns(index: RoutingIndex) -> dict[str, pa.Array]:
-    """The index's attributes as Arrow arrays, made once per index."""
-    found = index.extras.get("arrow")
-    if found is None:
-
-        def text(values: list[Any]) -> pa.Array:
-            return pa.array([None if v is None else str(v) for v in values], type=pa.string())
-
-        found = {
-            "community_id": pa.array(index.communities.ids, type=pa.int64()),
-            "community_code": text(index.communities.attr_lists["code"]),
-            "grid_id": pa.array(index.grids.ids, type=pa.int64()),
-            "grid_code": text(index.grids.attr_lists["code"]),
-            "grid_name": text(index.grids.attr_lists["name"]),
-            "building_id": pa.array(index.buildings.ids, type=pa.int64()),
-            "building_code": text(index.buildings.attr_lists["code"]),
-            "unit_id": pa.array(index.units.ids, type=pa.int64()),
-            "unit_number": text(index.units.attr_lists["number"]),
-            "compound_id": pa.array(index.compounds.ids, type=pa.int64()),
-            "company": np.array(
-                [-1 if v is None else v for v in index.compounds.attr_lists["property_company_id"]],
-                dtype=np.int64,
-            ),
-        }
-        index.extras["arrow"] = found
-    return found
 
 
 def _decided_table(
     session: Session,
     index: RoutingIndex,
     loc: Located,
+    distance: np.ndarray,
     categories: list[str | None],
     rows: np.ndarray,
 ) -> pa.Table:
-    """The columns of the points the index decided (``rows``: their input positions)."""
-    cols = _layer_columns(index)
+    """The columns of the points decided in memory (``rows``: their input positions).
+
+    ``distance``: metres to the grid (NaN: no grid), as the statement computes it.
+    """
+    cols = layer_columns(index)
     placed = ~loc.outside & (loc.community >= 0)
     c = np.where(placed, loc.community, -1)
     b = np.where(placed, loc.building, -1)
@@ -234,9 +210,10 @@ def _decided_table(
     k = np.where(placed, loc.compound, -1)
     routed = placed & (loc.layout_id >= 0)
     g = np.where(routed, loc.grid, -1)
+    # Positions in _RULES, in build_result's order of tests.
     rule = np.select(
-        [~placed, ~routed, u >= 0, b >= 0], [0, 1, 2, 3], default=4
-    )  # positions in _RULES
+        [~placed, ~routed, g < 0, distance > 0, u >= 0, b >= 0], [0, 1, 1, 5, 2, 3], default=4
+    )
     # Category per point, through its distinct codes (a batch has a handful).
     distinct: dict[str | None, int] = {}
     cat = np.fromiter(
@@ -245,35 +222,49 @@ def _decided_table(
         count=len(rows),
     )
     infos = [index.categories.get(code) if code else None for code in distinct]
-    lead, team = _teams(session, index, g, b, u, cat, [i[2] if i else None for i in infos])
-    departments = _department_lists(index, loc, placed, k, cat, infos)
-    base = np.select([~placed, ~routed], [1, 2], default=0)
+    lead, team = teams(session, index, g, b, u, cat, [i[2] if i else None for i in infos])
+    departments = department_lists(index, loc, placed, k, cat, infos)
+    # The reason (outside, no layout, no grid within the community's tolerance)
+    # and the unknown category's warning, each distinct sentence made once.
+    why = np.select([~placed, ~routed, g < 0], [1, 2, 3], default=0)
     unknown = np.array([code is not None and info is None for code, info in zip(distinct, infos)])
-    reason_key = base * (len(distinct) + 1) + np.where(unknown[cat], cat + 1, 0)
-    keys, inverse = np.unique(reason_key, return_inverse=True)
+    keys, inverse = np.unique(
+        np.column_stack([why, np.where(why == 3, c, -1), np.where(unknown[cat], cat, -1)]),
+        axis=0,
+        return_inverse=True,
+    )
     texts = []
     codes = list(distinct)
-    for key in keys.tolist():
-        why = (None, "outside every community", "no layout in force")[key // (len(distinct) + 1)]
-        code = key % (len(distinct) + 1) - 1
+    tolerances = index.communities.attr_lists["tolerance"]
+    for reason, community, code in keys.tolist():
+        sentence = (
+            None,
+            "outside every community",
+            "no layout in force",
+            f"no grid within {tolerances[community]:g} m" if community >= 0 else None,
+        )[reason]
         warning = f"unknown category {codes[code]!r}" if code >= 0 else None
-        texts.append("; ".join(filter(None, [why, warning])) or None)
+        texts.append("; ".join(filter(None, [sentence, warning])) or None)
     layout = pa.array(loc.layout_id, mask=~placed | (loc.layout_id < 0))
     return pa.table(
         {
             "rule": pa.array(_RULES).take(pa.array(rule)),
-            "community_id": _take(cols["community_id"], c),
-            "community_code": _take(cols["community_code"], c),
+            "community_id": take(cols["community_id"], c),
+            "community_code": take(cols["community_code"], c),
             "layout_id": layout,
-            "grid_id": _take(cols["grid_id"], g),
-            "grid_code": _take(cols["grid_code"], g),
-            "grid_name": _take(cols["grid_name"], g),
-            "building_id": _take(cols["building_id"], b),
-            "building_code": _take(cols["building_code"], b),
-            "unit_id": _take(cols["unit_id"], u),
-            "unit_number": _take(cols["unit_number"], u),
-            "compound_id": _take(cols["compound_id"], k),
-            "distance_m": pa.array(np.zeros(len(g)), mask=g < 0),
+            "grid_id": take(cols["grid_id"], g),
+            "grid_code": take(cols["grid_code"], g),
+            "grid_name": take(cols["grid_name"], g),
+            "building_id": take(cols["building_id"], b),
+            "building_code": take(cols["building_code"], b),
+            "unit_id": take(cols["unit_id"], u),
+            "unit_number": take(cols["unit_number"], u),
+            "compound_id": take(cols["compound_id"], k),
+            "distance_m": pa.array(
+                [round(float(d), 2) for d in np.where(g >= 0, distance, 0.0).tolist()],
+                mask=g < 0,
+                type=pa.float64(),
+            ),
             "lead_code": lead,
             "team": team,
             "departments": departments,
@@ -281,115 +272,6 @@ def _decided_table(
         },
         schema=SCHEMA,
     )
-
-
-def _teams(
-    session: Session,
-    index: RoutingIndex,
-    g: np.ndarray,
-    b: np.ndarray,
-    u: np.ndarray,
-    cat: np.ndarray,
-    volunteer_teams: list[str | None],
-) -> tuple[pa.Array, pa.Array]:
-    """The lead's code and the team (``role:code;...``) per point, assembled once per team."""
-    n = len(g)
-    has = np.flatnonzero(g >= 0)
-    if not len(has):
-        return pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
-    grid_ids = index.grids.ids[g[has]]
-    bld_ids = np.where(b[has] >= 0, index.buildings.ids[np.maximum(b[has], 0)], -1)
-    unit_ids = np.where(u[has] >= 0, index.units.ids[np.maximum(u[has], 0)], -1)
-    rosters = rosters_for(
-        session,
-        np.unique(grid_ids).tolist(),
-        np.unique(bld_ids[bld_ids >= 0]).tolist(),
-        np.unique(unit_ids[unit_ids >= 0]).tolist(),
-    )
-    staffed = {kind: [i for k, i in rosters if k == kind] for kind in ("building", "unit")}
-    # A building or unit without staff of its own does not make its team different.
-    bkey = np.where(np.isin(bld_ids, staffed["building"]), bld_ids, -1)
-    ukey = np.where(np.isin(unit_ids, staffed["unit"]), unit_ids, -1)
-    vteam = np.array([-1 if t is None else i for i, t in enumerate(volunteer_teams)] or [-1])
-    tkey = vteam[cat[has]] if len(volunteer_teams) else np.full(len(has), -1)
-    keys, first, inverse = np.unique(
-        np.column_stack([grid_ids, bkey, ukey, tkey]),
-        axis=0,
-        return_index=True,
-        return_inverse=True,
-    )
-    leads: list[str | None] = []
-    teams: list[str | None] = []
-    for key, at in zip(keys.tolist(), first.tolist(), strict=True):
-        grid_id, building_id, unit_id = grid_ids[at], bld_ids[at], unit_ids[at]
-        roster = [
-            m
-            for place in (("grid", grid_id), ("building", building_id), ("unit", unit_id))
-            for m in rosters.get((place[0], int(place[1])), [])
-        ]
-        lead, members, _ = assemble_team(
-            roster,
-            volunteer_teams[key[3]] if key[3] >= 0 else None,
-            grid_id=int(grid_id),
-            building_id=None if building_id < 0 else int(building_id),
-            unit_id=None if unit_id < 0 else int(unit_id),
-        )
-        leads.append(lead.staff_code if lead else None)
-        teams.append(";".join(f"{m.role}:{m.staff_code}" for m in members) or None)
-    positions = np.full(n, -1, dtype=np.int64)
-    positions[has] = inverse.ravel()
-    return (
-        _take(pa.array(leads, type=pa.string()), positions),
-        _take(pa.array(teams, type=pa.string()), positions),
-    )
-
-
-def _department_lists(
-    index: RoutingIndex,
-    loc: Located,
-    placed: np.ndarray,
-    k: np.ndarray,
-    cat: np.ndarray,
-    infos: list[tuple[int, bool, str | None] | None],
-) -> pa.Array:
-    """The departments' codes (``a;b``) per point, listed once per distinct case."""
-    n = len(cat)
-    known = np.array([info is not None for info in infos], dtype=bool)
-    wanted = placed & known[cat]
-    if not wanted.any():
-        return pa.nulls(n, pa.string())
-    is_property = np.array([bool(info and info[1]) for info in infos], dtype=bool)
-    company = np.where(
-        is_property[cat] & (k >= 0), _layer_columns(index)["company"][np.maximum(k, 0)], -1
-    )
-    # The set of jurisdictions covering each point, numbered.
-    pts, juris = loc.jurisdiction_pairs
-    covering: dict[int, list[int]] = {}
-    for p, j in zip(pts.tolist(), juris.tolist(), strict=True):
-        covering.setdefault(p, []).append(int(index.jurisdictions.ids[j]))
-    sets: dict[tuple[int, ...], int] = {(): 0}
-    juris_key = np.zeros(n, dtype=np.int64)
-    for p, ids in covering.items():
-        juris_key[p] = sets.setdefault(tuple(sorted(ids)), len(sets))
-    sel = np.flatnonzero(wanted)
-    keys, inverse = np.unique(
-        np.column_stack([cat[sel], company[sel], juris_key[sel]]), axis=0, return_inverse=True
-    )
-    with_jurisdiction = set(index.jurisdictions.id_list)
-    by_number = {number: set(ids) for ids, number in sets.items()}
-    texts: list[str | None] = []
-    for category, company_id, number in keys.tolist():
-        found = routing_cache.departments(
-            index,
-            infos[category],
-            company_id if company_id >= 0 else None,
-            by_number[number],
-            with_jurisdiction,
-        )
-        texts.append(";".join(dict.fromkeys(d["code"] for d in found or ())) or None)
-    positions = np.full(n, -1, dtype=np.int64)
-    positions[sel] = inverse.ravel()
-    return _take(pa.array(texts, type=pa.string()), positions)
 
 
 def _invalid_table(reasons: list[str | None]) -> pa.Table:

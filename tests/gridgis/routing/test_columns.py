@@ -143,3 +143,33 @@ def test_problems_and_an_empty_batch(db_session: Session, city) -> None:
     assert table.column("rule").to_pylist() == ["grid", "invalid_location"]
     assert table.column("reason").to_pylist() == [None, "bad text"]
     assert route_columns(db_session, [], [], at=AFTER).num_rows == 0
+
+
+def test_gaps_ties_and_the_tolerance_edge(db_session: Session, city) -> None:
+    # The nearest grid, an equidistant pair (the smaller wins), the hole, a
+    # point just outside the boundary: the gaps module's distances and rule.
+    coords = [(114.30505, 30.508), (114.30515, 30.508), (114.3075, 30.5025), (114.29995, 30.505)]
+    table = assert_same(db_session, coords, [None, "parking"], AFTER, use_cache=True)
+    assert table.column("rule").to_pylist() == [
+        "nearest_grid",
+        "nearest_grid",
+        "unrouted",
+        "nearest_grid",
+    ]
+    assert table.column("grid_code").to_pylist()[:2] == ["A", "C"]
+    # Exactly at the tolerance is in; a centimetre less and it is out.
+    lon, lat = 114.3075, 30.5025
+    dist = db_session.scalar(
+        sa.text(
+            "SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography)"
+            " FROM grid WHERE code = 'B'"
+        ),
+        {"x": lon, "y": lat},
+    )
+    community = city["community"]
+    for tolerance, rule in ((dist, "nearest_grid"), (dist - 0.01, "unrouted")):
+        community.gap_tolerance_m = tolerance
+        db_session.flush()
+        routing_cache.forget_indexes()
+        table = assert_same(db_session, [(lon, lat)], [None], AFTER, use_cache=True)
+        assert table.column("rule").to_pylist() == [rule]
