@@ -8,8 +8,9 @@ Rows whose coordinates are missing or unparsable stay too, with
 :func:`gridgis.geo.tables.read_table`, which also finds their coordinate
 columns, so a file that routes also imports), no further than the batch's row
 limit. Each result is shown as the requesting viewer may see it (grid staff
-get no answer outside their area). Used by ``gridgis route`` and by the batch
-API.
+get no answer outside their area). Used by the batch API; ``gridgis route``
+(:func:`route_file`) routes and writes column-wise (:mod:`gridgis.routing.tabular`,
+:mod:`gridgis.routing.writers`), to the same bytes.
 
 CSV output is guarded against spreadsheet formulas: a cell that starts with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and is not a plain
