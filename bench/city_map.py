@@ -60,7 +60,9 @@ window.__frames = []; window.__recording = false;
 TILES_IN = """() => {
   const v = window.ggVector, m = window.gridgis && window.gridgis.map;
   if (!v || !m || m._animatingZoom) return false;
-  return v.layers.every(l => !m.hasLayer(l) || l._noTilesToLoad());
+  // A layer on the map (they leave it outside their zooms) has tiles, none loading.
+  return v.layers.every(l => !m.hasLayer(l)
+    || (Object.keys(l._tiles).length > 0 && l._noTilesToLoad()));
 }"""
 TILE_URL = re.compile(r"/tiles/(\w+)/(\d+)/\d+/\d+\.mvt")
 

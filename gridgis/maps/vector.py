@@ -343,8 +343,6 @@ function (map, cfg) {
         // Only with an id does VectorGrid keep each tile's renderer (_vectorTiles),
         // which the click hit-test reads; any unique number will do.
         getFeatureId: function () { seq += 1; return seq; },
-        minZoom: o.minZoom,
-        maxZoom: o.maxZoom === null ? map.getMaxZoom() : o.maxZoom,
         maxNativeZoom: o.maxNativeZoom,
         // Keep the tiles of the zoom left until the new ones are in: no blank flash.
         updateWhenZooming: false,
@@ -353,7 +351,26 @@ function (map, cfg) {
       grid.ggLayer = o.layer;
       grid.on("tileerror", function () { window.ggVector.errors++; });
       layers.push(grid);
-      group.addLayer(grid);
+      // In the group only at the zooms it has tiles for, judged as the tiles' own
+      // zoom (rounded): GridLayer's minZoom/maxZoom compare the fractional map
+      // zoom when pruning and the rounded one when loading, and at z11.25 left
+      // a layer with maxZoom 11 empty.
+      var wanted = function (zoom) {
+        var z = Math.round(zoom);
+        return z >= o.minZoom && (o.maxZoom === null || z <= o.maxZoom);
+      };
+      var sync = function () {
+        var want = wanted(map.getZoom());
+        if (want && !group.hasLayer(grid)) { group.addLayer(grid); }
+        if (!want && group.hasLayer(grid)) { group.removeLayer(grid); }
+      };
+      // Out as an animation starts towards a zoom it has no tiles for (else it
+      // loads that zoom's tiles on the way); in once the map is at its zoom.
+      map.on("zoomanim", function (e) {
+        if (!wanted(e.zoom) && group.hasLayer(grid)) { group.removeLayer(grid); }
+      });
+      map.on("zoom zoomend", sync);
+      sync();
       return grid;
     },
     errors: 0

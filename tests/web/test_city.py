@@ -140,7 +140,7 @@ def test_the_map_is_vector_tiles_served_here(client: FlaskClient) -> None:
                 assert response.status_code == 200, url
     for layer in ("communities", "grids", "compounds", "buildings", "units"):
         assert f'"url": "/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"' in html, layer
-    assert '"minZoom": 13' in html  # buildings: no tile asked below the tiles' MIN_ZOOM
+    assert '"minZoom": 14' in html  # buildings: not below the tiles' MIN_ZOOM (13)
     assert '"communityUrl": "/communities/CODE"' in html
 
 
