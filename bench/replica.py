@@ -71,6 +71,57 @@ def busy_since(before: tuple[int, int]) -> float:
     return (busy - before[0]) / max(total - before[1], 1)
 
 
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        kids.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return kids
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def cpu_by_part(parts: dict[str, tuple[int, bool]]) -> dict[str, float]:
+    """CPU seconds used so far by each part: a pid, with its descendants when asked."""
+    kids = _children()
+    used: dict[str, float] = {}
+    for name, (pid, tree) in parts.items():
+        todo, total = [pid], 0.0
+        while todo:
+            current = todo.pop()
+            total += _cpu_seconds(current)
+            if tree:
+                todo += kids.get(current, [])
+        used[name] = total
+    return used
+
+
+def shares(before: dict[str, float], seconds: float) -> dict[str, float]:
+    """Each part's share of the machine's CPU time over the run (1.0: every core, all along)."""
+    capacity = seconds * (os.cpu_count() or 1)
+    return {
+        name: round(max(used - before[name], 0.0) / capacity, 3)
+        for name, used in cpu_by_part({name: PARTS[name] for name in before}).items()
+    }
+
+
+#: The processes whose CPU the bench accounts for, by part (set as they start).
+PARTS: dict[str, tuple[int, bool]] = {}
+
+
+def postmaster(pair_server: Any) -> int:
+    return int((pair_server.data / "postmaster.pid").read_text().split()[0])
+
+
 # --- (a) the databases alone ---------------------------------------------------------
 
 
@@ -89,6 +140,10 @@ def _route_loop(
             routed += 1
             if routed % 200 == 0:
                 session.rollback()  # no transaction held for the whole run
+        # Still connected while the bench reads the servers' CPU: a backend
+        # that has exited takes its CPU time with it.
+        start.wait()
+        start.wait()
     engine.dispose()
     out.put(routed)
 
@@ -105,12 +160,25 @@ def run_databases(urls: list[str], points: list[tuple[float, float]], seconds: f
     for proc in procs:
         proc.start()
     start.wait()
+    for i, proc in enumerate(procs):
+        PARTS[f"client{i}"] = (proc.pid or 0, False)
+    parts = {
+        k: v for k, v in PARTS.items() if k in ("primary", "standby") or k.startswith("client")
+    }
+    before = cpu_by_part(parts)
     cpu = cpu_times()
-    routed = sum(out.get(timeout=seconds + 120) for _ in procs)
+    start.wait()  # every client is done
     busy = busy_since(cpu)
+    used = shares(before, seconds)
+    start.wait()  # and may disconnect
+    routed = sum(out.get(timeout=120) for _ in procs)
     for proc in procs:
         proc.join()
-    return {"per_s": routed / seconds, "cpu_busy": busy}
+    for i in range(len(procs)):
+        del PARTS[f"client{i}"]
+    clients = sum(v for k, v in used.items() if k.startswith("client"))
+    split = {k: v for k, v in used.items() if not k.startswith("client")}
+    return {"per_s": routed / seconds, "cpu_busy": busy, "cpu": {**split, "clients": clients}}
 
 
 # --- (b) the app -------------------------------------------------------------------------
@@ -215,15 +283,23 @@ def run_app(
         for thread in threads:
             thread.start()
         time.sleep(2)  # let every client warm up
+        parts = {
+            **{k: PARTS[k] for k in ("primary", "standby")},
+            "app": (served.proc.pid, True),
+            "clients": (os.getpid(), False),  # the client threads (and nothing else) run here
+        }
+        PARTS.update(parts)
+        before = cpu_by_part(parts)
         cpu = cpu_times()
         stop_at[0] = time.perf_counter() + seconds
         go.set()
         for thread in threads:
             thread.join()
         busy = busy_since(cpu)
+        used = shares(before, seconds)
         if errors:
             raise RuntimeError(f"{len(errors)} failed request(s), e.g. {errors[0]}")
-        return {"per_s": sum(counts) / seconds, "cpu_busy": busy}
+        return {"per_s": sum(counts) / seconds, "cpu_busy": busy, "cpu": used}
     finally:
         served.stop()
 
@@ -278,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     log("starting a primary and a hot standby of the bench's own")
     with replica_pair() as pair:
         points, key = build(pair, args.scale, args.seed)
+        PARTS["primary"] = (postmaster(pair.primary), True)
+        PARTS["standby"] = (postmaster(pair.standby), True)
         one = [pair.app_url] * args.clients
         two = [pair.app_url if i % 2 == 0 else pair.read_url for i in range(args.clients)]
         # Alternated, round after round: the machine's other load drifts, and a
@@ -297,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             "per_s": sum(m["per_s"] for m in measured) / len(measured),
             "cpu_busy": sum(m["cpu_busy"] for m in measured) / len(measured),
             "rounds": [round(m["per_s"], 1) for m in measured],
+            # Each part's share of the machine's CPU (1.0: every core all along).
+            "cpu": {
+                part: round(sum(m["cpu"][part] for m in measured) / len(measured), 3)
+                for part in measured[0]["cpu"]
+            },
         }
     result["db_ratio"] = result["db_two"]["per_s"] / result["db_one"]["per_s"]
     result["app_ratio"] = result["app_two"]["per_s"] / result["app_one"]["per_s"]
@@ -311,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'    CPU busy':38} {a['cpu_busy']:12.0%} {b['cpu_busy']:12.0%}")
         each = ["/".join(f"{v:.0f}" for v in m["rounds"]) for m in (a, b)]
         print(f"{'    each round':38} {each[0]:>12} {each[1]:>12}")
+        for part in a["cpu"]:
+            label = f"    CPU share: {part}"
+            print(f"{label:38} {a['cpu'][part]:12.0%} {b['cpu'][part]:12.0%}")
     if args.json:
         print(json.dumps(result))
     return 0
