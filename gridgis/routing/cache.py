@@ -95,6 +95,12 @@ def locate(
     n = len(lon)
     pts = shapely.points(lon, lat)
     undecided = np.zeros(n, dtype=bool)
+    boxes = shapely.box(
+        lon - 2 * EDGE_MARGIN_DEG,
+        lat - 2 * EDGE_MARGIN_DEG,
+        lon + 2 * EDGE_MARGIN_DEG,
+        lat + 2 * EDGE_MARGIN_DEG,
+    )
     for layer in (
         index.communities,
         index.grids,
@@ -103,8 +109,11 @@ def locate(
         index.compounds,
         index.jurisdictions,
     ):
-        near, _ = layer.edges.query(pts, predicate="dwithin", distance=EDGE_MARGIN_DEG)
-        undecided[near] = True
+        if len(layer.segments[0]) <= 16 * len(layer.ids):
+            undecided[_near_edges(layer, boxes, lon, lat)] = True
+        else:  # polygons of many vertices (community boundaries): GEOS is quicker
+            near, _ = layer.edges.query(pts, predicate="dwithin", distance=EDGE_MARGIN_DEG)
+            undecided[near] = True
 
     comm_pairs = index.communities.tree.query(pts, predicate="intersects")
     keep = ~undecided[comm_pairs[0]]
@@ -158,6 +167,39 @@ def locate(
         gap=gap,
         jurisdiction_pairs=index.jurisdictions.tree.query(pts, predicate="intersects"),
     )
+
+
+def _near_edges(layer: Layer, boxes: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """The points within ``EDGE_MARGIN_DEG`` of an edge of ``layer`` (and a few a little farther).
+
+    GEOS's distance, tested pair by pair (``dwithin`` on the edges' tree), was
+    most of :func:`locate`; for polygons of a few vertices (buildings, units)
+    the same test in numpy over the candidates' edges takes half the time
+    (bench/routing.py's city). It is only ever wrong on the safe side: the
+    margin used is 1.5 times ``EDGE_MARGIN_DEG``, far beyond any rounding in
+    a few multiplications of coordinates, so a point GEOS would call near is
+    near here too; a point merely close goes to the database.
+    """
+    points, polygons = layer.tree.query(boxes)
+    if not len(points):
+        return points
+    edges, first, end = layer.segments
+    counts = end[polygons] - first[polygons]
+    total = int(counts.sum())
+    if total == 0:
+        return points[:0]
+    owner = np.repeat(points, counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    seg = edges[np.repeat(first[polygons], counts) + offsets]
+    px, py = lon[owner], lat[owner]
+    dx, dy = seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]
+    length2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(length2 > 0, ((px - seg[:, 0]) * dx + (py - seg[:, 1]) * dy) / length2, 0.0)
+    t = np.clip(t, 0.0, 1.0)
+    ex, ey = seg[:, 0] + t * dx - px, seg[:, 1] + t * dy - py
+    near = ex * ex + ey * ey <= (1.5 * EDGE_MARGIN_DEG) ** 2
+    return np.unique(owner[near])
 
 
 def _lookup(values: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ epoch E was loaded from, so no stale answer can be served
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,18 @@ class Layer:
         # The keys the point queries filter pairs on, as integers once.
         self.community_ids = _int_column(self.attrs.get("community_id"), len(self.ids))
         self.layout_ids = _int_column(self.attrs.get("layout_id"), len(self.ids))
+
+    @functools.cached_property
+    def segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every edge of every polygon as rows (x1, y1, x2, y2), and each polygon's first
+        and past-the-last row (polygons with holes and multipolygons included)."""
+        parts, owner = shapely.get_parts(shapely.boundary(self.geoms), return_index=True)
+        coords, part_of = shapely.get_coordinates(parts, return_index=True)
+        same = part_of[1:] == part_of[:-1]  # consecutive vertices of one line
+        edges = np.hstack([coords[:-1][same], coords[1:][same]])
+        polygon = owner[part_of[:-1][same]]
+        bounds = np.searchsorted(polygon, np.arange(len(self.geoms) + 1))
+        return edges, bounds[:-1], bounds[1:]
 
     def positions(self, db_ids: np.ndarray) -> np.ndarray:
         """Positions of database ids in this layer (-1 for -1 or an id not in it)."""
