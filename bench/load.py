@@ -429,6 +429,25 @@ def run_generator(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         return result, {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1)}
 
 
+def cpu_per_request(steps: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Median CPU milliseconds per answered request, and the rate at which they fill the cores."""
+    import statistics
+
+    rows = [
+        s
+        for s in steps
+        if s["achieved_rps"] >= 5 and s.get("server_cores") is not None and s.get("db_cores")
+    ]
+    if not rows:
+        return None
+    out = {
+        k: statistics.median(s[f"{k}_cores"] / s["achieved_rps"] * 1000 for s in rows)
+        for k in ("server", "db", "generator")
+    }
+    out["saturation_rps"] = (os.cpu_count() or 1) * 1000 / sum(out.values())
+    return {k: round(v, 2) for k, v in out.items()}
+
+
 def fmt(v: Any, spec: str = ".1f") -> str:
     return "-" if v is None else format(v, spec)
 
@@ -532,6 +551,14 @@ def report(r: dict[str, Any]) -> None:
         print("errors seen:", json.dumps(r["errors_seen"], ensure_ascii=False)[:1500])
     if r.get("server_errors_logged"):
         print("server log errors:", r["server_errors_logged"])
+    c = r.get("cpu_per_request_ms")
+    if c:
+        print(
+            f"CPU per request (median over the steps): gunicorn {c['server']:.1f} ms, its database "
+            f"backends {c['db']:.1f} ms, the generator {c['generator']:.1f} ms: "
+            f"{r['cores']} cores saturate at ≈ {c['saturation_rps']:.0f} requests/s of this mix "
+            "(a bound from CPU alone, not a measurement: the p99 knee lies below it)"
+        )
     busy = [s.get("other_cores") for s in r["steps"] if s.get("other_cores") is not None]
     if busy and max(busy) > 0.25 * (r["cores"] or 1):
         print(
@@ -708,6 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         peak = [s for s in valid if s["label"] == "20x"]
         at_20x = peak[-1] if peak else None
         result: dict[str, Any] = {
+            "cpu_per_request_ms": cpu_per_request(valid),
             "knee_rps": knee["achieved_rps"] if knee else None,
             "knee_offered_rps": knee["offered_rps"] if knee else None,
             "knee_p50_ms": knee["p50_ms"] if knee else None,
