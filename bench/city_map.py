@@ -59,7 +59,7 @@ window.__frames = []; window.__recording = false;
 #: True once every tile layer on the map has its visible tiles in.
 TILES_IN = """() => {
   const v = window.ggVector, m = window.gridgis && window.gridgis.map;
-  if (!v || !m || m._animatingZoom) return false;
+  if (!v || !v.ready || !m || m._animatingZoom) return false;
   // A layer on the map (they leave it outside their zooms) has tiles, none loading.
   return v.layers.every(l => !m.hasLayer(l)
     || (Object.keys(l._tiles).length > 0 && l._noTilesToLoad()));

@@ -205,7 +205,7 @@ def tile_statement(
             raise NotFound(f"The {layer} layer has no tiles.")
         source = spec.geometry
         fields = spec.view_fields
-        if owner_id is None:
+        if owner_id is None and layer == "grids":
             # A city tile's grids without their tallies: a z12 tile holds ~1,500
             # grids, and placing each one's buildings (gridgis.geo.areas) took
             # seconds on a 1M-building city; the city table has the figures.

@@ -150,10 +150,16 @@ class VectorSupport(MacroElement):
         {% macro script(this, kwargs) %}
             window.ggVector = ({{ this.js }})({{ this._parent.get_name() }},
                 {{ this.config|tojson }});
-            (window.ggVectorPending || []).forEach(function (p) {
-                window.ggVector.add(p[0], p[1]);
-            });
-            window.ggVectorPending = [];
+            // After the rest of the map's script: its groups exist (some are drawn
+            // before this element) and its view is fitted, so no tile is asked
+            // at the zoom the map starts from and leaves at once.
+            setTimeout(function () {
+                (window.ggVectorPending || []).forEach(function (p) {
+                    window.ggVector.add(p[0], p[1]);
+                });
+                window.ggVectorPending = [];
+                window.ggVector.ready = true;
+            }, 0);
         {% endmacro %}
         """
     )
@@ -201,13 +207,9 @@ class VectorLayer(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            // The layer groups may be drawn before the support script ran: queue.
-            if (window.ggVector) {
-                window.ggVector.add({{ this._parent.get_name() }}, {{ this.options|tojson }});
-            } else {
-                (window.ggVectorPending = window.ggVectorPending || []).push(
-                    [{{ this._parent.get_name() }}, {{ this.options|tojson }}]);
-            }
+            // Queued: added once the map's script has run (see VectorSupport).
+            (window.ggVectorPending = window.ggVectorPending || []).push(
+                [{{ this._parent.get_name() }}, {{ this.options|tojson }}]);
         {% endmacro %}
         """
     )
@@ -240,10 +242,12 @@ function (map, cfg) {
     return String(v === null || v === undefined ? "\\u2014" : v).replace(/[&<>"']/g,
       function (c) { return "&#" + c.charCodeAt(0) + ";"; });
   };
+  // FNV-1a: neighbouring codes (G001002, G001003) get unrelated colours; a
+  // sum-and-multiply hash painted the city's grids in diagonal stripes.
   var hash = function (s) {
-    var h = 0;
-    for (var i = 0; i < s.length; i++) { h = (h * 31 + s.charCodeAt(i)) | 0; }
-    return Math.abs(h);
+    var h = 2166136261;
+    for (var i = 0; i < s.length; i++) { h = Math.imul(h ^ s.charCodeAt(i), 16777619); }
+    return h >>> 0;
   };
   var pick = function (known, list, code) {
     return known[code] || list[hash(String(code)) % list.length];
@@ -304,14 +308,18 @@ function (map, cfg) {
   var hit = function (grid, latlng) {
     if (!grid._map || grid._tileZoom === undefined) { return null; }
     var z = grid._tileZoom, size = grid.getTileSize();
-    var coords = map.project(latlng, z).unscaleBy(size).floor();
+    var pixel = map.project(latlng, z), coords = pixel.unscaleBy(size).floor();
     coords.z = z;
     var tile = grid._vectorTiles && grid._vectorTiles[grid._tileCoordsToKey(coords)];
     if (!tile || !tile._map) { return null; }
-    var point = map.latLngToLayerPoint(latlng).subtract(tile.getOffset());
+    // In the tile's own pixels at its zoom (the paths' space), also when the
+    // map is zoomed past maxNativeZoom and the tile is scaled.
+    var point = pixel.subtract(coords.scaleBy(size));
     var found = null, outline = grid.ggLayer === "compounds";
     for (var id in tile._layers) {
       var f = tile._layers[id];
+      // Bounds are made only for interactive layers: made here, once, instead.
+      if (!f._pxBounds && f.makeInteractive) { f.makeInteractive(); }
       // Outlines without fill answer on their line only, as inline ones do.
       var inside = outline ? L.Polyline.prototype._containsPoint.call(f, point, true)
                            : f._containsPoint(point);
@@ -373,7 +381,8 @@ function (map, cfg) {
       sync();
       return grid;
     },
-    errors: 0
+    errors: 0,
+    ready: false
   };
 }
 """

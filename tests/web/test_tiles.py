@@ -152,6 +152,9 @@ def test_city_tiles_hold_every_community_in_force(client_for: ClientFor) -> None
     # Without their tallies (the city table has the figures): cheap at a thousand grids.
     assert set(tile["grids"]["features"][0]["properties"]) == {"code", "name", "layout"}
     assert codes(dispatcher, "buildings", city=True) == list(BUILDINGS)
+    buildings = mapbox_vector_tile.decode(dispatcher.get(url("buildings", city=True)).data)
+    b04 = [f["properties"] for f in buildings["buildings"]["features"]][3]
+    assert b04["code"] == "B04" and b04["households"] == 18  # a building's own figure stays
     assert codes(dispatcher, "communities", city=True) == [COMMUNITY_CODE]
     assert codes(dispatcher, "communities", "8/209/105", city=True) == [COMMUNITY_CODE]
     assert codes(dispatcher, "grids", "7/104/52", city=True) == []  # below grids' zoom
