@@ -56,6 +56,12 @@ class Server:
         return self.owner.set(database=database).render_as_string(hide_password=False)
 
 
+# A developer's shell may export the standby `make replica` printed: the suite's apps
+# must read from the throwaway databases they are given, not from that standby (the
+# replica tests set it themselves, on a primary and standby of their own).
+os.environ.pop("GRIDGIS_READ_DATABASE_URL", None)
+
+
 def _server_urls() -> tuple[URL, URL]:
     if "DATABASE_URL" not in os.environ:
         # The local cluster: start it if needed (idempotent and quick); it
