@@ -135,21 +135,12 @@ def department_lists(
     company = np.where(
         is_property[cat] & (k >= 0), layer_columns(index)["company"][np.maximum(k, 0)], -1
     )
-    # The set of jurisdictions covering each point, numbered.
-    pts, juris = loc.jurisdiction_pairs
-    covering: dict[int, list[int]] = {}
-    for p, j in zip(pts.tolist(), juris.tolist(), strict=True):
-        covering.setdefault(p, []).append(int(index.jurisdictions.ids[j]))
-    sets: dict[tuple[int, ...], int] = {(): 0}
-    juris_key = np.zeros(n, dtype=np.int64)
-    for p, ids in covering.items():
-        juris_key[p] = sets.setdefault(tuple(sorted(ids)), len(sets))
+    juris_key, by_number = _jurisdiction_sets(index, loc.jurisdiction_pairs, n)
     sel = np.flatnonzero(wanted)
     keys, inverse = np.unique(
         np.column_stack([cat[sel], company[sel], juris_key[sel]]), axis=0, return_inverse=True
     )
     with_jurisdiction = set(index.jurisdictions.id_list)
-    by_number = {number: set(ids) for ids, number in sets.items()}
     texts: list[str | None] = []
     for category, company_id, number in keys.tolist():
         found = routing_cache.departments(
@@ -163,3 +154,27 @@ def department_lists(
     positions = np.full(n, -1, dtype=np.int64)
     positions[sel] = inverse.ravel()
     return take(pa.array(texts, type=pa.string()), positions)
+
+
+def _jurisdiction_sets(
+    index: RoutingIndex, pairs: np.ndarray, n: int
+) -> tuple[np.ndarray, dict[int, set[int]]]:
+    """Per point a number for the set of jurisdictions covering it, and each number's set of ids."""
+    points, juris = pairs
+    ids = index.jurisdictions.id_list
+    if len(ids) <= 62:
+        # Few jurisdictions (a city has a handful): the set as the bits of one integer.
+        bits = np.zeros(n, dtype=np.int64)
+        np.bitwise_or.at(bits, points, np.left_shift(np.int64(1), juris.astype(np.int64)))
+        return bits, {
+            int(key): {ids[j] for j in range(len(ids)) if int(key) >> j & 1}
+            for key in np.unique(bits).tolist()
+        }
+    covering: dict[int, list[int]] = {}
+    for p, j in zip(points.tolist(), juris.tolist(), strict=True):
+        covering.setdefault(p, []).append(ids[j])
+    sets: dict[tuple[int, ...], int] = {(): 0}
+    numbers = np.zeros(n, dtype=np.int64)
+    for p, found in covering.items():
+        numbers[p] = sets.setdefault(tuple(sorted(found)), len(sets))
+    return numbers, {number: set(found) for found, number in sets.items()}
