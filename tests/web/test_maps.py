@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 
 import pytest
@@ -182,3 +182,26 @@ def test_app_settings_follow_test_config(app: Flask, sample_database_url: str) -
     settings = app.config["GRIDGIS_SETTINGS"]
     assert settings.tiles == "none"
     assert settings.database_url.startswith("postgresql+psycopg://")
+
+
+def test_a_large_community_takes_its_buildings_from_tiles(
+    client_for: Callable[[str], FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the inline limit: compounds, buildings and units as vector tiles, grids inline."""
+    from gridgis.maps import vector
+
+    planner = client_for("planner")
+    small = planner.get("/").get_data(as_text=True)
+    assert "vectorgrid" not in small and "ggVectorPending" not in small
+    # The sample's 3 grids + 1 compound + 5 buildings + 4 units: 13 features.
+    monkeypatch.setattr(vector, "INLINE_LIMIT", 12)
+    html = planner.get("/").get_data(as_text=True)
+    assert "/static/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js" in resources(html)
+    for layer in ("compounds", "buildings", "units"):
+        assert f'"url": "/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt?community={COMMUNITY_CODE}"' in html
+    assert '"url": "/tiles/grids/' not in html  # grids stay inline, with their teams
+    assert json.dumps(GRID_NAMES[0])[1:-1] in html
+    assert json.dumps({"XQ01": "阳光小区"}) in html  # building popups name the compound
+    # A grid staff member's area counts: 1 grid, 1 compound, 2 buildings, 2 units; inline.
+    staff = client_for("grid_staff").get("/").get_data(as_text=True)
+    assert "ggVectorPending" not in staff
