@@ -260,11 +260,7 @@ def _decided_table(
             "unit_id": take(cols["unit_id"], u),
             "unit_number": take(cols["unit_number"], u),
             "compound_id": take(cols["compound_id"], k),
-            "distance_m": pa.array(
-                [round(float(d), 2) for d in np.where(g >= 0, distance, 0.0).tolist()],
-                mask=g < 0,
-                type=pa.float64(),
-            ),
+            "distance_m": pa.array(_rounded(distance, g >= 0), mask=g < 0, type=pa.float64()),
             "lead_code": lead,
             "team": team,
             "departments": departments,
@@ -272,6 +268,15 @@ def _decided_table(
         },
         schema=SCHEMA,
     )
+
+
+def _rounded(distance: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """Metres as build_result rounds them (Python's round, to the centimetre); 0 where none."""
+    out = np.zeros(len(distance))
+    # Inside a grid the distance is 0 (most points); only gaps need rounding.
+    gaps = np.flatnonzero(has & (distance != 0))
+    out[gaps] = [round(float(d), 2) for d in distance[gaps].tolist()]
+    return out
 
 
 def _invalid_table(reasons: list[str | None]) -> pa.Table:
