@@ -10,9 +10,11 @@ colours and popups of the tiles' public fields (no staff, no residents).
 VectorGrid 1.3.0 predates Leaflet 1.8 and calls ``L.DomEvent.fakeStop``, which
 Leaflet 1.9 no longer has; and its canvas tiles, when interactive, take every
 click over them, so a layer underneath (the inline grids, a lower tile layer)
-would never get one. So the tiles are drawn non-interactive and one map click
-handler looks for a feature under the point in each tile layer, top first
-(:data:`_SUPPORT_JS`): the top layer's popup wins, as with inline layers.
+would never get one. So the tiles are drawn non-interactive and one click
+listener, ahead of Leaflet's, looks for a feature under the point in each tile
+layer, top first (:data:`_SUPPORT_JS`): a building's popup wins over its
+grid's, as with inline layers; a click beside every tile feature goes on to
+Leaflet (an inline grid's popup).
 """
 
 from __future__ import annotations
@@ -327,18 +329,24 @@ function (map, cfg) {
     }
     return found;
   };
-  map.on("click", function (e) {
+  // Before Leaflet sees the click (capture phase): an inline layer's popup
+  // stops the click, so a map "click" listener never heard clicks on a grid.
+  map.getContainer().addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest(".leaflet-control, .leaflet-popup")) { return; }
+    if (map._draggableMoved(map)) { return; }  // the end of a drag, not a click
+    var latlng = map.mouseEventToLatLng(e);
     for (var i = layers.length - 1; i >= 0; i--) {
       var grid = layers[i];
       if (!map.hasLayer(grid)) { continue; }
-      var f = hit(grid, e.latlng);
+      var f = hit(grid, latlng);
       if (f && f.properties) {
-        L.popup({maxWidth: 280, className: "gg-popup"}).setLatLng(e.latlng)
+        e.stopPropagation();
+        L.popup({maxWidth: 280, className: "gg-popup"}).setLatLng(latlng)
           .setContent(popups[grid.ggLayer](f.properties)).openOn(map);
         return;
       }
     }
-  });
+  }, true);
   return {
     layers: layers,
     add: function (group, o) {
