@@ -7,7 +7,8 @@ units shown, drags at each zoom, and a zoom out; frame times and tile
 latencies are printed, not asserted (a loaded machine is slow, not wrong).
 What is asserted: every tile answered 200 or 204, each layer drew features
 at its zooms, no request left 127.0.0.1, no script error or CSP violation,
-and a click on a building opens its popup.
+and a click on a building opens its popup, on the city map and on a
+community's map, which at ~3,400 features takes its buildings from the tiles.
 """
 
 from __future__ import annotations
@@ -96,6 +97,31 @@ def test_the_city_map_pans_zooms_and_answers_clicks(
             text = popup.inner_text()
             assert "单元" in text and "户数" in text, text  # units are on top, then buildings
             page.screenshot(path=str(SHOTS / "city_popup.png"))
+
+            # A community of the city is past the inline limit (~750 buildings with
+            # ~2,600 units): its map takes buildings from the tiles, grids inline.
+            page.goto(f"{url}/communities/CITYB-C0000")
+            page.wait_for_function(
+                "() => window.ggVector && window.ggVector.ready && window.ggVector.layers"
+                ".every(l => !window.gridgis.map.hasLayer(l)"
+                " || (Object.keys(l._tiles).length > 0 && l._noTilesToLoad()))"
+            )
+            assert page.locator(".gg-label").count() == 24  # the grids' names, inline
+            page.evaluate(f"() => {{ window.gridgis.map.setView([{lat}, {lon}], 18); }}")
+            page.wait_for_timeout(300)
+            page.wait_for_function(
+                "() => window.ggVector.layers.every(l => !window.gridgis.map.hasLayer(l)"
+                " || (Object.keys(l._tiles).length > 0 && l._noTilesToLoad()))"
+            )
+            box = page.locator(".folium-map").bounding_box()  # this page's map: full width
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_function(
+                "() => (document.querySelector('.leaflet-popup-content') || {}).textContent"
+                " && document.querySelector('.leaflet-popup-content').textContent"
+                ".startsWith('楼栋')"
+            )
+            page.wait_for_timeout(400)  # the popup's fade-in
+            page.screenshot(path=str(SHOTS / "community_tiled_popup.png"))
             b.check_clean()
         finally:
             b.browser.close()
