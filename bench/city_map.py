@@ -35,11 +35,12 @@ from urllib.parse import urlsplit
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1400, "height": 900}
 #: (zoom, layers switched on first): communities at the fitted zoom, grids from 12,
-#: compounds and buildings from 13, units (hidden at first) from 14.
+#: compounds from 13, buildings from 14, units (hidden at first) from 15.
 STEPS: tuple[tuple[float, tuple[str, ...]], ...] = (
     (12, ()),
     (13, ()),
     (14, ("units",)),
+    (15, ()),
     (16, ()),
 )
 #: Drags per zoom: right, down, left, up (pixels), each over ~20 mouse moves.
