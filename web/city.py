@@ -34,7 +34,9 @@ def overview() -> str:
     """The communities under ``district=`` (default: all) with figures, and the city map."""
     prefix = request.args.get("district", "").strip()
     principal = current_principal()
-    page = city.city_page(db.get_session(), principal, prefix=prefix, page=_page_number())
+    # Figures only: the standby's when it is fresh enough (web.db.get_read_session).
+    session = db.get_read_session()
+    page = city.city_page(session, principal, prefix=prefix, page=_page_number())
     m = city.build_city_map(
         page.bbox,
         assets_url=lambda name: url_for("assets.leaflet", filename=name),
