@@ -135,7 +135,7 @@ def department_lists(
     company = np.where(
         is_property[cat] & (k >= 0), layer_columns(index)["company"][np.maximum(k, 0)], -1
     )
-    juris_key, by_number = _jurisdiction_sets(index, loc.jurisdiction_pairs, n)
+    juris_key, by_number = jurisdiction_sets(index, loc.jurisdiction_pairs, n)
     sel = np.flatnonzero(wanted)
     keys, inverse = np.unique(
         np.column_stack([cat[sel], company[sel], juris_key[sel]]), axis=0, return_inverse=True
@@ -156,7 +156,7 @@ def department_lists(
     return take(pa.array(texts, type=pa.string()), positions)
 
 
-def _jurisdiction_sets(
+def jurisdiction_sets(
     index: RoutingIndex, pairs: np.ndarray, n: int
 ) -> tuple[np.ndarray, dict[int, set[int]]]:
     """Per point a number for the set of jurisdictions covering it, and each number's set of ids."""

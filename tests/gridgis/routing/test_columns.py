@@ -175,14 +175,14 @@ def test_gaps_ties_and_the_tolerance_edge(db_session: Session, city) -> None:
         assert table.column("rule").to_pylist() == [rule]
 
 
-def test_jurisdiction_sets_by_bits_and_by_tuples_agree() -> None:
+def testjurisdiction_sets_by_bits_and_by_tuples_agree() -> None:
     from types import SimpleNamespace
 
-    from gridgis.routing.distinct import _jurisdiction_sets
+    from gridgis.routing.distinct import jurisdiction_sets
 
     pairs = np.array([[0, 0, 2, 3], [1, 4, 1, 0]])
     few = [10, 11, 12, 13, 14]
     for ids in (few, few + list(range(100, 160))):  # bits up to 62, tuples beyond
         index = SimpleNamespace(jurisdictions=SimpleNamespace(id_list=ids))
-        numbers, sets = _jurisdiction_sets(index, pairs, 5)  # type: ignore[arg-type]
+        numbers, sets = jurisdiction_sets(index, pairs, 5)  # type: ignore[arg-type]
         assert [sets[k] for k in numbers.tolist()] == [{11, 14}, set(), {11}, {10}, set()]
