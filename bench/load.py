@@ -730,7 +730,12 @@ def main(argv: list[str] | None = None) -> int:
         knee = max(passed, key=lambda s: s["nominal_rps"]) if passed else None
         passed_i = [s for s in valid if s["passed_interactive"]]
         knee_i = max(passed_i, key=lambda s: s["nominal_rps"]) if passed_i else None
-        bad = [s for s in valid if not s["passed"]]
+        # The first failing step above the knee (a noisy lower one may fail too).
+        bad = [
+            s
+            for s in valid
+            if not s["passed"] and (knee is None or s["nominal_rps"] > knee["nominal_rps"])
+        ]
         first_bad = min(bad, key=lambda s: s["nominal_rps"]) if bad else None
         peak = [s for s in valid if s["label"] == "20x"]
         at_20x = peak[-1] if peak else None
