@@ -78,7 +78,7 @@ def test_the_table_shows_what_sql_counts(client: FlaskClient, db: Session) -> No
 
 def test_english_and_the_nav_link(client_for: ClientFor) -> None:
     html = client_for("planner").get("/city?lang=en").get_data(as_text=True)
-    assert "<title>City view · gridgis</title>" in html and "1 communities" in html
+    assert "<title>City view · gridgis</title>" in html and "Communities: 1" in html
     assert '<a href="/city" aria-current="page">City view</a>' in html
     # On the community map too, for everyone but grid staff (they have /my).
     assert 'href="/city"' in client_for("viewer").get("/").get_data(as_text=True)

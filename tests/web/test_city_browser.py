@@ -70,7 +70,7 @@ def test_the_city_map_pans_zooms_and_answers_clicks(
             page = b.page
             # The table lists the city's 4 communities with their figures.
             assert page.locator("#gg-city tbody tr").count() == 4
-            assert page.locator("#gg-city-count").inner_text() == "4 个社区"
+            assert page.locator("#gg-city-count").inner_text() == "共 4 个社区"
 
             # Every tile answered, with something or nothing; each layer drew at its zooms.
             statuses = {s for t in result["tiles"].values() for s in t["statuses"]}
