@@ -6,9 +6,11 @@ routing reads (communities, layouts, grids, compounds, buildings, units,
 department jurisdictions) in shapely STRtrees and answers the points whose
 answer cannot depend on how a point-in-polygon test treats an edge:
 
-* A point closer than ``EDGE_MARGIN_DEG`` (about 1 mm) to any polygon edge of
-  any layer goes to the database: exactly on an edge, ST_Covers and GEOS might
-  round differently, so we do not decide those here.
+* A point closer than ``EDGE_MARGIN_DEG`` (about 1 mm) to a polygon edge that
+  could change its answer (any community's or jurisdiction's, a grid's of the
+  layout in force, a building's, unit's or compound's of its community) goes to
+  the database: exactly on an edge, ST_Covers and GEOS might round
+  differently, so we do not decide those here (:mod:`gridgis.routing.edges`).
 * Ties between polygons that both cover a point are broken with the areas the
   database computed (``ST_Area``, loaded with the polygons), then the id: the
   same rule, on the same numbers, as the SQL.
@@ -36,6 +38,7 @@ import numpy as np
 import shapely
 
 from gridgis.geo.layouts import in_force
+from gridgis.routing.edges import EDGE_MARGIN_DEG, near_and_covering
 from gridgis.routing.index import Layer, RoutingIndex, current_epoch, forget_indexes, index_for
 
 __all__ = [
@@ -48,9 +51,6 @@ __all__ = [
     "locate",
     "resolve",
 ]
-
-#: A point nearer than this (degrees; ~1.1 mm) to any edge is left to PostGIS.
-EDGE_MARGIN_DEG = 1e-8
 
 
 def m_per_deg(lat: np.ndarray) -> np.ndarray:
@@ -101,21 +101,10 @@ def locate(
         lon + 2 * EDGE_MARGIN_DEG,
         lat + 2 * EDGE_MARGIN_DEG,
     )
-    for layer in (
-        index.communities,
-        index.grids,
-        index.buildings,
-        index.units,
-        index.compounds,
-        index.jurisdictions,
-    ):
-        if len(layer.segments[0]) <= 16 * len(layer.ids):
-            undecided[_near_edges(layer, boxes, lon, lat)] = True
-        else:  # polygons of many vertices (community boundaries): GEOS is quicker
-            near, _ = layer.edges.query(pts, predicate="dwithin", distance=EDGE_MARGIN_DEG)
-            undecided[near] = True
-
-    comm_pairs = index.communities.tree.query(pts, predicate="intersects")
+    # Edges first of the communities: the other layers' edges matter only
+    # within the point's community (its layout for grids), found below.
+    near, comm_pairs = near_and_covering(index.communities, pts, boxes, lon, lat)
+    undecided[near] = True
     keep = ~undecided[comm_pairs[0]]
     if community_code is not None:
         keep &= index.communities.attrs["code"][comm_pairs[1]] == community_code
@@ -138,23 +127,37 @@ def locate(
     comm_of_point = np.where(community >= 0, index.communities.ids[np.maximum(community, 0)], -1)
     layout_id = _layouts_in_force(index, community, at)
 
-    grid_pairs = index.grids.tree.query(pts, predicate="intersects")
-    keep = index.grids.layout_ids[grid_pairs[1]] == layout_id[grid_pairs[0]]
-    grid = index.grids.best(grid_pairs, keep & ~undecided[grid_pairs[0]], n)
+    # The statement reads grids of the layout in force only, and buildings,
+    # units and compounds of the point's community only: edges of others
+    # cannot change its answer. Jurisdictions count for every point.
+    covering: list[np.ndarray] = []
+    for layer, keys in (
+        (index.grids, (index.grids.layout_ids, layout_id)),
+        (index.buildings, (index.buildings.community_ids, comm_of_point)),
+        (index.units, (index.units.community_ids, comm_of_point)),
+        (index.compounds, (index.compounds.community_ids, comm_of_point)),
+        (index.jurisdictions, None),
+    ):
+        near, pairs = near_and_covering(layer, pts, boxes, lon, lat, keys)
+        undecided[near] = True
+        covering.append(pairs)
+    grid_pairs, building_pairs, unit_pairs, compound_pairs, jurisdiction_pairs = covering
+
+    grid = index.grids.best(grid_pairs, ~undecided[grid_pairs[0]], n)
     # In the community, a layout in force, but in no grid: a gap (spheroid
     # distances to the nearest grid): the database decides.
     gap = (community >= 0) & (layout_id >= 0) & (grid < 0) & ~undecided
     undecided |= gap
 
-    def covering(layer: Layer) -> np.ndarray:
-        pairs = layer.tree.query(pts, predicate="intersects")
-        keep = layer.community_ids[pairs[1]] == comm_of_point[pairs[0]]
-        return layer.best(pairs, keep, n)
+    def best(layer: Layer, pairs: np.ndarray) -> np.ndarray:
+        return layer.best(pairs, np.ones(pairs.shape[1], dtype=bool), n)
 
-    unit = covering(index.units)
-    building = np.where(unit >= 0, _lookup(index.unit_building, unit), covering(index.buildings))
+    unit = best(index.units, unit_pairs)
+    building = np.where(
+        unit >= 0, _lookup(index.unit_building, unit), best(index.buildings, building_pairs)
+    )
     own = _lookup(index.building_compound, building)
-    compound = np.where(own >= 0, own, covering(index.compounds))
+    compound = np.where(own >= 0, own, best(index.compounds, compound_pairs))
     return Located(
         undecided=undecided,
         outside=outside,
@@ -165,41 +168,8 @@ def locate(
         unit=unit,
         compound=compound,
         gap=gap,
-        jurisdiction_pairs=index.jurisdictions.tree.query(pts, predicate="intersects"),
+        jurisdiction_pairs=jurisdiction_pairs,
     )
-
-
-def _near_edges(layer: Layer, boxes: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """The points within ``EDGE_MARGIN_DEG`` of an edge of ``layer`` (and a few a little farther).
-
-    GEOS's distance, tested pair by pair (``dwithin`` on the edges' tree), was
-    most of :func:`locate`; for polygons of a few vertices (buildings, units)
-    the same test in numpy over the candidates' edges takes half the time
-    (bench/routing.py's city). It is only ever wrong on the safe side: the
-    margin used is 1.5 times ``EDGE_MARGIN_DEG``, far beyond any rounding in
-    a few multiplications of coordinates, so a point GEOS would call near is
-    near here too; a point merely close goes to the database.
-    """
-    points, polygons = layer.tree.query(boxes)
-    if not len(points):
-        return points
-    edges, first, end = layer.segments
-    counts = end[polygons] - first[polygons]
-    total = int(counts.sum())
-    if total == 0:
-        return points[:0]
-    owner = np.repeat(points, counts)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    seg = edges[np.repeat(first[polygons], counts) + offsets]
-    px, py = lon[owner], lat[owner]
-    dx, dy = seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]
-    length2 = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(length2 > 0, ((px - seg[:, 0]) * dx + (py - seg[:, 1]) * dy) / length2, 0.0)
-    t = np.clip(t, 0.0, 1.0)
-    ex, ey = seg[:, 0] + t * dx - px, seg[:, 1] + t * dy - py
-    near = ex * ex + ey * ey <= (1.5 * EDGE_MARGIN_DEG) ** 2
-    return np.unique(owner[near])
 
 
 def _lookup(values: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -6,7 +6,9 @@ distinct team (grid, staffed building, staffed unit, volunteer team) and
 department list (category, property company, covering jurisdictions), made by
 the same functions as one result's (:func:`gridgis.staff.team.assemble_team`,
 :func:`gridgis.routing.cache.departments`), and spreads it over the points
-with one Arrow take.
+with one Arrow take. Teams are composed column-wise by
+:mod:`gridgis.routing.crews` (the same lead and members), and assembled one
+by one only for rosters of a shape it does not handle.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gridgis.routing import cache as routing_cache
 from gridgis.routing.cache import Located, RoutingIndex
+from gridgis.routing.crews import crew_columns, roster_rows
 from gridgis.routing.points import rosters_for
 from gridgis.staff.team import assemble_team
 
@@ -73,6 +76,21 @@ def teams(
     grid_ids = index.grids.ids[g[has]]
     bld_ids = np.where(b[has] >= 0, index.buildings.ids[np.maximum(b[has], 0)], -1)
     unit_ids = np.where(u[has] >= 0, index.units.ids[np.maximum(u[has], 0)], -1)
+    vteam = np.array([-1 if t is None else i for i, t in enumerate(volunteer_teams)] or [-1])
+    tkey = vteam[cat[has]] if len(volunteer_teams) else np.full(len(has), -1)
+    composed = crew_columns(
+        roster_rows(session, grid_ids, bld_ids, unit_ids),
+        grid_ids,
+        bld_ids,
+        unit_ids,
+        tkey,
+        volunteer_teams,
+    )
+    positions = np.full(n, -1, dtype=np.int64)
+    positions[has] = np.arange(len(has))
+    if composed is not None:
+        return take(composed[0], positions), take(composed[1], positions)
+    # Rosters of an unexpected shape: one assemble_team per distinct team.
     rosters = rosters_for(
         session,
         np.unique(grid_ids).tolist(),
@@ -83,8 +101,6 @@ def teams(
     # A building or unit without staff of its own does not make its team different.
     bkey = np.where(np.isin(bld_ids, staffed["building"]), bld_ids, -1)
     ukey = np.where(np.isin(unit_ids, staffed["unit"]), unit_ids, -1)
-    vteam = np.array([-1 if t is None else i for i, t in enumerate(volunteer_teams)] or [-1])
-    tkey = vteam[cat[has]] if len(volunteer_teams) else np.full(len(has), -1)
     keys, first, inverse = np.unique(
         np.column_stack([grid_ids, bkey, ukey, tkey]),
         axis=0,
@@ -109,7 +125,6 @@ def teams(
         )
         leads.append(lead.staff_code if lead else None)
         teams.append(";".join(f"{m.role}:{m.staff_code}" for m in members) or None)
-    positions = np.full(n, -1, dtype=np.int64)
     positions[has] = inverse.ravel()
     return (
         take(pa.array(leads, type=pa.string()), positions),

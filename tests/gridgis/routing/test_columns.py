@@ -186,3 +186,15 @@ def testjurisdiction_sets_by_bits_and_by_tuples_agree() -> None:
         index = SimpleNamespace(jurisdictions=SimpleNamespace(id_list=ids))
         numbers, sets = jurisdiction_sets(index, pairs, 5)  # type: ignore[arg-type]
         assert [sets[k] for k in numbers.tolist()] == [{11, 14}, set(), {11}, {10}, set()]
+
+
+def test_teams_one_by_one_when_the_rosters_have_another_shape(
+    db_session: Session, city, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # crew_columns declines rosters the constraints do not allow: assemble_team, team by team.
+    from gridgis.routing import distinct
+
+    monkeypatch.setattr(distinct, "crew_columns", lambda *args: None)
+    coords = edge_and_random_points(db_session, 300, seed=14)
+    table = assert_same(db_session, coords, CATEGORIES, AFTER, use_cache=True)
+    assert any(table.column("team").to_pylist())
