@@ -80,39 +80,53 @@ def crew_columns(
     """
     if ROLE_ORDER != ("grid_worker", "part_time_worker", "building_head", "unit_head", "volunteer"):
         return None  # pragma: no cover - the rule below is written for this order
-    codes: list[str] = []
-    singles: dict[tuple[str, int], tuple[int, int]] = {}
-    volunteers: dict[int, list[tuple[int, str | None]]] = {}
-    for role, grid_id, building_id, unit_id, staff_id, code, team, on_duty in rows:
-        place: tuple[Any, ...] = (None, grid_id, building_id, unit_id)
-        where = _PLACE_OF_ROLE.get(role)
-        if where is None or place[where] is None or sum(p is not None for p in place) != 1:
+    roles, grid_col, building_col, unit_col, staff_col, codes, team_col, duty_col = (
+        list(column) for column in (zip(*rows, strict=True) if rows else [()] * 8)
+    )
+
+    def ids(column: list[Any]) -> np.ndarray:
+        return np.array([-1 if v is None else v for v in column], dtype=np.int64)
+
+    role = np.array(roles, dtype=object)
+    places = np.stack([ids(grid_col), ids(building_col), ids(unit_col)]) if rows else None
+    on_duty = np.array([bool(v) for v in duty_col], dtype=bool)
+    staff = np.array(staff_col, dtype=np.int64)
+    held: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    known = 0
+    for name in ROLE_ORDER:
+        mine = np.flatnonzero(role == name)
+        known += len(mine)
+        if not len(mine):
+            continue
+        assert places is not None
+        where = _PLACE_OF_ROLE[name] - 1
+        # Each role names exactly its kind of place (the table's check).
+        if (places[where, mine] < 0).any() or ((places[:, mine] >= 0).sum(axis=0) != 1).any():
             return None
-        if not on_duty:
+        if name == "volunteer":
             continue
-        codes.append(code)
-        if role == "volunteer":
-            volunteers.setdefault(int(grid_id), []).append((len(codes) - 1, team))
-            continue
-        key = (role, int(place[where]))
-        if key in singles:
+        mine = mine[on_duty[mine]]
+        at = places[where, mine]
+        if len(np.unique(at)) != len(at):
             return None  # two holders of a role the constraints allow once
-        singles[key] = (int(staff_id), len(codes) - 1)
+        order = np.argsort(at)
+        held[name] = (at[order], staff[mine[order]], mine[order])
+    if known != len(rows):
+        return None  # a role not in ROLE_ORDER
+    volunteers: dict[int, list[tuple[int, str | None]]] = {}
+    for i in np.flatnonzero((role == "volunteer") & on_duty).tolist():
+        volunteers.setdefault(grid_col[i], []).append((i, team_col[i]))
     n = len(grid_ids)
 
-    def holder(role: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def holder(name: str, place_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per point the on-duty holder's staff id and code position (-1: none)."""
-        found = [(place, v) for (r, place), v in singles.items() if r == role]
         sid, code = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
-        if not found:
+        if not len(held.get(name, ((),))[0]):
             return sid, code
-        places = np.array([p for p, _ in found], dtype=np.int64)
-        order = np.argsort(places)
-        places = places[order]
-        values = np.array([v for _, v in found], dtype=np.int64)[order]
-        at = np.minimum(np.searchsorted(places, ids), len(places) - 1)
-        hit = (places[at] == ids) & (ids >= 0)
-        sid[hit], code[hit] = values[at[hit], 0], values[at[hit], 1]
+        at_place, staff_of, row_of = held[name]
+        at = np.minimum(np.searchsorted(at_place, place_ids), len(at_place) - 1)
+        hit = (at_place[at] == place_ids) & (place_ids >= 0)
+        sid[hit], code[hit] = staff_of[at[hit]], row_of[at[hit]]
         return sid, code
 
     gw, gw_code = holder("grid_worker", grid_ids)
@@ -126,11 +140,12 @@ def crew_columns(
     # The volunteers' text and first code per (grid, team asked), made once each.
     vol_texts: list[str] = []
     vol_first: list[int] = []
-    pairs, inverse = np.unique(
-        np.column_stack([grid_ids, team_of_point]), axis=0, return_inverse=True
-    )
+    width = len(volunteer_teams) + 1
+    pairs, inverse = np.unique(grid_ids * width + team_of_point + 1, return_inverse=True)
     pair_pos = np.full(len(pairs), -1, dtype=np.int64)
-    for i, (grid_id, t) in enumerate(pairs.tolist()):
+    for i, pair in enumerate(pairs.tolist()):
+        grid_id, t = divmod(pair, width)
+        t -= 1
         wanted = volunteer_teams[t] if t >= 0 else None
         chosen = [c for c, team in volunteers.get(grid_id, ()) if not wanted or team == wanted]
         if chosen:
@@ -183,4 +198,4 @@ def roster_rows(
         _ROSTER_ROWS,
         {"grids": array(grids), "buildings": array(buildings), "units": array(units)},
     ).all()
-    return [tuple(row) for row in found]  # type: ignore[misc]
+    return found  # type: ignore[return-value]
