@@ -39,16 +39,25 @@ from gridgis.staff.team import ROLE_ORDER
 #: volunteer team, on duty (ids None where the role names another kind of place).
 RosterRow = tuple[str, Any, Any, Any, int, str, Any, Any]
 #: The rosters as :func:`gridgis.routing.points.rosters_for` reads them (the same
-#: rows in the same order), without the names and phones the columns do not carry.
+#: rows, in its order: role, then code), without the names and phones the
+#: columns do not carry; as one row of arrays per role (a city's batch reads
+#: tens of thousands of rows, which cost more as result rows than as arrays).
 _ROSTER_ROWS = sa.text(
     """
-    SELECT a.role, a.grid_id, a.building_id, a.unit_id, a.staff_id, s.code,
-           a.volunteer_team, a.on_duty
+    SELECT a.role,
+           array_agg(a.grid_id ORDER BY s.code, a.id),
+           array_agg(a.building_id ORDER BY s.code, a.id),
+           array_agg(a.unit_id ORDER BY s.code, a.id),
+           array_agg(a.staff_id ORDER BY s.code, a.id),
+           array_agg(s.code ORDER BY s.code, a.id),
+           array_agg(a.volunteer_team ORDER BY s.code, a.id),
+           array_agg(a.on_duty ORDER BY s.code, a.id)
     FROM assignment a JOIN staff s ON s.id = a.staff_id
     WHERE a.grid_id = ANY(CAST(:grids AS int[]))
        OR a.building_id = ANY(CAST(:buildings AS int[]))
        OR a.unit_id = ANY(CAST(:units AS int[]))
-    ORDER BY a.role, s.code
+    GROUP BY a.role
+    ORDER BY a.role
     """
 )
 _PLACE_OF_ROLE = {
@@ -198,4 +207,8 @@ def roster_rows(
         _ROSTER_ROWS,
         {"grids": array(grids), "buildings": array(buildings), "units": array(units)},
     ).all()
-    return found  # type: ignore[return-value]
+    return [
+        (role, *row)  # type: ignore[misc]
+        for role, *columns in found
+        for row in zip(*columns, strict=True)
+    ]
