@@ -97,7 +97,11 @@ def crew_columns(
         return np.array([-1 if v is None else v for v in column], dtype=np.int64)
 
     role = np.array(roles, dtype=object)
-    places = np.stack([ids(grid_col), ids(building_col), ids(unit_col)]) if rows else None
+    places = (
+        np.stack([ids(grid_col), ids(building_col), ids(unit_col)])
+        if rows
+        else np.empty((3, 0), dtype=np.int64)
+    )
     on_duty = np.array([bool(v) for v in duty_col], dtype=bool)
     staff = np.array(staff_col, dtype=np.int64)
     held: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -107,7 +111,6 @@ def crew_columns(
         known += len(mine)
         if not len(mine):
             continue
-        assert places is not None
         where = _PLACE_OF_ROLE[name] - 1
         # Each role names exactly its kind of place (the table's check).
         if (places[where, mine] < 0).any() or ((places[:, mine] >= 0).sum(axis=0) != 1).any():
