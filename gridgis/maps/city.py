@@ -38,7 +38,7 @@ from gridgis.geo.layouts import in_force_clause
 from gridgis.incidents.views import visible_to
 from gridgis.maps import vector
 from gridgis.maps.communities import communities_of, in_scope
-from gridgis.maps.community import _MapHandle
+from gridgis.maps.community import _MapHandle, map_frame
 from gridgis.maps.offline import AssetsUrl, OfflineMap, TileSpec
 from gridgis.maps.popups import MAP_CSS
 from gridgis.maps.vector import TileSource
@@ -255,19 +255,14 @@ def build_city_map(
         their tiles' zooms; units start hidden); ``window.gridgis`` in the page.
     """
     _ = gettext
-    m = OfflineMap(
-        assets_url=assets_url,
-        location=[30.5, 114.3]
+    m = map_frame(
+        assets_url,
+        tiles,
+        location=(30.5, 114.3)
         if bbox is None
-        else [(bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2],
+        else ((bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2),
         zoom_start=4 if bbox is None else 12,
-        prefer_canvas=True,
-        control_scale=True,
-        position="absolute",
     )
-    m.options.update(max_zoom=20, min_zoom=3, zoom_snap=0.25)
-    for spec in tiles:
-        spec.layer().add_to(m)
     m.add_child(_Css(MAP_CSS))
     m.add_child(
         vector.VectorSupport(

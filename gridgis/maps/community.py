@@ -334,10 +334,23 @@ def community_frame(
     diff, the planning workspace).
     """
     boundary, (x0, y0, x1, y1) = _boundary(session, community)
+    m = map_frame(assets_url, tiles, location=((y0 + y1) / 2, (x0 + x1) / 2), zoom_start=16)
+    return m, boundary, (x0, y0, x1, y1)
+
+
+def map_frame(
+    assets_url: AssetsUrl,
+    tiles: Sequence[TileSpec],
+    *,
+    location: tuple[float, float],
+    zoom_start: int,
+) -> OfflineMap:
+    """An empty offline map with the base layers: every map of an area starts from it
+    (a community's, and the city's)."""
     m = OfflineMap(
         assets_url=assets_url,
-        location=[(y0 + y1) / 2, (x0 + x1) / 2],
-        zoom_start=16,
+        location=list(location),
+        zoom_start=zoom_start,
         prefer_canvas=True,
         control_scale=True,
         position="absolute",
@@ -347,7 +360,7 @@ def community_frame(
     m.options.update(max_zoom=20, min_zoom=3, zoom_snap=0.25)
     for spec in tiles:
         spec.layer().add_to(m)
-    return m, boundary, (x0, y0, x1, y1)
+    return m
 
 
 def _boundary(
