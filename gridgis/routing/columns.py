@@ -20,8 +20,10 @@ same columns: the index still answers only what it can prove.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +35,13 @@ from gridgis.errors import InvalidInput
 from gridgis.geo.crs import normalise_crs_name, to_wgs84
 from gridgis.routing import cache as routing_cache
 from gridgis.routing.cache import Located, RoutingIndex
-from gridgis.routing.distinct import department_lists, layer_columns, take, teams
+from gridgis.routing.distinct import (
+    department_lists,
+    distinct_rows,
+    layer_columns,
+    take,
+    teams,
+)
 from gridgis.routing.gaps import nearest_grids
 from gridgis.routing.points import PointInput, RoutingResult, check_text, route_points
 
@@ -88,6 +96,41 @@ def route_columns(
     in ``route_points``; an unknown category a warning in ``reason``.
     """
     check_text(community_code, "community")
+    with collector_paused():
+        return _route(lon, lat, session, crs, categories, at, community_code, problems, use_cache)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for one batch (reference counting still frees).
+
+    A batch (a routed file here, a hotline import in :mod:`gridgis.incidents.hotline`)
+    makes hundreds of thousands of short-lived objects (geometries, arrays,
+    rows, results), all acyclic, while a warm process holds its routing index:
+    the collector's full passes over every object of the process found nothing
+    and took 0.2-0.4 s of a warm 100,000-point batch, and 0.9 s of a
+    30,000-row import.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _route(
+    lon: Any,
+    lat: Any,
+    session: Session,
+    crs: str | int | None,
+    categories: Sequence[str | None] | None,
+    at: dt.datetime | None,
+    community_code: str | None,
+    problems: dict[int, str] | None,
+    use_cache: bool | None,
+) -> pa.Table:
     x = np.asarray(lon, dtype=np.float64)
     y = np.asarray(lat, dtype=np.float64)
     n = len(x)
@@ -228,11 +271,7 @@ def _decided_table(
     # and the unknown category's warning, each distinct sentence made once.
     why = np.select([~placed, ~routed, g < 0], [1, 2, 3], default=0)
     unknown = np.array([code is not None and info is None for code, info in zip(distinct, infos)])
-    keys, inverse = np.unique(
-        np.column_stack([why, np.where(why == 3, c, -1), np.where(unknown[cat], cat, -1)]),
-        axis=0,
-        return_inverse=True,
-    )
+    keys, inverse = distinct_rows(why, np.where(why == 3, c, -1), np.where(unknown[cat], cat, -1))
     texts = []
     codes = list(distinct)
     tolerances = index.communities.attr_lists["tolerance"]

@@ -31,6 +31,30 @@ def take(values: pa.Array, positions: np.ndarray) -> pa.Array:
     return values.take(pa.array(positions, mask=positions < 0))
 
 
+def distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``columns`` and each row's position among them, as ``np.unique``.
+
+    What ``np.unique(np.column_stack(columns), axis=0, return_inverse=True)``
+    gives: the same rows in the same (lexicographic) order, the same inverse;
+    each column is numbered by its own sorted values and the row is one
+    integer of those numbers, the first column the most significant (a
+    sort of rows is ten times slower than of integers on a city's batch).
+    """
+    values, numbers = zip(*(np.unique(c, return_inverse=True) for c in columns), strict=True)
+    sizes = [len(v) for v in values]
+    if int(np.prod([float(s) for s in sizes])) >= 2**62:  # pragma: no cover - out of int64
+        return np.unique(np.column_stack(columns), axis=0, return_inverse=True)  # type: ignore[no-any-return]
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for size, number in zip(sizes, numbers, strict=True):
+        key = key * size + number.ravel()
+    found, inverse = np.unique(key, return_inverse=True)
+    rows = np.empty((len(found), len(columns)), dtype=np.int64)
+    for i in range(len(columns) - 1, -1, -1):
+        found, at = np.divmod(found, sizes[i])
+        rows[:, i] = values[i][at]
+    return rows, inverse.ravel()
+
+
 def layer_columns(index: RoutingIndex) -> dict[str, pa.Array]:
     """The index's attributes as Arrow arrays, made once per index."""
     found = index.extras.get("arrow")
@@ -152,9 +176,7 @@ def department_lists(
     )
     juris_key, by_number = jurisdiction_sets(index, loc.jurisdiction_pairs, n)
     sel = np.flatnonzero(wanted)
-    keys, inverse = np.unique(
-        np.column_stack([cat[sel], company[sel], juris_key[sel]]), axis=0, return_inverse=True
-    )
+    keys, inverse = distinct_rows(cat[sel], company[sel], juris_key[sel])
     with_jurisdiction = set(index.jurisdictions.id_list)
     texts: list[str | None] = []
     for category, company_id, number in keys.tolist():
