@@ -27,7 +27,6 @@ import math
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,11 +41,11 @@ from sqlalchemy.orm import Session
 
 try:
     from bench import _synthetic as synth
-    from bench.routing import BenchDatabase, driver_connection
+    from bench.routing import BenchDatabase, Server, driver_connection
 except ImportError:  # run as a script: bench/ is sys.path[0]
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _synthetic as synth  # type: ignore[no-redef]
-    from routing import BenchDatabase, driver_connection  # type: ignore[no-redef]
+    from routing import BenchDatabase, Server, driver_connection  # type: ignore[no-redef]
 
 from gridgis.config import PROJECT_ROOT, SECRETS_DIR, database_url
 
@@ -262,69 +261,6 @@ def bench_key(url: URL) -> Any:
 
 
 # --- the server --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``gridgis serve`` (gunicorn) on a free port as the app's role, stopped by its pid."""
-
-    def __init__(self, url: URL, workers: int | None, threads: int | None) -> None:
-        self.port = free_port()
-        fd, self.log = tempfile.mkstemp(prefix="gridgis-load-serve-", suffix=".log")
-        env = dict(
-            os.environ,
-            DATABASE_URL=url.render_as_string(hide_password=False),
-            # The load comes from one API key: lift the per-key limit (600/min by
-            # default) so the bench measures the server, not 429s.
-            GRIDGIS_API_RATE=BENCH_RATE,
-        )
-        cmd = [str(Path(sys.executable).with_name("gridgis")), "serve"]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
-        if workers:
-            cmd += ["--workers", str(workers)]
-        if threads:
-            cmd += ["--threads", str(threads)]
-        self.proc = subprocess.Popen(
-            cmd, env=env, stdout=fd, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT
-        )
-        os.close(fd)
-        self.host = f"http://127.0.0.1:{self.port}"
-
-    def wait(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"gridgis serve exited ({self.proc.returncode}): {self.tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise SystemExit(f"gridgis serve did not listen within {timeout:.0f} s: {self.tail()}")
-
-    def tail(self, n: int = 5) -> str:
-        lines = Path(self.log).read_text(errors="replace").strip().splitlines()
-        return " | ".join(lines[-n:])[-800:]
-
-    def errors_logged(self) -> list[str]:
-        text = Path(self.log).read_text(errors="replace").splitlines()
-        return [line for line in text if "Traceback" in line or "[ERROR]" in line][:10]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        with contextlib.suppress(OSError):
-            os.unlink(self.log)
 
 
 def warm_up(host: str, key: str, work: dict[str, Any], n: int = 40) -> dict[str, int]:
@@ -682,9 +618,13 @@ def main(argv: list[str] | None = None) -> int:
                 "minute by default) or answers past 10/s will be 429s"
             )
         else:
-            server = Server(app_role_url(db_url), args.workers, args.threads)
+            serve_args = [f"--workers={args.workers}"] if args.workers else []
+            serve_args += [f"--threads={args.threads}"] if args.threads else []
+            server = Server(app_role_url(db_url), args=serve_args, rate=BENCH_RATE)
             stack.callback(server.stop)
-            server.wait()
+            problem = server.wait(60.0)
+            if problem:
+                raise SystemExit(f"gridgis serve: {problem}")
             host = server.host
             server_pids = [server.proc.pid]
             server_desc = (

@@ -30,11 +30,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -49,6 +45,7 @@ if str(ROOT) not in sys.path:  # run as a script: bench/ is sys.path[0]
     sys.path.insert(0, str(ROOT))
 
 from bench import _synthetic as synth  # noqa: E402
+from bench.routing import Server  # noqa: E402
 from gridgis import migrate  # noqa: E402
 from gridgis.db import make_engine  # noqa: E402
 from gridgis.routing.points import route_point  # noqa: E402
@@ -184,60 +181,6 @@ def run_databases(urls: list[str], points: list[tuple[float, float]], seconds: f
 # --- (b) the app -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Served:
-    """``gridgis serve`` as a subprocess on a free port, stopped by its own pid."""
-
-    def __init__(self, pair: Pair, *, read: bool) -> None:
-        self.port = free_port()
-        fd, self.log = tempfile.mkstemp(prefix="gridgis-bench-replica-", suffix=".log")
-        env = dict(
-            os.environ,
-            DATABASE_URL=pair.app_url,
-            # One client sending as fast as it can: measure routing, not 429s.
-            GRIDGIS_API_RATE="100000000 per minute",
-        )
-        env.pop("GRIDGIS_READ_DATABASE_URL", None)
-        if read:
-            env["GRIDGIS_READ_DATABASE_URL"] = pair.read_url
-        exe = Path(sys.executable).with_name("gridgis")
-        self.proc = subprocess.Popen(
-            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env,
-            stdout=fd,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        os.close(fd)
-
-    def wait(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gridgis serve exited: {Path(self.log).read_text()[-400:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gridgis serve did not listen within 30 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        os.unlink(self.log)
-
-
 def run_app(
     pair: Pair,
     key: str,
@@ -248,9 +191,16 @@ def run_app(
     read: bool,
 ) -> dict:
     """Routed answers per second from ``clients`` keep-alive HTTP clients."""
-    served = Served(pair, read=read)
+    # Without `read` the standby setting is removed, should the shell have one.
+    served = Server(
+        pair.app_url,
+        env={"GRIDGIS_READ_DATABASE_URL": pair.read_url if read else None},
+        rate="100000000 per minute",
+    )
     try:
-        served.wait()
+        problem = served.wait()
+        if problem:
+            raise RuntimeError(f"gridgis serve: {problem}")
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
         counts = [0] * clients
         errors: list[str] = []

@@ -40,7 +40,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -676,22 +676,40 @@ def free_port() -> int:
 
 
 class Server:
-    """``gridgis serve`` as a subprocess on a free port, stopped by its own pid."""
+    """``gridgis serve`` as a subprocess on a free port, stopped by its own pid.
 
-    def __init__(self, url: URL) -> None:
+    The one server of the benches (routing's HTTP method, load.py, replica.py).
+    ``env``: settings on top of ours (None removes one); ``args``: more options
+    of ``gridgis serve`` (workers, threads).
+    """
+
+    def __init__(
+        self,
+        url: URL | str,
+        *,
+        env: Mapping[str, str | None] | None = None,
+        args: Sequence[str] = (),
+        rate: str = "1000000 per minute",
+    ) -> None:
         self.port = free_port()
+        self.host = f"http://127.0.0.1:{self.port}"
         fd, self.log = tempfile.mkstemp(prefix="gridgis-bench-serve-", suffix=".log")
-        env = dict(
+        environment = dict(
             os.environ,
-            DATABASE_URL=url.render_as_string(hide_password=False),
-            # The bench is one client sending as fast as it can: lift the API
-            # rate limit (600/min by default) so it measures routing, not 429s.
-            GRIDGIS_API_RATE="1000000 per minute",
+            DATABASE_URL=url if isinstance(url, str) else url.render_as_string(hide_password=False),
+            # A bench is one client (one API key) sending as fast as it can: lift the
+            # API rate limit (600/min by default) so it measures the server, not 429s.
+            GRIDGIS_API_RATE=rate,
         )
+        for name, value in (env or {}).items():
+            if value is None:
+                environment.pop(name, None)
+            else:
+                environment[name] = value
         exe = Path(sys.executable).with_name("gridgis")
         self.proc = subprocess.Popen(
-            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env,
+            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
+            env=environment,
             stdout=fd,
             stderr=subprocess.STDOUT,
             cwd=PROJECT_ROOT,
@@ -709,21 +727,27 @@ class Server:
                     return None
             except OSError:
                 time.sleep(0.2)
-        return "server did not listen within 30 s"
+        return f"server did not listen within {timeout:.0f} s: {self.tail()}"
 
-    def tail(self) -> str:
+    def tail(self, n: int = 3) -> str:
         text = Path(self.log).read_text(errors="replace").strip().splitlines()
-        return " | ".join(text[-3:])[-400:]
+        return " | ".join(text[-n:])[-800:]
+
+    def errors_logged(self) -> list[str]:
+        """Tracebacks and errors in the server's log (at most ten lines)."""
+        text = Path(self.log).read_text(errors="replace").splitlines()
+        return [line for line in text if "Traceback" in line or "[ERROR]" in line][:10]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(15)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        os.unlink(self.log)
+        with contextlib.suppress(OSError):
+            os.unlink(self.log)
 
 
 def _bench_api_key(url: URL) -> str:
