@@ -32,22 +32,9 @@ app_password_file=$secrets/db-app.password
 owner_password_file=$secrets/db-owner.password
 replication_password_file=$secrets/db-replication.password
 
-bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-if [ -z "$bindir" ] && command -v pg_ctl >/dev/null; then bindir=$(dirname "$(command -v pg_ctl)"); fi
-[ -n "$bindir" ] || { echo "PostgreSQL server binaries not found: run 'make system' first." >&2; exit 1; }
-
-as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$top" 2>/dev/null; then
-  # The checkout is not reachable by the postgres user (e.g. under /root):
-  # keep the cluster in a postgres-owned place and link it from var/.
-  alt=/var/tmp/gridgis-pg-$(printf %s "$top" | md5sum | cut -c1-10)
-  mkdir -p "$top/var" "$alt"
-  [ -e "$root" ] || ln -s "$alt" "$root"
-  root=$alt
-fi
+source "$top/scripts/pg-common.sh"
+# The checkout not reachable by the postgres user: the cluster in a postgres-owned place.
+root=$(usable_root "$root" gridgis-pg)
 data=$root/data
 run=$root/run
 log=$root/postgres.log

@@ -27,22 +27,9 @@ port=${GRIDGIS_REPLICA_PGPORT:-$((primary_port + 100))}
 root=$top/var/pg-replica
 secrets=$top/var/secrets
 
-bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-if [ -z "$bindir" ] && command -v pg_ctl >/dev/null; then bindir=$(dirname "$(command -v pg_ctl)"); fi
-[ -n "$bindir" ] || { echo "PostgreSQL server binaries not found: run 'make system' first." >&2; exit 1; }
-
-# As in pgcluster.sh: PostgreSQL refuses to run as root, so as root the
-# standby runs as the `postgres` system user on a directory it owns.
-as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$top" 2>/dev/null; then
-  alt=/var/tmp/gridgis-pg-replica-$(printf %s "$top" | md5sum | cut -c1-10)
-  mkdir -p "$top/var" "$alt"
-  [ -e "$root" ] || ln -s "$alt" "$root"
-  root=$alt
-fi
+# The binaries, as_owner (as root: the `postgres` user) and usable_root, as for the primary.
+source "$top/scripts/pg-common.sh"
+root=$(usable_root "$root" gridgis-pg-replica)
 data=$root/data
 run=$root/run
 log=$root/postgres.log
